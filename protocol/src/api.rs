@@ -1,0 +1,212 @@
+//! Request and response bodies of the HTTP API (`/v1/...`), shared by server and client.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditRecord, Checkpoint};
+use crate::binding::PatientBinding;
+use crate::consent::{Consent, Revocation};
+use crate::encoding::B64;
+use crate::envelope::Envelope;
+use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint, MessageId};
+use crate::keys::KeyRecord;
+use crate::roles::{MessageKind, Role};
+use crate::signed::Signed;
+
+/// Every error response: a stable machine-readable code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub service: String,
+    pub version: String,
+    /// The server's Ed25519 public key (signs tokens and audit checkpoints): clients pin it.
+    pub server_key: B64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub key_record: Signed<KeyRecord>,
+    /// A physician's one-time invitation from the operator.
+    #[serde(default)]
+    pub invite_code: Option<String>,
+    /// A patient's one-time enrolment code from their treating physician.
+    #[serde(default)]
+    pub enrolment_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub account: AccountView,
+    /// For a patient: the case they joined.
+    pub case_id: Option<CaseId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeRequest {
+    pub account: AccountId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeResponse {
+    pub nonce: B64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub account: AccountId,
+    pub nonce: B64,
+    /// Ed25519 signature over `auth::login_message(account, nonce)`.
+    pub sig: B64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: i64,
+    pub role: Role,
+}
+
+/// An account as others see it. Patients have no name on the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
+    pub account: AccountId,
+    pub role: Role,
+    pub name: Option<String>,
+    pub riziv: Option<String>,
+    pub key_record: Signed<KeyRecord>,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseRequest {
+    /// A pseudonymous label chosen by the physician (never the national register number).
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenCaseResponse {
+    pub case_id: CaseId,
+    pub enrolment_code: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// Added or accepted by the patient.
+    Active,
+    /// Invited by the treating physician; waits for the patient.
+    Invited,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberView {
+    pub account: AccountView,
+    pub status: MemberStatus,
+    pub added_by: AccountId,
+    pub added_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseView {
+    pub case_id: CaseId,
+    pub label: String,
+    pub opened_at: i64,
+    pub treating: AccountView,
+    pub patient: Option<AccountView>,
+    /// The treating physician's signed confirmation of the patient's key.
+    pub binding: Option<Signed<PatientBinding>>,
+    pub members: Vec<MemberView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmPatientRequest {
+    pub binding: Signed<PatientBinding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub account: AccountId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitConsentRequest {
+    pub consent: Signed<Consent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentView {
+    pub consent_id: ConsentId,
+    pub consent: Signed<Consent>,
+    pub revoked_at: Option<i64>,
+    pub revocation: Option<Signed<Revocation>>,
+    pub superseded_by: Option<ConsentId>,
+    pub superseded_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    pub revocation: Signed<Revocation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeResponse {
+    pub consent_id: ConsentId,
+    pub revoked_at: i64,
+    /// Envelopes under this consent destroyed before anyone fetched them.
+    pub purged: u64,
+    /// Envelopes already delivered: these cannot be recalled.
+    pub already_delivered: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitEnvelopeResponse {
+    pub message_id: MessageId,
+    pub accepted_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvelopeState {
+    Accepted,
+    Delivered,
+    Acknowledged,
+    Purged,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub message_id: MessageId,
+    pub case_id: CaseId,
+    pub sender: AccountId,
+    pub sender_name: Option<String>,
+    pub kind: MessageKind,
+    pub created_at: i64,
+    pub accepted_at: i64,
+    pub state: EnvelopeState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvelopeView {
+    pub envelope: Envelope,
+    pub accepted_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditView {
+    pub records: Vec<AuditRecord>,
+    pub checkpoint: Signed<Checkpoint>,
+}

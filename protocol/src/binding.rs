@@ -1,0 +1,74 @@
+//! The treating physician's confirmation that a patient key belongs to the case's patient.
+//!
+//! The one-time enrolment code ties the patient's key to the case on the server; this signed
+//! binding ties it in a way the server cannot forge: the physician compared the fingerprint
+//! the patient read out. Every client checks it before trusting a consent (DESIGN.md §2.2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, CaseId, Fingerprint};
+use crate::keys::{VerifiedKeys, open_key_record};
+use crate::signed::{Signed, SignedKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientBinding {
+    pub case_id: CaseId,
+    pub patient: AccountId,
+    pub patient_fingerprint: Fingerprint,
+    pub treating: AccountId,
+    pub confirmed_at: i64,
+}
+
+impl SignedKind for PatientBinding {
+    const DOMAIN: &'static str = "trialog/v1/binding";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    #[error("the patient's key has not been confirmed by the treating physician yet")]
+    Missing,
+    #[error("the patient key confirmation is not signed by the case's treating physician")]
+    BadSignature,
+    #[error("the patient key confirmation is for another case or another patient")]
+    Mismatch,
+    #[error("the patient's key is not the one the treating physician confirmed")]
+    KeySubstituted,
+    #[error("the patient's key record is invalid")]
+    BadKeyRecord,
+}
+
+impl BindingError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BindingError::Missing => "patient_not_confirmed",
+            BindingError::BadSignature => "binding_bad_signature",
+            BindingError::Mismatch => "binding_mismatch",
+            BindingError::KeySubstituted => "patient_key_substituted",
+            BindingError::BadKeyRecord => "bad_key_record",
+        }
+    }
+}
+
+/// Checks that `patient_record` is the patient key the treating physician confirmed for
+/// `case_id`, and returns its verified keys.
+pub fn verify_patient(
+    case_id: &CaseId,
+    treating: &VerifiedKeys,
+    binding: Option<&Signed<PatientBinding>>,
+    patient_record: &Signed<crate::keys::KeyRecord>,
+) -> Result<VerifiedKeys, BindingError> {
+    let binding = binding.ok_or(BindingError::Missing)?;
+    let b = binding.open(&treating.signing).map_err(|_| BindingError::BadSignature)?;
+    if &b.case_id != case_id || b.treating != treating.record.account {
+        return Err(BindingError::Mismatch);
+    }
+    let patient = open_key_record(patient_record).map_err(|_| BindingError::BadKeyRecord)?;
+    if patient.record.account != b.patient {
+        return Err(BindingError::Mismatch);
+    }
+    if patient.fingerprint != b.patient_fingerprint {
+        return Err(BindingError::KeySubstituted);
+    }
+    Ok(patient)
+}

@@ -1,0 +1,389 @@
+//! Consent and revocation, and the one function that decides what may move.
+//!
+//! `evaluate` is called three times for every message (DESIGN.md §2.3): by the sender's
+//! client to strip what is not covered, by the server to refuse an envelope whose manifest
+//! is not covered, and by the recipient's client before it shows anything.
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+use crate::catalogue::{FieldId, Lang};
+use crate::encoding::sha256_hex;
+use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
+use crate::roles::MessageKind;
+use crate::signed::{Signed, SignedKind};
+use crate::time::{YEAR_SECS, format_date};
+
+/// Why the patient shares: TRIO's three purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    ReturnToWork,
+    Reintegration,
+    PreResumptionVisit,
+}
+
+impl Purpose {
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Purpose::ReturnToWork, Lang::Nl) => "werkhervatting",
+            (Purpose::ReturnToWork, Lang::Fr) => "reprise du travail",
+            (Purpose::ReturnToWork, Lang::En) => "return to work",
+            (Purpose::Reintegration, Lang::Nl) => "re-integratietraject",
+            (Purpose::Reintegration, Lang::Fr) => "trajet de réintégration",
+            (Purpose::Reintegration, Lang::En) => "reintegration",
+            (Purpose::PreResumptionVisit, Lang::Nl) => "bezoek voorafgaand aan de werkhervatting",
+            (Purpose::PreResumptionVisit, Lang::Fr) => "visite de pré-reprise",
+            (Purpose::PreResumptionVisit, Lang::En) => "pre-resumption visit",
+        }
+    }
+}
+
+impl std::str::FromStr for Purpose {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "return_to_work" | "return-to-work" => Ok(Purpose::ReturnToWork),
+            "reintegration" => Ok(Purpose::Reintegration),
+            "pre_resumption_visit" | "pre-resumption-visit" => Ok(Purpose::PreResumptionVisit),
+            _ => Err(format!(
+                "unknown purpose `{s}` (use return-to-work, reintegration or pre-resumption-visit)"
+            )),
+        }
+    }
+}
+
+/// A patient's signed permission for one recipient to receive named fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    pub consent_id: ConsentId,
+    /// The consent for the same recipient that this one replaces.
+    pub supersedes: Option<ConsentId>,
+    pub case_id: CaseId,
+    pub patient: AccountId,
+    pub recipient: AccountId,
+    /// The recipient's key fingerprint when the patient signed.
+    pub recipient_fingerprint: Fingerprint,
+    /// Who may send under this consent; `None` means every physician of the case.
+    pub senders: Option<Vec<AccountId>>,
+    pub kinds: Vec<MessageKind>,
+    /// The fields that may move (deny by default: nothing else).
+    pub fields: Vec<FieldId>,
+    /// Medical fields the patient ticked one by one to share medically with this recipient.
+    pub share_medically: Vec<FieldId>,
+    pub purpose: Purpose,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    /// Language of the consent text the patient was shown.
+    pub lang: Lang,
+    /// SHA-256 of that text (`consent_text`).
+    pub text_sha256: String,
+}
+
+impl SignedKind for Consent {
+    const DOMAIN: &'static str = "trialog/v1/consent";
+}
+
+/// A patient's signed withdrawal of one consent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub consent_id: ConsentId,
+    pub case_id: CaseId,
+    pub patient: AccountId,
+    pub revoked_at: i64,
+}
+
+impl SignedKind for Revocation {
+    const DOMAIN: &'static str = "trialog/v1/revocation";
+}
+
+/// Why a consent is not a valid consent at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MalformedConsent {
+    #[error("the consent names no field")]
+    NoFields,
+    #[error("the consent names no message kind")]
+    NoKinds,
+    #[error("field {0} is named twice")]
+    Duplicate(FieldId),
+    #[error("medical field {0} is only allowed when the patient shares it medically")]
+    MedicalNotShared(FieldId),
+    #[error("{0} is not a medical field, or is not among the consented fields")]
+    ShareMedicallyMismatch(FieldId),
+    #[error("the consent ends before it starts")]
+    EmptyPeriod,
+    #[error("a consent lasts one year at most")]
+    TooLong,
+    #[error("the consent names an empty list of senders")]
+    NoSenders,
+    #[error("the hash of the consent text does not match the text for these terms")]
+    TextMismatch,
+}
+
+impl MalformedConsent {
+    pub fn code(&self) -> &'static str {
+        "consent_malformed"
+    }
+}
+
+impl Consent {
+    /// Rules every consent must satisfy, whoever checks it.
+    pub fn check_well_formed(&self) -> Result<(), MalformedConsent> {
+        if self.fields.is_empty() {
+            return Err(MalformedConsent::NoFields);
+        }
+        if self.kinds.is_empty() {
+            return Err(MalformedConsent::NoKinds);
+        }
+        if self.senders.as_ref().is_some_and(|s| s.is_empty()) {
+            return Err(MalformedConsent::NoSenders);
+        }
+        let mut seen = BTreeSet::new();
+        for f in &self.fields {
+            if !seen.insert(*f) {
+                return Err(MalformedConsent::Duplicate(*f));
+            }
+            if f.is_medical() && !self.share_medically.contains(f) {
+                return Err(MalformedConsent::MedicalNotShared(*f));
+            }
+        }
+        for f in &self.share_medically {
+            if !f.is_medical() || !self.fields.contains(f) {
+                return Err(MalformedConsent::ShareMedicallyMismatch(*f));
+            }
+        }
+        if self.valid_until <= self.valid_from {
+            return Err(MalformedConsent::EmptyPeriod);
+        }
+        if self.valid_until - self.valid_from > YEAR_SECS {
+            return Err(MalformedConsent::TooLong);
+        }
+        if sha256_hex(&[consent_text(self).as_bytes()]) != self.text_sha256 {
+            return Err(MalformedConsent::TextMismatch);
+        }
+        Ok(())
+    }
+}
+
+/// The text the patient reads before signing, in the consent's language. Its hash is
+/// signed with the consent, so the terms shown and the terms enforced cannot drift apart.
+pub fn consent_text(c: &Consent) -> String {
+    let lang = c.lang;
+    let mut fields: Vec<String> = c
+        .fields
+        .iter()
+        .map(|f| {
+            let label = f.def().label.get(lang);
+            if f.is_medical() {
+                let tag = match lang {
+                    Lang::Nl => "MEDISCH gedeeld",
+                    Lang::Fr => "partagé MÉDICALEMENT",
+                    Lang::En => "shared MEDICALLY",
+                };
+                format!("- {label} ({}) [{tag}]", f.as_str())
+            } else {
+                format!("- {label} ({})", f.as_str())
+            }
+        })
+        .collect();
+    fields.sort();
+    let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
+    let senders = match &c.senders {
+        None => match lang {
+            Lang::Nl => "elke arts van mijn dossier".to_owned(),
+            Lang::Fr => "chaque médecin de mon dossier".to_owned(),
+            Lang::En => "every physician of my case".to_owned(),
+        },
+        Some(s) => s.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+    };
+    let (from, until) = (format_date(c.valid_from), format_date(c.valid_until));
+    let purpose = c.purpose.label(lang);
+    let fields = fields.join("\n");
+    let kinds = kinds.join(", ");
+    match lang {
+        Lang::Nl => format!(
+            "Ik geef toestemming dat {senders} de volgende gegevens uit dossier {case} \
+             versleuteld bezorgt aan arts {rcpt} (sleutel {fp}), voor {purpose}, \
+             in berichten van het type {kinds}, van {from} tot {until}:\n{fields}\n\
+             Ik kan deze toestemming altijd intrekken. Wat al bezorgd is, kan niet worden teruggehaald.",
+            case = c.case_id,
+            rcpt = c.recipient,
+            fp = c.recipient_fingerprint.short(),
+        ),
+        Lang::Fr => format!(
+            "J'autorise {senders} à transmettre, chiffrées, les données suivantes du dossier {case} \
+             au médecin {rcpt} (clé {fp}), pour {purpose}, dans des messages de type {kinds}, \
+             du {from} au {until} :\n{fields}\n\
+             Je peux retirer ce consentement à tout moment. Ce qui a déjà été remis ne peut pas être rappelé.",
+            case = c.case_id,
+            rcpt = c.recipient,
+            fp = c.recipient_fingerprint.short(),
+        ),
+        Lang::En => format!(
+            "I allow {senders} to send the following data from case {case}, encrypted, \
+             to physician {rcpt} (key {fp}), for {purpose}, in messages of kind {kinds}, \
+             from {from} until {until}:\n{fields}\n\
+             I can revoke this consent at any time. What was already delivered cannot be recalled.",
+            case = c.case_id,
+            rcpt = c.recipient,
+            fp = c.recipient_fingerprint.short(),
+        ),
+    }
+}
+
+/// Verifies a consent's signature by the patient's key, then its well-formedness.
+pub fn open_consent(signed: &Signed<Consent>, patient: &VerifyingKey) -> Result<Consent, Refusal> {
+    let c = signed.open(patient).map_err(|_| Refusal::BadPatientSignature)?;
+    c.check_well_formed().map_err(Refusal::Malformed)?;
+    Ok(c)
+}
+
+/// What has happened to a consent since it was signed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Standing {
+    pub revoked_at: Option<i64>,
+    pub superseded_at: Option<i64>,
+}
+
+/// The message a consent is being asked to cover.
+#[derive(Debug, Clone)]
+pub struct SendContext<'a> {
+    pub case_id: &'a CaseId,
+    pub sender: &'a AccountId,
+    pub recipient: &'a AccountId,
+    /// The recipient key the message is encrypted to.
+    pub recipient_fingerprint: &'a Fingerprint,
+    pub kind: MessageKind,
+    /// When the message is sent (the header's created-at).
+    pub at: i64,
+}
+
+/// Why a consent cannot cover a message at all. Each has its own stable code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the consent is not signed by the case's confirmed patient key")]
+    BadPatientSignature,
+    #[error("the consent is malformed: {0}")]
+    Malformed(MalformedConsent),
+    #[error("the patient revoked this consent")]
+    Revoked,
+    #[error("the patient replaced this consent by a newer one")]
+    Superseded,
+    #[error("the consent has expired")]
+    Expired,
+    #[error("the consent is not valid yet")]
+    NotYetValid,
+    #[error("the consent is for another case")]
+    WrongCase,
+    #[error("the consent is for another recipient")]
+    WrongRecipient,
+    #[error("the recipient's key changed since the patient signed; the patient must consent again")]
+    RecipientKeyChanged,
+    #[error("the consent does not allow this sender")]
+    SenderNotAllowed,
+    #[error("the consent does not allow messages of this kind")]
+    KindNotAllowed,
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::BadPatientSignature => "consent_bad_signature",
+            Refusal::Malformed(_) => "consent_malformed",
+            Refusal::Revoked => "consent_revoked",
+            Refusal::Superseded => "consent_superseded",
+            Refusal::Expired => "consent_expired",
+            Refusal::NotYetValid => "consent_not_yet_valid",
+            Refusal::WrongCase => "consent_wrong_case",
+            Refusal::WrongRecipient => "consent_wrong_recipient",
+            Refusal::RecipientKeyChanged => "consent_key_changed",
+            Refusal::SenderNotAllowed => "consent_sender_not_allowed",
+            Refusal::KindNotAllowed => "consent_kind_not_allowed",
+        }
+    }
+}
+
+/// Why one field cannot go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripReason {
+    /// The patient did not consent to this field for this recipient.
+    NotConsented,
+    /// A medical field the patient did not share medically with this recipient.
+    MedicalNotShared,
+    /// This kind of message does not carry this field.
+    NotForKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stripped {
+    pub field: FieldId,
+    pub reason: StripReason,
+}
+
+/// The fields that may go and those that may not, with why.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    pub allowed: Vec<FieldId>,
+    pub stripped: Vec<Stripped>,
+}
+
+/// Decides, for a message described by `ctx` carrying `fields`, under `consent` with its
+/// `standing`, which fields may move. Deny by default: a field goes only if the consent
+/// names it, the kind carries it, and (for medical fields) the patient shared it medically.
+pub fn evaluate(
+    consent: &Consent,
+    standing: &Standing,
+    ctx: &SendContext<'_>,
+    fields: &[FieldId],
+) -> Result<Decision, Refusal> {
+    if standing.revoked_at.is_some_and(|t| t <= ctx.at) {
+        return Err(Refusal::Revoked);
+    }
+    if standing.superseded_at.is_some_and(|t| t <= ctx.at) {
+        return Err(Refusal::Superseded);
+    }
+    if &consent.case_id != ctx.case_id {
+        return Err(Refusal::WrongCase);
+    }
+    if &consent.recipient != ctx.recipient {
+        return Err(Refusal::WrongRecipient);
+    }
+    if &consent.recipient_fingerprint != ctx.recipient_fingerprint {
+        return Err(Refusal::RecipientKeyChanged);
+    }
+    if ctx.at < consent.valid_from {
+        return Err(Refusal::NotYetValid);
+    }
+    if ctx.at > consent.valid_until {
+        return Err(Refusal::Expired);
+    }
+    if let Some(senders) = &consent.senders {
+        if !senders.contains(ctx.sender) {
+            return Err(Refusal::SenderNotAllowed);
+        }
+    }
+    if !consent.kinds.contains(&ctx.kind) {
+        return Err(Refusal::KindNotAllowed);
+    }
+    let mut d = Decision::default();
+    for &f in fields {
+        let reason = if !f.def().kinds.contains(&ctx.kind) {
+            Some(StripReason::NotForKind)
+        } else if f.is_medical() && !consent.share_medically.contains(&f) {
+            Some(StripReason::MedicalNotShared)
+        } else if !consent.fields.contains(&f) {
+            Some(StripReason::NotConsented)
+        } else {
+            None
+        };
+        match reason {
+            None => d.allowed.push(f),
+            Some(reason) => d.stripped.push(Stripped { field: f, reason }),
+        }
+    }
+    Ok(d)
+}

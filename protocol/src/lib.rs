@@ -1,0 +1,29 @@
+//! Trialog's protocol: the wire formats, the field catalogue, and the rules that decide
+//! whether something may move.
+//!
+//! This crate owns every decision about consent and every signed format. The server and
+//! the clients call it; neither re-implements a rule (DESIGN.md §9). It does no I/O, keeps
+//! no state and must never panic on input from the network, a file or a user.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod binding;
+pub mod catalogue;
+pub mod consent;
+pub mod encoding;
+pub mod envelope;
+pub mod ids;
+pub mod keys;
+pub mod leak_guard;
+mod leak_terms;
+pub mod riziv;
+pub mod roles;
+pub mod signed;
+pub mod time;
+
+pub use catalogue::{FieldClass, FieldId, Lang};
+pub use ids::{AccountId, CaseId, ConsentId, Fingerprint, MessageId};
+pub use roles::{MessageKind, Role};
+pub use signed::{Signed, SignedKind};

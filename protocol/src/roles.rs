@@ -1,0 +1,102 @@
+//! Account roles and message kinds, and which role may send which kind.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The role of an account, fixed at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Oncologist, GP or other treating specialist.
+    Treating,
+    /// Occupational physician of the prevention service.
+    Occupational,
+    /// Advising physician of the health-insurance fund.
+    Advising,
+    /// The worker whose data this is.
+    Patient,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Treating => "treating",
+            Role::Occupational => "occupational",
+            Role::Advising => "advising",
+            Role::Patient => "patient",
+        }
+    }
+    pub fn is_physician(self) -> bool {
+        self != Role::Patient
+    }
+    /// May an account of this role send a message of this kind?
+    pub fn may_send(self, kind: MessageKind) -> bool {
+        match kind {
+            MessageKind::Bilan => self == Role::Treating,
+            MessageKind::Feedback => matches!(self, Role::Occupational | Role::Advising),
+            MessageKind::Request => self.is_physician(),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "treating" => Ok(Role::Treating),
+            "occupational" => Ok(Role::Occupational),
+            "advising" => Ok(Role::Advising),
+            "patient" => Ok(Role::Patient),
+            _ => Err(format!(
+                "unknown role `{s}` (use treating, occupational, advising or patient)"
+            )),
+        }
+    }
+}
+
+/// What a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// Functional capacity summary, treating → occupational/advising.
+    Bilan,
+    /// Work-side answer, occupational/advising → treating.
+    Feedback,
+    /// A physician asks another for an update.
+    Request,
+}
+
+impl MessageKind {
+    pub const ALL: [MessageKind; 3] = [MessageKind::Bilan, MessageKind::Feedback, MessageKind::Request];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Bilan => "bilan",
+            MessageKind::Feedback => "feedback",
+            MessageKind::Request => "request",
+        }
+    }
+}
+
+impl fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MessageKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bilan" => Ok(MessageKind::Bilan),
+            "feedback" => Ok(MessageKind::Feedback),
+            "request" => Ok(MessageKind::Request),
+            _ => Err(format!("unknown message kind `{s}` (use bilan, feedback or request)")),
+        }
+    }
+}

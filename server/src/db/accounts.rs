@@ -1,0 +1,156 @@
+//! Accounts, operator invitations and login nonces.
+
+use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AccountRow {
+    pub id: String,
+    pub role: String,
+    pub name: Option<String>,
+    pub riziv: Option<String>,
+    pub key_record: String,
+    pub sign_key: Vec<u8>,
+    pub fingerprint: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct InvitationRow {
+    pub role: String,
+    pub riziv: String,
+    pub name: String,
+}
+
+pub async fn insert_invitation(
+    e: impl SqliteExecutor<'_>,
+    code_hash: &str,
+    inv: &InvitationRow,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO invitations (code_hash, role, riziv, name, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(code_hash)
+    .bind(&inv.role)
+    .bind(&inv.riziv)
+    .bind(&inv.name)
+    .bind(now)
+    .bind(expires_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// Marks an unused, unexpired invitation as used by `account` and returns it.
+pub async fn take_invitation(
+    c: &mut SqliteConnection,
+    code_hash: &str,
+    account: &str,
+    now: i64,
+) -> Result<Option<InvitationRow>, sqlx::Error> {
+    let row: Option<InvitationRow> = sqlx::query_as(
+        "SELECT role, riziv, name FROM invitations
+         WHERE code_hash = $1 AND used_by IS NULL AND expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await?;
+    if row.is_some() {
+        sqlx::query("UPDATE invitations SET used_by = $1, used_at = $2 WHERE code_hash = $3")
+            .bind(account)
+            .bind(now)
+            .bind(code_hash)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(row)
+}
+
+pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO accounts (id, role, name, riziv, key_record, sign_key, fingerprint, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&a.id)
+    .bind(&a.role)
+    .bind(&a.name)
+    .bind(&a.riziv)
+    .bind(&a.key_record)
+    .bind(&a.sign_key)
+    .bind(&a.fingerprint)
+    .bind(a.created_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(e).await
+}
+
+pub async fn riziv_taken(e: impl SqliteExecutor<'_>, riziv: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE riziv = $1")
+        .bind(riziv)
+        .fetch_one(e)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Physicians only; patients are never listed in the directory.
+pub async fn search(
+    e: impl SqliteExecutor<'_>,
+    role: Option<&str>,
+    query: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AccountRow>, sqlx::Error> {
+    let pattern = query.map(|q| format!("%{}%", q.to_lowercase().replace(['%', '_'], "")));
+    sqlx::query_as(
+        "SELECT * FROM accounts
+         WHERE role != 'patient'
+           AND ($1 IS NULL OR role = $1)
+           AND ($2 IS NULL OR lower(name) LIKE $2 OR riziv LIKE $2 OR id LIKE $2)
+         ORDER BY name, id LIMIT $3",
+    )
+    .bind(role)
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(e)
+    .await
+}
+
+pub async fn insert_nonce(
+    e: impl SqliteExecutor<'_>,
+    nonce: &[u8],
+    account: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO login_nonces (nonce, account, expires_at) VALUES ($1, $2, $3)")
+        .bind(nonce)
+        .bind(account)
+        .bind(expires_at)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Consumes a nonce: true if it existed for this account and had not expired. Expired
+/// nonces of everyone are swept at the same time.
+pub async fn take_nonce(
+    c: &mut SqliteConnection,
+    nonce: &[u8],
+    account: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("DELETE FROM login_nonces WHERE nonce = $1 AND account = $2 AND expires_at > $3")
+        .bind(nonce)
+        .bind(account)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM login_nonces WHERE expires_at <= $1").bind(now).execute(&mut *c).await?;
+    Ok(n == 1)
+}

@@ -1,0 +1,133 @@
+//! Cases and their members.
+
+use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CaseRow {
+    pub id: String,
+    pub label: String,
+    pub treating: String,
+    pub patient: Option<String>,
+    pub binding: Option<String>,
+    pub opened_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberRow {
+    pub account: String,
+    pub status: String,
+    pub added_by: String,
+    pub added_at: i64,
+}
+
+pub async fn insert(
+    e: impl SqliteExecutor<'_>,
+    c: &CaseRow,
+    enrol_code_hash: &str,
+    enrol_expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cases (id, label, treating, enrol_code_hash, enrol_expires_at, opened_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.id)
+    .bind(&c.label)
+    .bind(&c.treating)
+    .bind(enrol_code_hash)
+    .bind(enrol_expires_at)
+    .bind(c.opened_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<CaseRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, label, treating, patient, binding, opened_at FROM cases WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await
+}
+
+/// Consumes a valid enrolment code, attaching `patient` to its case; returns the case id.
+pub async fn take_enrolment(
+    c: &mut SqliteConnection,
+    code_hash: &str,
+    patient: &str,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM cases WHERE enrol_code_hash = $1 AND enrol_expires_at > $2 AND patient IS NULL",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await?;
+    if let Some(id) = &id {
+        sqlx::query(
+            "UPDATE cases SET patient = $1, enrol_code_hash = NULL, enrol_expires_at = NULL WHERE id = $2",
+        )
+        .bind(patient)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(id)
+}
+
+pub async fn set_binding(e: impl SqliteExecutor<'_>, id: &str, binding: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE cases SET binding = $1 WHERE id = $2").bind(binding).bind(id).execute(e).await?;
+    Ok(())
+}
+
+pub async fn members(e: impl SqliteExecutor<'_>, case_id: &str) -> Result<Vec<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT account, status, added_by, added_at FROM members WHERE case_id = $1 ORDER BY added_at, account",
+    )
+    .bind(case_id)
+    .fetch_all(e)
+    .await
+}
+
+pub async fn member_status(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+    account: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM members WHERE case_id = $1 AND account = $2")
+        .bind(case_id)
+        .bind(account)
+        .fetch_optional(e)
+        .await
+}
+
+pub async fn put_member(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+    m: &MemberRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO members (case_id, account, status, added_by, added_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (case_id, account) DO UPDATE SET status = excluded.status",
+    )
+    .bind(case_id)
+    .bind(&m.account)
+    .bind(&m.status)
+    .bind(&m.added_by)
+    .bind(m.added_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// Cases where `account` is the treating physician, the patient or a member.
+pub async fn for_account(e: impl SqliteExecutor<'_>, account: &str) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, label, treating, patient, binding, opened_at FROM cases
+         WHERE treating = $1 OR patient = $1
+            OR id IN (SELECT case_id FROM members WHERE account = $1)
+         ORDER BY opened_at DESC",
+    )
+    .bind(account)
+    .fetch_all(e)
+    .await
+}

@@ -1,0 +1,91 @@
+//! Signed consents and revocations, stored as received.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ConsentRow {
+    pub id: String,
+    pub case_id: String,
+    pub recipient: String,
+    pub signed: String,
+    pub valid_until: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revocation: Option<String>,
+    pub superseded_by: Option<String>,
+    pub superseded_at: Option<i64>,
+}
+
+pub async fn insert(e: impl SqliteExecutor<'_>, c: &ConsentRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO consents (id, case_id, recipient, signed, valid_until, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.id)
+    .bind(&c.case_id)
+    .bind(&c.recipient)
+    .bind(&c.signed)
+    .bind(c.valid_until)
+    .bind(c.created_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<ConsentRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM consents WHERE id = $1").bind(id).fetch_optional(e).await
+}
+
+/// The consent for this recipient that is neither superseded nor revoked, if any.
+pub async fn current(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+    recipient: &str,
+) -> Result<Option<ConsentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM consents WHERE case_id = $1 AND recipient = $2
+           AND superseded_by IS NULL AND revoked_at IS NULL
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(case_id)
+    .bind(recipient)
+    .fetch_optional(e)
+    .await
+}
+
+pub async fn for_case(e: impl SqliteExecutor<'_>, case_id: &str) -> Result<Vec<ConsentRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM consents WHERE case_id = $1 ORDER BY created_at, id")
+        .bind(case_id)
+        .fetch_all(e)
+        .await
+}
+
+pub async fn supersede(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    by: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE consents SET superseded_by = $1, superseded_at = $2 WHERE id = $3")
+        .bind(by)
+        .bind(at)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    revocation: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE consents SET revoked_at = $1, revocation = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(at)
+        .bind(revocation)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Storage: every SQL statement of the server lives under this module; handlers call these
+//! functions and never write SQL themselves.
+//!
+//! SQLite is the embedded default: one file, WAL, `synchronous = FULL` so an answered 2xx
+//! survives a crash, `secure_delete` so purged ciphertext is overwritten on disk. Writes
+//! run in `BEGIN IMMEDIATE` transactions, which serialises writers (SQLite allows one at a
+//! time anyway) and so keeps every audit chain strictly sequential.
+
+pub mod accounts;
+pub mod audit;
+pub mod cases;
+pub mod consents;
+pub mod envelopes;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Tx = Transaction<'static, Sqlite>;
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+impl Db {
+    /// Opens (creating if needed) the database at `url` (`sqlite://…` or a file path) and
+    /// runs the migrations.
+    pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
+        let opts = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)?
+        } else {
+            SqliteConnectOptions::new().filename(Path::new(url))
+        };
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("secure_delete", "ON");
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Db { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction; commit it before answering 2xx.
+    pub async fn write(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

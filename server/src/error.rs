@@ -1,0 +1,248 @@
+//! The server's one error type, mapped to HTTP in one place.
+//!
+//! Every refusal has a status, a stable machine-readable `code` and a sentence a person can
+//! act on. Internal causes (database, I/O) are logged here and answered with a generic 500
+//! that says nothing about them.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use trialog_protocol::api::ErrorBody;
+use trialog_protocol::binding::BindingError;
+use trialog_protocol::consent::{MalformedConsent, Refusal};
+use trialog_protocol::envelope::EnvelopeError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    // --- request shape
+    #[error("the request body is not valid JSON for this endpoint: {0}")]
+    MalformedJson(String),
+    #[error("the request body is larger than this endpoint accepts")]
+    BodyTooLarge,
+    #[error("send the body as JSON with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("bad parameter in the path or query: {0}")]
+    BadParameter(String),
+    #[error("no such endpoint")]
+    NotFound,
+
+    // --- authentication and roles
+    #[error("this endpoint needs a session token (`Authorization: Bearer …`); log in first")]
+    MissingToken,
+    #[error("the session token is not valid")]
+    InvalidToken,
+    #[error("the session token has expired; log in again")]
+    TokenExpired,
+    #[error("this action is for {allowed} accounts, not {role}")]
+    RoleForbidden { role: &'static str, allowed: &'static str },
+    #[error("the login challenge is unknown, used or expired; ask for a new one")]
+    BadChallenge,
+    #[error("the login signature does not verify for this account")]
+    BadLoginSignature,
+
+    // --- registration
+    #[error("the invitation code is unknown, used or expired")]
+    BadInvitation,
+    #[error("the enrolment code is unknown, used or expired")]
+    BadEnrolmentCode,
+    #[error("give exactly one of an invitation code (physician) or an enrolment code (patient)")]
+    CodeKind,
+    #[error("the key record's role does not match the invitation ({0})")]
+    RoleMismatch(&'static str),
+    #[error("the key record is invalid: {0}")]
+    BadKeyRecord(String),
+    #[error("this account id is already registered")]
+    AccountExists,
+    #[error("an account with this RIZIV/INAMI number is already registered")]
+    RizivTaken,
+
+    // --- lookups and membership
+    #[error("no account {0}")]
+    UnknownAccount(String),
+    #[error("no case {0}, or you are not a member of it")]
+    UnknownCase(String),
+    #[error("no consent {0} in your cases")]
+    UnknownConsent(String),
+    #[error("no message {0} for you")]
+    UnknownMessage(String),
+    #[error("only the case's treating physician may do this")]
+    NotCaseTreating,
+    #[error("only the case's patient may do this")]
+    NotCasePatient,
+    #[error("{0} is not a member of this case")]
+    NotAMember(String),
+    #[error("{0} is already a member of this case")]
+    AlreadyMember(String),
+    #[error("only physicians can be added to a case")]
+    NotAPhysician,
+    #[error("the patient has not joined this case yet")]
+    NoPatient,
+    #[error("the patient's key is already confirmed for this case")]
+    AlreadyConfirmed,
+    #[error("the patient key confirmation does not match this case's patient and key")]
+    BindingMismatch,
+    #[error("{0}")]
+    Binding(BindingError),
+
+    // --- consent
+    #[error("{0}")]
+    Refused(Refusal),
+    #[error("the consent is malformed: {0}")]
+    MalformedConsent(MalformedConsent),
+    #[error("a consent with this id already exists")]
+    ConsentExists,
+    #[error("the consent names {0} as the one it replaces, but that is not the current consent for this recipient")]
+    BadSupersedes(String),
+    #[error("this consent is already revoked")]
+    AlreadyRevoked,
+    #[error("the revocation is not signed by the case's patient, or names another consent")]
+    BadRevocation,
+
+    // --- envelopes
+    #[error("the envelope signature does not verify with the sender's registered key")]
+    BadEnvelopeSignature,
+    #[error("the envelope's sender is not the logged-in account")]
+    SenderMismatch,
+    #[error("a {role} physician may not send a {kind}")]
+    KindForbidden { role: &'static str, kind: &'static str },
+    #[error("message id {0} was already used")]
+    Replay(String),
+    #[error("the envelope's created-at is too far from the server's clock")]
+    ClockSkew,
+    #[error("the envelope is encrypted to a key that is not the recipient's current key")]
+    RecipientKeyMismatch,
+    #[error("the patient has not consented to {fields} for this recipient")]
+    FieldsNotConsented { fields: String },
+    #[error("{0}")]
+    Envelope(EnvelopeError),
+    #[error("consent {0} is not a consent of this case for this recipient")]
+    ConsentNotFound(String),
+
+    // --- internal
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) | BadRequest(_) | BadParameter(_) | CodeKind | BadKeyRecord(_)
+            | MalformedConsent(_) | Envelope(_) | BindingMismatch => StatusCode::BAD_REQUEST,
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_) | UnknownMessage(_)
+            | ConsentNotFound(_) => StatusCode::NOT_FOUND,
+            MissingToken | InvalidToken | TokenExpired | BadChallenge | BadLoginSignature
+            | BadInvitation | BadEnrolmentCode => StatusCode::UNAUTHORIZED,
+            RoleForbidden { .. } | NotCaseTreating | NotCasePatient | NotAMember(_)
+            | NotAPhysician | Refused(_) | SenderMismatch | KindForbidden { .. }
+            | FieldsNotConsented { .. } | BadRevocation | Binding(_) | BadEnvelopeSignature
+            | RoleMismatch(_) => StatusCode::FORBIDDEN,
+            AccountExists | RizivTaken | AlreadyMember(_) | AlreadyConfirmed | ConsentExists
+            | BadSupersedes(_) | AlreadyRevoked | Replay(_) | NoPatient => StatusCode::CONFLICT,
+            ClockSkew | RecipientKeyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable machine-readable code; clients match on it.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => "malformed_json",
+            BodyTooLarge => "body_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            BadRequest(_) => "bad_request",
+            BadParameter(_) => "bad_parameter",
+            NotFound => "not_found",
+            MissingToken => "missing_token",
+            InvalidToken => "invalid_token",
+            TokenExpired => "token_expired",
+            RoleForbidden { .. } => "role_forbidden",
+            BadChallenge => "bad_challenge",
+            BadLoginSignature => "bad_login_signature",
+            BadInvitation => "bad_invitation",
+            BadEnrolmentCode => "bad_enrolment_code",
+            CodeKind => "code_kind",
+            RoleMismatch(_) => "role_mismatch",
+            BadKeyRecord(_) => "bad_key_record",
+            AccountExists => "account_exists",
+            RizivTaken => "riziv_taken",
+            UnknownAccount(_) => "unknown_account",
+            UnknownCase(_) => "unknown_case",
+            UnknownConsent(_) => "unknown_consent",
+            UnknownMessage(_) => "unknown_message",
+            NotCaseTreating => "not_case_treating",
+            NotCasePatient => "not_case_patient",
+            NotAMember(_) => "not_a_member",
+            AlreadyMember(_) => "already_member",
+            NotAPhysician => "not_a_physician",
+            NoPatient => "no_patient",
+            AlreadyConfirmed => "already_confirmed",
+            BindingMismatch => "binding_mismatch",
+            Binding(e) => e.code(),
+            Refused(r) => r.code(),
+            MalformedConsent(e) => e.code(),
+            ConsentExists => "consent_exists",
+            BadSupersedes(_) => "bad_supersedes",
+            AlreadyRevoked => "already_revoked",
+            BadRevocation => "bad_revocation",
+            BadEnvelopeSignature => "bad_envelope_signature",
+            SenderMismatch => "sender_mismatch",
+            KindForbidden { .. } => "kind_forbidden",
+            Replay(_) => "message_replayed",
+            ClockSkew => "clock_skew",
+            RecipientKeyMismatch => "recipient_key_mismatch",
+            FieldsNotConsented { .. } => "field_not_consented",
+            Envelope(e) => e.code(),
+            ConsentNotFound(_) => "consent_not_found",
+            Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string() };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::BodyTooLarge
+            }
+            other => ApiError::MalformedJson(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::BadParameter(r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadParameter(r.body_text())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

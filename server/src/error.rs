@@ -118,6 +118,8 @@ pub enum ApiError {
     FieldsNotConsented { fields: String },
     #[error("{0}")]
     Envelope(EnvelopeError),
+    #[error("message {0} is no longer on the server (acknowledged, or destroyed after a revocation)")]
+    MessageGone(String),
     #[error("consent {0} is not a consent of this case for this recipient")]
     ConsentNotFound(String),
 
@@ -145,6 +147,7 @@ impl ApiError {
             AccountExists | RizivTaken | AlreadyMember(_) | AlreadyConfirmed | ConsentExists
             | BadSupersedes(_) | AlreadyRevoked | Replay(_) | NoPatient => StatusCode::CONFLICT,
             ClockSkew | RecipientKeyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            MessageGone(_) => StatusCode::GONE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -200,6 +203,7 @@ impl ApiError {
             FieldsNotConsented { .. } => "field_not_consented",
             Envelope(e) => e.code(),
             ConsentNotFound(_) => "consent_not_found",
+            MessageGone(_) => "message_gone",
             Internal(_) => "internal",
         }
     }

@@ -1,1 +1,175 @@
-//! placeholder
+//! The Trialog relay server: accounts, cases, consents and encrypted envelopes over
+//! HTTPS (TLS 1.3 only).
+//!
+//! It stores and forwards ciphertext under the patient's signed consent and must never see,
+//! store or log a field value in clear. `App::build` makes the whole app from a `Config`;
+//! `main.rs` only parses the command line, and the tests start the same `App` on port 0.
+
+pub mod auth;
+pub mod codes;
+pub mod db;
+pub mod error;
+mod files;
+mod routes;
+pub mod server_key;
+pub mod state;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use db::Db;
+use server_key::ServerKey;
+use state::{AppState, Settings};
+
+pub use routes::{MAX_BODY, MAX_ENVELOPE_BODY};
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds the database (by default), the server key and the self-signed certificate.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `sqlite://…` or a path; default `<data_dir>/trialog.db`.
+    pub database_url: Option<String>,
+    /// A given certificate chain and key (PEM); default: self-signed in the data dir.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub settings: Settings,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            listen,
+            database_url: None,
+            tls_cert: None,
+            tls_key: None,
+            settings: Settings::default(),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("trialog.db").display().to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Key(#[from] server_key::ServerKeyError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("give both --tls-cert and --tls-key, or neither")]
+    HalfTls,
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// A server ready to run: bound, with its database open and migrated.
+pub struct App {
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    tls: Arc<rustls::ServerConfig>,
+    db: Db,
+    pub local_addr: SocketAddr,
+    /// Hex SHA-256 of the TLS certificate: what clients pin.
+    pub cert_sha256: String,
+    pub cert_path: PathBuf,
+    /// The server's Ed25519 public key, hex.
+    pub server_key: String,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+/// Opens the data directory's database and server key (creating both on first use).
+pub async fn open_data_dir(config: &Config) -> Result<(Db, ServerKey), StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let db = Db::open(&config.database_url()).await?;
+    let key = ServerKey::load_or_create(&config.data_dir.join("server-key.pem"))?;
+    Ok((db, key))
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let (db, key) = open_data_dir(&config).await?;
+        let given = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            (None, None) => None,
+            _ => return Err(StartError::HalfTls),
+        };
+        let tls = tls::load(given, &config.data_dir)?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .map_err(|e| StartError::Bind(config.listen, e))?;
+        listener.set_nonblocking(true).map_err(|e| StartError::Bind(config.listen, e))?;
+        let local_addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+        let server_key = hex::encode(key.public().as_bytes());
+        let state = AppState { db: db.clone(), key: Arc::new(key), settings: Arc::new(config.settings) };
+        Ok(App {
+            listener,
+            router: routes::router(state),
+            tls: tls.config,
+            db,
+            local_addr,
+            cert_sha256: tls.cert_sha256,
+            cert_path: tls.cert_path,
+            server_key,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish (10 s at most)
+    /// and closes the database.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let handle = axum_server::Handle::new();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            h.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(self.tls);
+        axum_server::from_tcp_rustls(self.listener, tls)?
+            .handle(handle)
+            .serve(self.router.into_make_service())
+            .await?;
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+/// Creates a one-time physician invitation (operator, offline on the data directory).
+pub async fn invite(
+    config: &Config,
+    role: trialog_protocol::Role,
+    riziv: &trialog_protocol::riziv::Riziv,
+    name: &str,
+    valid_days: i64,
+) -> Result<(String, i64), StartError> {
+    let (db, _key) = open_data_dir(config).await?;
+    let code = codes::generate().map_err(|_| StartError::Key(server_key::ServerKeyError::Randomness))?;
+    let now = state::now();
+    let expires_at = now + valid_days * 24 * 3600;
+    let inv = db::accounts::InvitationRow {
+        role: role.as_str().into(),
+        riziv: riziv.digits().into(),
+        name: name.trim().into(),
+    };
+    db::accounts::insert_invitation(db.pool(), &codes::hash(&code), &inv, now, expires_at).await?;
+    db.close().await;
+    Ok((code, expires_at))
+}

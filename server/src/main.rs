@@ -1,1 +1,124 @@
-fn main(){}
+//! `trialog-server`: parses the command line and hands over to the library.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use trialog_protocol::Role;
+use trialog_protocol::riziv::Riziv;
+use trialog_server::{App, Config};
+
+#[derive(Parser)]
+#[command(name = "trialog-server", version, about = "Trialog relay server: end-to-end encrypted, consent-gated messages between the physicians around a worker on sick leave")]
+struct Cli {
+    /// Data directory: database, server key, self-signed certificate.
+    #[arg(long, global = true, env = "TRIALOG_DATA_DIR", default_value = "./trialog-data")]
+    data_dir: PathBuf,
+    /// Database URL (`sqlite://PATH`); default: trialog.db in the data directory.
+    #[arg(long, global = true, env = "TRIALOG_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API over HTTPS (TLS 1.3).
+    Serve {
+        /// Address and port to listen on (port 0 picks a free one).
+        #[arg(long, env = "TRIALOG_LISTEN", default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain to use instead of the self-signed one.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Life of a session token, in seconds.
+        #[arg(long, default_value_t = 900)]
+        token_ttl: i64,
+    },
+    /// Create a one-time invitation for a physician (role and RIZIV/INAMI number are bound to it).
+    Invite {
+        #[arg(long, value_parser = parse_physician_role)]
+        role: Role,
+        /// RIZIV/INAMI number, e.g. 1-23456-25-580.
+        #[arg(long, value_parser = |s: &str| Riziv::parse(s).map_err(|e| e.to_string()))]
+        riziv: Riziv,
+        /// Name as shown in the directory, e.g. "Dr. An Peeters".
+        #[arg(long)]
+        name: String,
+        /// Days before the invitation expires.
+        #[arg(long, default_value_t = 14)]
+        valid_days: i64,
+    },
+}
+
+fn parse_physician_role(s: &str) -> Result<Role, String> {
+    match s.parse::<Role>()? {
+        Role::Patient => Err("patients join with an enrolment code from their physician, not an invitation".into()),
+        r => Ok(r),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // One TLS provider for the whole process (ring); rustls panics later without it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "trialog_server=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut config = Config::new(cli.data_dir, "127.0.0.1:8443".parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))));
+    config.database_url = cli.database_url;
+    match cli.command {
+        Command::Serve { listen, tls_cert, tls_key, token_ttl } => {
+            config.listen = listen;
+            config.tls_cert = tls_cert;
+            config.tls_key = tls_key;
+            config.settings.token_ttl = token_ttl;
+            let app = match App::build(config).await {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("trialog-server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            println!("Trialog server listening on https://{}", app.local_addr);
+            println!("TLS certificate SHA-256: {}", app.cert_sha256);
+            println!("Clients connect with:  trialog init --server https://{} --cert-sha256 {}", app.local_addr, app.cert_sha256);
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            if let Err(e) = app.run(shutdown).await {
+                eprintln!("trialog-server: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Invite { role, riziv, name, valid_days } => {
+            if name.trim().is_empty() {
+                eprintln!("trialog-server: --name may not be empty");
+                return ExitCode::from(2);
+            }
+            match trialog_server::invite(&config, role, &riziv, &name, valid_days).await {
+                Ok((code, expires_at)) => {
+                    println!("{code}");
+                    eprintln!(
+                        "Invitation for {name} ({role}, RIZIV/INAMI {riziv}), valid until {}. Hand it over in person; it works once.",
+                        trialog_protocol::time::format_date(expires_at)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("trialog-server: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Registration, login and the directory of physicians.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use trialog_protocol::api::{
+    AccountView, ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse,
+    RegisterRequest, RegisterResponse, ServerInfo,
+};
+use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::auth::{NONCE_LEN, NONCE_TTL, login_message};
+use trialog_protocol::encoding::{B64, random_bytes};
+use trialog_protocol::keys::{open_key_record, verifying_key};
+use trialog_protocol::{CaseId, Role};
+
+use super::views::{account_view, role_of};
+use super::{ApiJson, ApiPath, ApiQuery, parse_id};
+use crate::auth::{Session, issue};
+use crate::db::{self, accounts::AccountRow, accounts::InvitationRow};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, now};
+
+/// The audit chain of key events that belong to no case.
+pub const DIRECTORY_CHAIN: &str = "directory";
+
+pub async fn server_info(State(st): State<AppState>) -> ApiJson<ServerInfo> {
+    ApiJson(ServerInfo {
+        service: "trialog".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        server_key: B64(st.key.public().to_bytes().to_vec()),
+    })
+}
+
+pub async fn register(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, ApiJson<RegisterResponse>)> {
+    let keys = open_key_record(&req.key_record).map_err(|e| ApiError::BadKeyRecord(e.to_string()))?;
+    let rec = &keys.record;
+    let now = now();
+    let mut tx = st.db.write().await?;
+    if db::accounts::get(&mut *tx, rec.account.as_str()).await?.is_some() {
+        return Err(ApiError::AccountExists);
+    }
+    let mut row = AccountRow {
+        id: rec.account.to_string(),
+        role: rec.role.as_str().into(),
+        name: None,
+        riziv: None,
+        key_record: serde_json::to_string(&req.key_record)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        sign_key: keys.signing.to_bytes().to_vec(),
+        fingerprint: keys.fingerprint.to_string(),
+        created_at: now,
+    };
+    let detail = Some(format!("role {}; key {}", rec.role, keys.fingerprint));
+    let case_id = match (&req.invite_code, &req.enrolment_code) {
+        (Some(code), None) => {
+            let InvitationRow { role, riziv, name } =
+                db::accounts::take_invitation(&mut tx, &crate::codes::hash(code), rec.account.as_str(), now)
+                    .await?
+                    .ok_or(ApiError::BadInvitation)?;
+            if role != rec.role.as_str() {
+                return Err(ApiError::RoleMismatch(rec.role.as_str()));
+            }
+            if db::accounts::riziv_taken(&mut *tx, &riziv).await? {
+                return Err(ApiError::RizivTaken);
+            }
+            row.name = Some(name);
+            row.riziv = Some(riziv);
+            db::accounts::insert(&mut *tx, &row).await?;
+            db::audit::append(&mut tx, DIRECTORY_CHAIN, now, AuditEvent::KeyRegistered, Some(&rec.account), Some(rec.account.as_str()), detail).await?;
+            None
+        }
+        (None, Some(code)) => {
+            if rec.role != Role::Patient {
+                return Err(ApiError::RoleMismatch(rec.role.as_str()));
+            }
+            db::accounts::insert(&mut *tx, &row).await?;
+            let case = db::cases::take_enrolment(&mut tx, &crate::codes::hash(code), rec.account.as_str(), now)
+                .await?
+                .ok_or(ApiError::BadEnrolmentCode)?;
+            db::audit::append(&mut tx, &case, now, AuditEvent::PatientJoined, Some(&rec.account), Some(rec.account.as_str()), detail).await?;
+            Some(CaseId::parse(&case).map_err(|_| ApiError::Internal("stored case id".into()))?)
+        }
+        _ => return Err(ApiError::CodeKind),
+    };
+    tx.commit().await?;
+    tracing::info!(account = %rec.account, role = %rec.role, "account registered");
+    Ok((StatusCode::CREATED, ApiJson(RegisterResponse { account: account_view(&row)?, case_id })))
+}
+
+pub async fn challenge(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<ChallengeRequest>,
+) -> ApiResult<ApiJson<ChallengeResponse>> {
+    if db::accounts::get(st.db.pool(), req.account.as_str()).await?.is_none() {
+        return Err(ApiError::UnknownAccount(req.account.to_string()));
+    }
+    let nonce: [u8; NONCE_LEN] = random_bytes().map_err(|_| ApiError::Internal("randomness".into()))?;
+    let expires_at = now() + NONCE_TTL;
+    db::accounts::insert_nonce(st.db.pool(), &nonce, req.account.as_str(), expires_at).await?;
+    Ok(ApiJson(ChallengeResponse { nonce: B64(nonce.to_vec()), expires_at }))
+}
+
+pub async fn login(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<ApiJson<LoginResponse>> {
+    let mut tx = st.db.write().await?;
+    let account = db::accounts::get(&mut *tx, req.account.as_str())
+        .await?
+        .ok_or_else(|| ApiError::UnknownAccount(req.account.to_string()))?;
+    if !db::accounts::take_nonce(&mut tx, &req.nonce.0, req.account.as_str(), now()).await? {
+        tx.commit().await?;
+        return Err(ApiError::BadChallenge);
+    }
+    tx.commit().await?;
+    let vk = verifying_key(&account.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
+    let sig: [u8; 64] = req.sig.0.as_slice().try_into().map_err(|_| ApiError::BadLoginSignature)?;
+    vk.verify_strict(&login_message(&req.account, &req.nonce.0), &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| ApiError::BadLoginSignature)?;
+    let role = role_of(&account)?;
+    let (token, expires_at) = issue(&st, &req.account, role)?;
+    Ok(ApiJson(LoginResponse { token, expires_at, role }))
+}
+
+pub async fn me(State(st): State<AppState>, s: Session) -> ApiResult<ApiJson<AccountView>> {
+    let a = db::accounts::get(st.db.pool(), s.account.as_str())
+        .await?
+        .ok_or_else(|| ApiError::UnknownAccount(s.account.to_string()))?;
+    Ok(ApiJson(account_view(&a)?))
+}
+
+/// Physicians are public to every signed-in account; a patient only to themself (others
+/// see a patient through the cases they share).
+pub async fn get_account(
+    State(st): State<AppState>,
+    s: Session,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<AccountView>> {
+    let id = parse_id(&id, trialog_protocol::AccountId::parse)?;
+    let a = db::accounts::get(st.db.pool(), id.as_str())
+        .await?
+        .filter(|a| a.role != "patient" || a.id == s.account.as_str())
+        .ok_or_else(|| ApiError::UnknownAccount(id.to_string()))?;
+    Ok(ApiJson(account_view(&a)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryQuery {
+    role: Option<Role>,
+    q: Option<String>,
+}
+
+pub async fn directory(
+    State(st): State<AppState>,
+    _s: Session,
+    ApiQuery(q): ApiQuery<DirectoryQuery>,
+) -> ApiResult<ApiJson<Vec<AccountView>>> {
+    if q.role == Some(Role::Patient) {
+        return Err(ApiError::BadParameter("patients are not listed in the directory".into()));
+    }
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let rows = db::accounts::search(st.db.pool(), q.role.map(Role::as_str), text, 100).await?;
+    Ok(ApiJson(rows.iter().map(account_view).collect::<Result<_, _>>()?))
+}

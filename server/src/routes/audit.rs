@@ -1,0 +1,39 @@
+//! The patient's view of everything that happened on their case, with a signed checkpoint.
+
+use axum::extract::State;
+use trialog_protocol::api::AuditView;
+use trialog_protocol::audit::{AuditRecord, Checkpoint};
+use trialog_protocol::encoding::B64;
+use trialog_protocol::{CaseId, Signed};
+
+use super::cases::load_visible;
+use super::{ApiJson, ApiPath, parse_id};
+use crate::auth::Session;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, now};
+
+pub async fn for_case(
+    State(st): State<AppState>,
+    s: Session,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<AuditView>> {
+    let id = parse_id(&id, CaseId::parse)?;
+    let case = load_visible(&st, &s, id.as_str()).await?;
+    if case.patient.as_deref() != Some(s.account.as_str()) {
+        return Err(ApiError::NotCasePatient);
+    }
+    let records: Vec<AuditRecord> = db::audit::chain(st.db.pool(), id.as_str())
+        .await?
+        .into_iter()
+        .map(|(entry, hash)| AuditRecord { entry: B64(entry), hash })
+        .collect();
+    let cp = Checkpoint {
+        chain: id.to_string(),
+        seq: records.len() as u64,
+        head: records.last().map(|r| r.hash.clone()).unwrap_or_else(|| hex::encode([0u8; 32])),
+        at: now(),
+    };
+    let checkpoint = Signed::sign(&cp, &st.key.signing).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(ApiJson(AuditView { records, checkpoint }))
+}

@@ -1,0 +1,81 @@
+//! The HTTP API under `/v1`. Handlers parse, call `protocol` for every rule and `db` for
+//! every read and write, and answer; they hold no SQL and no consent logic of their own.
+
+mod accounts;
+mod audit;
+mod cases;
+mod consents;
+mod envelopes;
+mod views;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Bodies larger than this are refused with `body_too_large` (envelopes have their own).
+pub const MAX_BODY: usize = 64 * 1024;
+/// An envelope of the maximum number of maximum-size fields, base64-encoded, with room.
+pub const MAX_ENVELOPE_BODY: usize = 6 * 1024 * 1024;
+
+/// `axum::Json` with our error answer when the body is not what the route expects.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/server", get(accounts::server_info))
+        .route("/accounts", post(accounts::register))
+        .route("/accounts/me", get(accounts::me))
+        .route("/accounts/{id}", get(accounts::get_account))
+        .route("/auth/challenge", post(accounts::challenge))
+        .route("/auth/login", post(accounts::login))
+        .route("/directory", get(accounts::directory))
+        .route("/cases", post(cases::open).get(cases::list))
+        .route("/cases/{id}", get(cases::show))
+        .route("/cases/{id}/confirm", post(cases::confirm_patient))
+        .route("/cases/{id}/members", post(cases::add_member))
+        .route("/cases/{id}/consents", get(consents::for_case))
+        .route("/cases/{id}/audit", get(audit::for_case))
+        .route("/consents", post(consents::submit))
+        .route("/consents/{id}", get(consents::get_one))
+        .route("/consents/{id}/revoke", post(consents::revoke))
+        .route(
+            "/envelopes",
+            post(envelopes::submit).layer(DefaultBodyLimit::max(MAX_ENVELOPE_BODY)),
+        )
+        .route("/envelopes/{id}", get(envelopes::fetch))
+        .route("/envelopes/{id}/ack", post(envelopes::acknowledge))
+        .route("/inbox", get(envelopes::inbox));
+    Router::new()
+        .nest("/v1", api)
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest("this endpoint does not accept that HTTP method".into())
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Parses an id from the path, with a clear error naming what was expected.
+pub fn parse_id<T>(s: &str, f: impl Fn(&str) -> Result<T, trialog_protocol::ids::BadId>) -> Result<T, ApiError> {
+    f(s).map_err(|e| ApiError::BadParameter(e.to_string()))
+}

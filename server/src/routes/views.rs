@@ -1,0 +1,51 @@
+//! Building API views from stored rows (shared by several areas).
+
+use trialog_protocol::api::{AccountView, ConsentView};
+use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record};
+use trialog_protocol::{AccountId, Role, Signed};
+
+use crate::db::accounts::AccountRow;
+use crate::db::consents::ConsentRow;
+use crate::error::ApiError;
+
+fn corrupt(what: &str) -> ApiError {
+    ApiError::Internal(format!("stored {what} does not parse"))
+}
+
+pub fn account_view(a: &AccountRow) -> Result<AccountView, ApiError> {
+    Ok(AccountView {
+        account: AccountId::parse(&a.id).map_err(|_| corrupt("account id"))?,
+        role: a.role.parse::<Role>().map_err(|_| corrupt("role"))?,
+        name: a.name.clone(),
+        riziv: a.riziv.clone(),
+        key_record: serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?,
+        fingerprint: trialog_protocol::Fingerprint::parse(&a.fingerprint)
+            .map_err(|_| corrupt("fingerprint"))?,
+    })
+}
+
+pub fn verified_keys(a: &AccountRow) -> Result<VerifiedKeys, ApiError> {
+    let rec: Signed<KeyRecord> = serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?;
+    open_key_record(&rec).map_err(|_| corrupt("key record"))
+}
+
+pub fn role_of(a: &AccountRow) -> Result<Role, ApiError> {
+    a.role.parse::<Role>().map_err(|_| corrupt("role"))
+}
+
+pub fn consent_view(c: &ConsentRow) -> Result<ConsentView, ApiError> {
+    Ok(ConsentView {
+        consent_id: trialog_protocol::ConsentId::parse(&c.id).map_err(|_| corrupt("consent id"))?,
+        consent: serde_json::from_str(&c.signed).map_err(|_| corrupt("consent"))?,
+        revoked_at: c.revoked_at,
+        revocation: match &c.revocation {
+            Some(r) => Some(serde_json::from_str(r).map_err(|_| corrupt("revocation"))?),
+            None => None,
+        },
+        superseded_by: match &c.superseded_by {
+            Some(s) => Some(trialog_protocol::ConsentId::parse(s).map_err(|_| corrupt("consent id"))?),
+            None => None,
+        },
+        superseded_at: c.superseded_at,
+    })
+}

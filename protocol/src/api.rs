@@ -46,6 +46,22 @@ pub struct RegisterResponse {
     pub case_id: Option<CaseId>,
 }
 
+/// Looking an invitation up before registering, so the physician sees (and signs) the role
+/// and identity the operator bound to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationLookup {
+    pub invite_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub role: Role,
+    pub name: String,
+    pub riziv: String,
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeRequest {

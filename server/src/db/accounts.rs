@@ -69,6 +69,23 @@ pub async fn take_invitation(
     Ok(row)
 }
 
+/// An unused, unexpired invitation, without taking it.
+pub async fn peek_invitation(
+    e: impl SqliteExecutor<'_>,
+    code_hash: &str,
+    now: i64,
+) -> Result<Option<(InvitationRow, i64)>, sqlx::Error> {
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT role, riziv, name, expires_at FROM invitations
+         WHERE code_hash = $1 AND used_by IS NULL AND expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_optional(e)
+    .await?;
+    Ok(row.map(|(role, riziv, name, exp)| (InvitationRow { role, riziv, name }, exp)))
+}
+
 pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO accounts (id, role, name, riziv, key_record, sign_key, fingerprint, created_at)

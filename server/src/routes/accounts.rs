@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trialog_protocol::api::{
-    AccountView, ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse,
+    AccountView, ChallengeRequest, InvitationLookup, InvitationView, ChallengeResponse, LoginRequest, LoginResponse,
     RegisterRequest, RegisterResponse, ServerInfo,
 };
 use trialog_protocol::audit::AuditEvent;
@@ -88,6 +88,21 @@ pub async fn register(
     tx.commit().await?;
     tracing::info!(account = %rec.account, role = %rec.role, "account registered");
     Ok((StatusCode::CREATED, ApiJson(RegisterResponse { account: account_view(&row)?, case_id })))
+}
+
+pub async fn lookup_invitation(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<InvitationLookup>,
+) -> ApiResult<ApiJson<InvitationView>> {
+    let (inv, expires_at) = db::accounts::peek_invitation(st.db.pool(), &crate::codes::hash(&req.invite_code), now())
+        .await?
+        .ok_or(ApiError::BadInvitation)?;
+    Ok(ApiJson(InvitationView {
+        role: inv.role.parse().map_err(|_| ApiError::Internal("stored role".into()))?,
+        name: inv.name,
+        riziv: inv.riziv,
+        expires_at,
+    }))
 }
 
 pub async fn challenge(

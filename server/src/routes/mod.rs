@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts", post(accounts::register))
         .route("/accounts/me", get(accounts::me))
         .route("/accounts/{id}", get(accounts::get_account))
+        .route("/invitations/lookup", post(accounts::lookup_invitation))
         .route("/auth/challenge", post(accounts::challenge))
         .route("/auth/login", post(accounts::login))
         .route("/directory", get(accounts::directory))

@@ -1,0 +1,170 @@
+//! The HTTP API client: one method per endpoint, JSON in and out, TLS pinned.
+
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use trialog_protocol::api::*;
+use trialog_protocol::envelope::Envelope;
+use trialog_protocol::{AccountId, CaseId, ConsentId, MessageId, Role};
+
+use crate::error::ClientError;
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    pub fn new(server: &str, cert_sha256: [u8; 32]) -> Result<Api, ClientError> {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::pinned_config(cert_sha256))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(Api { http, base: server.trim_end_matches('/').to_owned(), token: None })
+    }
+
+    pub fn set_token(&mut self, token: String) {
+        self.token = Some(token);
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one request; maps any non-2xx answer to `ClientError::Api`.
+    pub async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<R, ClientError> {
+        let text = self.call_raw(method, path, body).await?;
+        let text = if text.is_empty() { "null".to_owned() } else { text };
+        serde_json::from_str(&text).map_err(|e| ClientError::BadResponse(e.to_string()))
+    }
+
+    pub async fn call_raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<String, ClientError> {
+        let mut req = self.http.request(method, format!("{}/v1{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let err: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
+            code: "http_error".into(),
+            message: status.canonical_reason().unwrap_or("error").into(),
+        });
+        Err(ClientError::Api { status: status.as_u16(), code: err.code, message: err.message })
+    }
+
+    async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
+        self.call::<(), R>(Method::GET, path, None).await
+    }
+
+    async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ClientError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
+        self.get("/server").await
+    }
+    pub async fn lookup_invitation(&self, code: &str) -> Result<InvitationView, ClientError> {
+        self.post("/invitations/lookup", &InvitationLookup { invite_code: code.into() }).await
+    }
+    pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse, ClientError> {
+        self.post("/accounts", req).await
+    }
+    pub async fn challenge(&self, account: &AccountId) -> Result<ChallengeResponse, ClientError> {
+        self.post("/auth/challenge", &ChallengeRequest { account: account.clone() }).await
+    }
+    pub async fn login(&self, req: &LoginRequest) -> Result<LoginResponse, ClientError> {
+        self.post("/auth/login", req).await
+    }
+    pub async fn me(&self) -> Result<AccountView, ClientError> {
+        self.get("/accounts/me").await
+    }
+    pub async fn account(&self, id: &AccountId) -> Result<AccountView, ClientError> {
+        self.get(&format!("/accounts/{id}")).await
+    }
+    pub async fn directory(&self, role: Option<Role>, q: Option<&str>) -> Result<Vec<AccountView>, ClientError> {
+        let mut params = Vec::new();
+        if let Some(r) = role {
+            params.push(format!("role={r}"));
+        }
+        if let Some(q) = q {
+            params.push(format!("q={}", encode_query(q)));
+        }
+        self.get(&format!("/directory?{}", params.join("&"))).await
+    }
+    pub async fn open_case(&self, label: &str) -> Result<OpenCaseResponse, ClientError> {
+        self.post("/cases", &OpenCaseRequest { label: label.into() }).await
+    }
+    pub async fn cases(&self) -> Result<Vec<CaseView>, ClientError> {
+        self.get("/cases").await
+    }
+    pub async fn case(&self, id: &CaseId) -> Result<CaseView, ClientError> {
+        self.get(&format!("/cases/{id}")).await
+    }
+    pub async fn confirm_patient(&self, id: &CaseId, req: &ConfirmPatientRequest) -> Result<CaseView, ClientError> {
+        self.post(&format!("/cases/{id}/confirm"), req).await
+    }
+    pub async fn add_member(&self, id: &CaseId, account: &AccountId) -> Result<CaseView, ClientError> {
+        self.post(&format!("/cases/{id}/members"), &AddMemberRequest { account: account.clone() }).await
+    }
+    pub async fn consents(&self, id: &CaseId) -> Result<Vec<ConsentView>, ClientError> {
+        self.get(&format!("/cases/{id}/consents")).await
+    }
+    pub async fn consent(&self, id: &ConsentId) -> Result<ConsentView, ClientError> {
+        self.get(&format!("/consents/{id}")).await
+    }
+    pub async fn submit_consent(&self, req: &SubmitConsentRequest) -> Result<ConsentView, ClientError> {
+        self.post("/consents", req).await
+    }
+    pub async fn revoke(&self, id: &ConsentId, req: &RevokeRequest) -> Result<RevokeResponse, ClientError> {
+        self.post(&format!("/consents/{id}/revoke"), req).await
+    }
+    pub async fn submit_envelope(&self, env: &Envelope) -> Result<SubmitEnvelopeResponse, ClientError> {
+        self.post("/envelopes", env).await
+    }
+    pub async fn inbox(&self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
+        self.get(&format!("/inbox?all={all}")).await
+    }
+    pub async fn envelope(&self, id: &MessageId) -> Result<EnvelopeView, ClientError> {
+        self.get(&format!("/envelopes/{id}")).await
+    }
+    pub async fn acknowledge(&self, id: &MessageId) -> Result<(), ClientError> {
+        self.call_raw::<()>(Method::POST, &format!("/envelopes/{id}/ack"), None).await.map(|_| ())
+    }
+    pub async fn audit(&self, id: &CaseId) -> Result<AuditView, ClientError> {
+        self.get(&format!("/cases/{id}/audit")).await
+    }
+}
+
+/// Percent-encodes a query value (only unreserved characters pass through).
+fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Is this the server's answer with `code`?
+pub fn is_code(e: &ClientError, code: &str) -> bool {
+    e.api_code() == Some(code)
+}

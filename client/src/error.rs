@@ -1,0 +1,85 @@
+//! The client's error type. Each variant carries what a person needs to act; the CLI turns
+//! them into sentences in Dutch, French or English (`i18n`).
+
+use std::path::PathBuf;
+use trialog_protocol::consent::{Refusal, Stripped};
+use trialog_protocol::leak_guard::LeakHit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no home directory: set TRIALOG_HOME")]
+    NoHome,
+    #[error("no Trialog configuration in {0}: run `trialog init` first")]
+    NotInitialized(PathBuf),
+    #[error("{0} already holds a Trialog identity; use another TRIALOG_HOME")]
+    AlreadyInitialized(PathBuf),
+    #[error("this identity is not registered yet: run `trialog register` or `trialog join`")]
+    NotRegistered,
+    #[error("this identity is already registered as {0}")]
+    AlreadyRegistered(String),
+    #[error("{0} is damaged: {1}")]
+    Corrupt(String, String),
+    #[error("cannot read or write {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("wrong passphrase for the keystore")]
+    WrongPassphrase,
+    #[error("the passphrase must have at least 8 characters")]
+    WeakPassphrase,
+    #[error("no passphrase: set TRIALOG_PASSPHRASE or run in a terminal")]
+    NoPassphrase,
+    #[error("`{0}` is not a valid server certificate fingerprint (64 hex digits)")]
+    BadPin(String),
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    #[error("the server answered {status}: {message} ({code})")]
+    Api { status: u16, code: String, message: String },
+    #[error("the server sent something this client cannot read: {0}")]
+    BadResponse(String),
+    #[error("this command is for {0} accounts")]
+    WrongRole(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the key of {account} changed (pinned {pinned}, now {now}); do not continue until you have checked with them")]
+    KeyChanged { account: String, pinned: String, now: String },
+    #[error("the fingerprint you typed does not match the patient's key ({actual})")]
+    FingerprintMismatch { actual: String },
+    #[error("{account} is not a physician of this case")]
+    NotAMember { account: String },
+    #[error("the patient has no valid consent for {recipient} in this case")]
+    NoConsent { recipient: String },
+    #[error("the consent does not cover this message: {0}")]
+    ConsentRefused(Refusal),
+    #[error("nothing left to send: the consent covers none of the fields")]
+    NothingToSend { stripped: Vec<Stripped> },
+    #[error("free text may reveal the diagnosis")]
+    LeakGuard { hits: Vec<LeakHit> },
+    #[error("the message failed verification: {0}")]
+    Verification(String),
+    #[error("the audit log failed verification: {0}")]
+    Audit(String),
+    #[error("{0}")]
+    File(String),
+}
+
+impl ClientError {
+    /// The server's error code, for an API error.
+    pub fn api_code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        // reqwest's Display hides the TLS cause (a pin mismatch); walk the chain.
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg = format!("{msg}: {s}");
+            src = s.source();
+        }
+        ClientError::Network(msg)
+    }
+}

@@ -1,0 +1,117 @@
+//! The client's home directory (`TRIALOG_HOME`, default `~/.trialog`): configuration,
+//! encrypted keystore, pinned keys, verified audit heads and received messages.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use trialog_protocol::{AccountId, Role};
+
+use crate::error::ClientError;
+
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub dir: PathBuf,
+}
+
+/// `config.toml`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// `https://host:port`
+    pub server: String,
+    /// Hex SHA-256 of the server's TLS certificate.
+    pub cert_sha256: String,
+    /// Hex Ed25519 public key of the server (signs audit checkpoints), pinned at init.
+    pub server_key: String,
+    pub account: Option<AccountId>,
+    pub role: Option<Role>,
+}
+
+/// `pins.toml`: the key fingerprint of every account this client has dealt with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Pins {
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
+    /// Per case: the audit (seq, head) verified last.
+    #[serde(default)]
+    pub audit: BTreeMap<String, AuditHead>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditHead {
+    pub seq: u64,
+    pub head: String,
+}
+
+impl Home {
+    /// `TRIALOG_HOME`, else `~/.trialog`.
+    pub fn from_env() -> Result<Home, ClientError> {
+        if let Some(d) = std::env::var_os("TRIALOG_HOME") {
+            return Ok(Home { dir: PathBuf::from(d) });
+        }
+        let home = std::env::var_os("HOME").ok_or(ClientError::NoHome)?;
+        Ok(Home { dir: PathBuf::from(home).join(".trialog") })
+    }
+
+    pub fn new(dir: impl Into<PathBuf>) -> Home {
+        Home { dir: dir.into() }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    pub fn keystore_path(&self) -> PathBuf {
+        self.dir.join("keystore.age")
+    }
+    pub fn pins_path(&self) -> PathBuf {
+        self.dir.join("pins.toml")
+    }
+    pub fn messages_dir(&self) -> PathBuf {
+        self.dir.join("messages")
+    }
+
+    pub fn load_config(&self) -> Result<Config, ClientError> {
+        let p = self.config_path();
+        let text = std::fs::read_to_string(&p).map_err(|_| ClientError::NotInitialized(self.dir.clone()))?;
+        toml::from_str(&text).map_err(|e| ClientError::Corrupt(p.display().to_string(), e.to_string()))
+    }
+
+    pub fn save_config(&self, c: &Config) -> Result<(), ClientError> {
+        let text = toml::to_string(c).map_err(|e| ClientError::Corrupt("config".into(), e.to_string()))?;
+        write_file(&self.config_path(), text.as_bytes(), false)
+    }
+
+    pub fn load_pins(&self) -> Result<Pins, ClientError> {
+        let p = self.pins_path();
+        match std::fs::read_to_string(&p) {
+            Ok(text) => toml::from_str(&text).map_err(|e| ClientError::Corrupt(p.display().to_string(), e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Pins::default()),
+            Err(e) => Err(ClientError::Io(p.display().to_string(), e)),
+        }
+    }
+
+    pub fn save_pins(&self, pins: &Pins) -> Result<(), ClientError> {
+        let text = toml::to_string(pins).map_err(|e| ClientError::Corrupt("pins".into(), e.to_string()))?;
+        write_file(&self.pins_path(), text.as_bytes(), false)
+    }
+}
+
+/// Writes atomically (temp file + rename); `private` files are readable by the owner only.
+pub fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), ClientError> {
+    use std::io::Write;
+    let io = |e| ClientError::Io(path.display().to_string(), e);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if private { 0o600 } else { 0o644 });
+    }
+    let mut f = opts.open(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}

@@ -1,0 +1,146 @@
+//! User-facing sentences in Dutch, French and English. The language comes from `--lang`,
+//! else `TRIALOG_LANG`, else `LANG`, else English.
+
+use trialog_protocol::Lang;
+use trialog_protocol::consent::{Refusal, StripReason, Stripped};
+use trialog_protocol::leak_guard::LeakSource;
+
+use crate::error::ClientError;
+
+/// Picks the sentence for `lang`.
+pub fn tr<'a>(lang: Lang, nl: &'a str, fr: &'a str, en: &'a str) -> &'a str {
+    match lang {
+        Lang::Nl => nl,
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
+pub fn lang_from_env() -> Lang {
+    ["TRIALOG_LANG", "LC_ALL", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find_map(|v| Lang::parse(&v))
+        .unwrap_or_default()
+}
+
+pub fn strip_reason(r: StripReason, lang: Lang) -> &'static str {
+    match r {
+        StripReason::NotConsented => tr(lang, "geen toestemming van de patiënt", "pas de consentement du patient", "the patient has not consented"),
+        StripReason::MedicalNotShared => tr(lang, "medisch gegeven dat de patiënt niet medisch deelde met deze arts", "donnée médicale que le patient n'a pas partagée médicalement avec ce médecin", "medical field the patient did not share medically with this physician"),
+        StripReason::NotForKind => tr(lang, "hoort niet bij dit soort bericht", "ne fait pas partie de ce type de message", "not part of this kind of message"),
+    }
+}
+
+fn field_list(stripped: &[Stripped]) -> String {
+    stripped.iter().map(|s| s.field.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn refusal(r: &Refusal, lang: Lang) -> String {
+    match r {
+        Refusal::Revoked => tr(lang,
+            "De patiënt heeft deze toestemming ingetrokken: er kan niets meer onder verstuurd worden. Vraag de patiënt om een nieuwe toestemming.",
+            "Le patient a retiré ce consentement : plus rien ne peut être envoyé sous celui-ci. Demandez au patient un nouveau consentement.",
+            "The patient revoked this consent: nothing more can be sent under it. Ask the patient for a new consent.").into(),
+        Refusal::Expired => tr(lang,
+            "De toestemming van de patiënt is verlopen. Vraag een nieuwe toestemming.",
+            "Le consentement du patient a expiré. Demandez-en un nouveau.",
+            "The patient's consent has expired. Ask for a new one.").into(),
+        Refusal::RecipientKeyChanged => tr(lang,
+            "De sleutel van de ontvanger veranderde sinds de patiënt tekende: de patiënt moet opnieuw toestemming geven.",
+            "La clé du destinataire a changé depuis la signature du patient : le patient doit consentir à nouveau.",
+            "The recipient's key changed since the patient signed: the patient must consent again.").into(),
+        Refusal::SenderNotAllowed => tr(lang,
+            "De patiënt liet u niet toe als afzender onder deze toestemming.",
+            "Le patient ne vous a pas autorisé comme expéditeur sous ce consentement.",
+            "The patient did not allow you as a sender under this consent.").into(),
+        Refusal::KindNotAllowed => tr(lang,
+            "De toestemming van de patiënt dekt dit soort bericht niet.",
+            "Le consentement du patient ne couvre pas ce type de message.",
+            "The patient's consent does not cover this kind of message.").into(),
+        other => other.to_string(),
+    }
+}
+
+/// A sentence a person can act on, for any error.
+pub fn explain(e: &ClientError, lang: Lang) -> String {
+    match e {
+        ClientError::NotInitialized(dir) => format!("{} ({})", tr(lang,
+            "Nog geen Trialog-identiteit hier: voer eerst `trialog init --server URL --cert-sha256 HEX` uit.",
+            "Pas encore d'identité Trialog ici : lancez d'abord `trialog init --server URL --cert-sha256 HEX`.",
+            "No Trialog identity here yet: run `trialog init --server URL --cert-sha256 HEX` first."), dir.display()),
+        ClientError::WrongPassphrase => tr(lang,
+            "Verkeerde wachtzin voor de sleutelkluis.",
+            "Phrase secrète incorrecte pour le coffre de clés.",
+            "Wrong passphrase for the keystore.").into(),
+        ClientError::NoPassphrase => tr(lang,
+            "Geen wachtzin: zet TRIALOG_PASSPHRASE of gebruik een terminal.",
+            "Pas de phrase secrète : définissez TRIALOG_PASSPHRASE ou utilisez un terminal.",
+            "No passphrase: set TRIALOG_PASSPHRASE or run in a terminal.").into(),
+        ClientError::NoConsent { recipient } => format!("{} {recipient}. {}",
+            tr(lang, "De patiënt gaf nog geen toestemming voor", "Le patient n'a donné aucun consentement pour", "The patient has given no consent for"),
+            tr(lang, "Vraag de patiënt om er een te geven (trialog consent grant).", "Demandez au patient d'en donner un (trialog consent grant).", "Ask the patient to grant one (trialog consent grant).")),
+        ClientError::NothingToSend { stripped } => format!("{} {}. {}",
+            tr(lang, "De patiënt gaf geen toestemming voor", "Le patient n'a pas consenti à", "The patient has not consented to"),
+            field_list(stripped),
+            tr(lang, "voor deze ontvanger; vraag de patiënt toestemming of verwijder het veld.", "pour ce destinataire ; demandez-lui son consentement ou retirez le champ.", "for this recipient; ask them to grant it or remove the field.")),
+        ClientError::ConsentRefused(r) => refusal(r, lang),
+        ClientError::LeakGuard { hits } => {
+            let list = hits
+                .iter()
+                .map(|h| {
+                    let why = match &h.source {
+                        LeakSource::MedicalField(f) => format!("{} {f}", tr(lang, "komt uit", "vient de", "comes from")),
+                        LeakSource::OncologyTerm => tr(lang, "oncologische term", "terme oncologique", "oncology term").into(),
+                        LeakSource::Icd10Code => tr(lang, "ICD-10-code van een tumor", "code CIM-10 de tumeur", "ICD-10 neoplasm code").into(),
+                    };
+                    format!("  {}: \"{}\" ({why})", h.field, h.term)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            format!("{}\n{list}\n{}",
+                tr(lang, "Vrije tekst kan de diagnose verraden:", "Le texte libre peut révéler le diagnostic :", "Free text may reveal the diagnosis:"),
+                tr(lang, "Pas de tekst aan, of verstuur met --override-leak-guard (dat wordt in het bericht vastgelegd).",
+                   "Modifiez le texte, ou envoyez avec --override-leak-guard (ce sera consigné dans le message).",
+                   "Edit the text, or send with --override-leak-guard (recorded in the message)."))
+        }
+        ClientError::KeyChanged { account, pinned, now } => format!("{} {account} ({pinned} → {now}). {}",
+            tr(lang, "De sleutel veranderde van", "La clé a changé pour", "The key changed for"),
+            tr(lang, "Ga niet verder voor u dit met de betrokkene nagegaan hebt.", "N'allez pas plus loin avant d'avoir vérifié avec la personne.", "Do not continue until you have checked with them.")),
+        ClientError::FingerprintMismatch { .. } => tr(lang,
+            "De vingerafdruk die u intypte komt niet overeen met de sleutel van de patiënt. Laat de patiënt hem opnieuw voorlezen; bevestig niets bij twijfel.",
+            "L'empreinte saisie ne correspond pas à la clé du patient. Faites-la relire par le patient ; ne confirmez rien en cas de doute.",
+            "The fingerprint you typed does not match the patient's key. Have the patient read it out again; confirm nothing if in doubt.").into(),
+        ClientError::Api { code, message, .. } => match code.as_str() {
+            "consent_revoked" | "consent_expired" | "consent_key_changed" | "consent_sender_not_allowed" | "consent_kind_not_allowed" => {
+                let r = match code.as_str() {
+                    "consent_revoked" => Refusal::Revoked,
+                    "consent_expired" => Refusal::Expired,
+                    "consent_key_changed" => Refusal::RecipientKeyChanged,
+                    "consent_sender_not_allowed" => Refusal::SenderNotAllowed,
+                    _ => Refusal::KindNotAllowed,
+                };
+                format!("{} [{code}]", refusal(&r, lang))
+            }
+            "field_not_consented" => format!("{} [{code}]", tr(lang,
+                "De server weigerde: de patiënt gaf geen toestemming voor een veld van dit bericht. Vraag toestemming of verwijder het veld.",
+                "Le serveur a refusé : le patient n'a pas consenti à un champ de ce message. Demandez son consentement ou retirez le champ.",
+                "The server refused: the patient has not consented to a field of this message. Ask them to grant it or remove the field.")),
+            "token_expired" => tr(lang, "Uw sessie is verlopen; probeer opnieuw.", "Votre session a expiré ; réessayez.", "Your session expired; try again.").into(),
+            "bad_invitation" => tr(lang,
+                "Deze uitnodigingscode is onbekend, al gebruikt of verlopen. Vraag de beheerder een nieuwe.",
+                "Ce code d'invitation est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à l'opérateur.",
+                "This invitation code is unknown, used or expired. Ask the operator for a new one.").into(),
+            "bad_enrolment_code" => tr(lang,
+                "Deze inschrijvingscode is onbekend, al gebruikt of verlopen. Vraag uw behandelend arts een nieuwe.",
+                "Ce code d'inscription est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à votre médecin traitant.",
+                "This enrolment code is unknown, used or expired. Ask your treating physician for a new one.").into(),
+            "patient_not_confirmed" => tr(lang,
+                "Uw behandelend arts bevestigde uw sleutel nog niet: lees hem uw vingerafdruk voor (trialog whoami).",
+                "Votre médecin traitant n'a pas encore confirmé votre clé : lisez-lui votre empreinte (trialog whoami).",
+                "Your treating physician has not confirmed your key yet: read them your fingerprint (trialog whoami).").into(),
+            _ => format!("{message} [{code}]"),
+        },
+        other => other.to_string(),
+    }
+}

@@ -1,1 +1,205 @@
-//! e2e helpers
+//! Helpers for the end-to-end tests and the load tool: start the real server over TLS on a
+//! random port with a fresh SQLite database, and drive it with real clients.
+
+use std::path::PathBuf;
+use tempfile::TempDir;
+use trialog_client::{Client, Home};
+use trialog_protocol::api::InvitationView;
+use trialog_protocol::riziv::Riziv;
+use trialog_protocol::{AccountId, CaseId, Role};
+use trialog_server::state::Settings;
+use trialog_server::{App, Config};
+
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Installs the one TLS provider of the process (ring). Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A running server with its own data directory.
+pub struct TestApp {
+    pub url: String,
+    pub cert_sha256: String,
+    pub data: TempDir,
+    pub config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Settings::default()).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> TestApp {
+        install_tls_provider();
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(data.path().join("server"), "127.0.0.1:0".parse().expect("addr"));
+        config.settings = settings;
+        let app = App::build(config.clone()).await.expect("server starts");
+        let url = format!("https://{}", app.local_addr);
+        let cert_sha256 = app.cert_sha256.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        TestApp { url, cert_sha256, data, config, shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// Stops the server and waits for it, so the database file is complete.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// The SQLite file and its WAL.
+    pub fn database_files(&self) -> Vec<PathBuf> {
+        let db = self.config.data_dir.join("trialog.db");
+        vec![db.clone(), db.with_extension("db-wal"), db.with_extension("db-shm")]
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.config.data_dir.join("trialog.db")
+    }
+
+    /// The operator's `trialog-server invite`.
+    pub async fn invite(&self, role: Role, riziv: &str, name: &str) -> String {
+        let riziv = Riziv::parse(riziv).expect("valid riziv");
+        trialog_server::invite(&self.config, role, &riziv, name, 14).await.expect("invite").0
+    }
+
+    /// A fresh client home, initialised against this server.
+    pub async fn client(&self, who: &str) -> Client {
+        let home = Home::new(self.data.path().join("clients").join(who));
+        Client::init(home, &self.url, &self.cert_sha256, PASSPHRASE).await.expect("client init")
+    }
+
+    /// A registered physician.
+    pub async fn physician(&self, role: Role, riziv: &str, name: &str) -> (Client, AccountId) {
+        let code = self.invite(role, riziv, name).await;
+        let mut c = self.client(name).await;
+        let InvitationView { role: r, .. } = c.lookup_invitation(&code).await.expect("lookup");
+        assert_eq!(r, role);
+        let view = c.register(&code).await.expect("register");
+        (c, view.account)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Valid RIZIV/INAMI numbers for tests: the check digits are computed, not typed.
+pub fn riziv(number: u32, qualification: u32) -> String {
+    format!("{number:06}{:02}{qualification:03}", Riziv::check_digits(number))
+}
+
+/// The three physicians and the patient of one case, set up as the README describes:
+/// invitations, registration, case opened, patient joined and confirmed, physicians added.
+pub struct World {
+    pub app: TestApp,
+    pub treating: Client,
+    pub treating_id: AccountId,
+    pub occupational: Client,
+    pub occupational_id: AccountId,
+    pub advising: Client,
+    pub advising_id: AccountId,
+    pub patient: Client,
+    pub patient_id: AccountId,
+    pub case: CaseId,
+}
+
+impl World {
+    pub async fn new() -> World {
+        Self::with_app(TestApp::spawn().await).await
+    }
+
+    pub async fn with_app(app: TestApp) -> World {
+        let (mut treating, treating_id) = app.physician(Role::Treating, &riziv(123456, 580), "Dr. An Peeters").await;
+        let (occupational, occupational_id) =
+            app.physician(Role::Occupational, &riziv(234567, 4), "Dr. Luc Janssens").await;
+        let (advising, advising_id) = app.physician(Role::Advising, &riziv(345678, 9), "Dr. Marie Dubois").await;
+        let opened = treating.open_case("Case 2026-017").await.expect("open case");
+        let mut patient = app.client("patient").await;
+        let (view, case) = patient.join(&opened.enrolment_code).await.expect("join");
+        assert_eq!(case, opened.case_id);
+        treating.confirm_patient(&case, &view.fingerprint.short()).await.expect("confirm");
+        patient.add_member(&case, &occupational_id).await.expect("add occupational");
+        patient.add_member(&case, &advising_id).await.expect("add advising");
+        World {
+            app,
+            treating,
+            treating_id,
+            occupational,
+            occupational_id,
+            advising,
+            advising_id,
+            patient,
+            patient_id: view.account,
+            case,
+        }
+    }
+}
+
+/// A consent as the patient grants it in the tests.
+pub async fn grant(
+    patient: &mut Client,
+    case: &CaseId,
+    to: &AccountId,
+    fields: &[&str],
+    share_medically: &[&str],
+) -> trialog_protocol::consent::Consent {
+    use trialog_protocol::FieldId;
+    let ids = |v: &[&str]| v.iter().map(|f| FieldId::parse(f).expect("known field")).collect::<Vec<_>>();
+    patient
+        .grant(trialog_client::Grant {
+            case: case.clone(),
+            to: to.clone(),
+            fields: ids(fields),
+            share_medically: ids(share_medically),
+            until: None,
+            kinds: None,
+            senders: None,
+            purpose: trialog_protocol::consent::Purpose::ReturnToWork,
+            lang: trialog_protocol::Lang::En,
+        })
+        .await
+        .expect("grant")
+        .0
+}
+
+/// Functional fields the tests' patient shares with the work-side physicians.
+pub const FUNCTIONAL: &[&str] = &[
+    "capacity.hours_per_week",
+    "capacity.schedule",
+    "limits.fatigue",
+    "limits.physical",
+    "limits.cognitive",
+    "adaptations.recommended",
+    "review.next_date",
+];
+
+/// A bilan as an oncologist writes it, diagnosis included.
+pub fn bilan_values() -> Vec<(trialog_protocol::FieldId, serde_json::Value)> {
+    use serde_json::json;
+    let f = |s: &str| trialog_protocol::FieldId::parse(s).expect("known field");
+    vec![
+        (f("capacity.hours_per_week"), json!(12)),
+        (f("capacity.schedule"), json!("3 days of 4 hours, not 2 of 6; a break every 2 hours")),
+        (f("limits.fatigue"), json!("Fatigue 6/10, worst in the afternoon")),
+        (f("limits.physical"), json!("No lifting above 5 kg; reduced fine motor skills in both hands")),
+        (f("limits.cognitive"), json!("Concentration holds about 45 minutes")),
+        (f("adaptations.recommended"), json!("Telework two days a week; quiet workspace")),
+        (f("review.next_date"), json!("2027-02-15")),
+        (f("medical.diagnosis"), json!("Invasive ductal carcinoma of the left breast, C50.4")),
+    ]
+}

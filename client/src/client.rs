@@ -630,7 +630,14 @@ impl Client {
         if consent.consent_id != h.consent_id {
             return Err(bad("the server returned another consent".into()));
         }
-        let standing = Standing { revoked_at: cv.revoked_at, superseded_at: cv.superseded_at };
+        // Times are whole seconds: a revocation in the very second the message was created
+        // cannot be ordered against it here. The server refused everything after the
+        // revocation committed, so only a strictly earlier revocation disqualifies it.
+        let before = |t: &i64| *t < h.created_at;
+        let standing = Standing {
+            revoked_at: cv.revoked_at.filter(before),
+            superseded_at: cv.superseded_at.filter(before),
+        };
         let ctx = SendContext {
             case_id: &h.case_id,
             sender: &h.sender,

@@ -1,1 +1,213 @@
-//! (being written)
+//! The whole TRIO case through the client library: bilan to the occupational and advising
+//! physicians under different consents, feedback back to the treating physician, the
+//! patient's verified audit, and a database dump that holds none of the values sent.
+
+use serde_json::json;
+use trialog_client::{ClientError, Outgoing};
+use trialog_e2e::{FUNCTIONAL, World, bilan_values, grant};
+use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::consent::StripReason;
+use trialog_protocol::{FieldId, MessageKind};
+
+fn f(id: &str) -> FieldId {
+    FieldId::parse(id).unwrap()
+}
+
+#[tokio::test]
+async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
+    let mut w = World::new().await;
+
+    // The patient grants the occupational physician functional fields only, and the
+    // advising physician functional fields plus the diagnosis, shared medically.
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let mut adv_fields = FUNCTIONAL.to_vec();
+    adv_fields.push("medical.diagnosis");
+    grant(&mut w.patient, &w.case, &w.advising_id, &adv_fields, &["medical.diagnosis"]).await;
+    // And the treating physician may receive the work side's feedback.
+    grant(
+        &mut w.patient,
+        &w.case,
+        &w.treating_id,
+        &["job.demands", "job.adaptation_options", "reintegration.plan", "decision.progressive_resumption", "remarks"],
+        &[],
+    )
+    .await;
+
+    // The treating physician sends the same bilan, diagnosis included, to both.
+    let to_occ = w
+        .treating
+        .send(Outgoing {
+            case: w.case.clone(),
+            to: w.occupational_id.clone(),
+            kind: MessageKind::Bilan,
+            values: bilan_values(),
+            override_leak_guard: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(to_occ.sent.len(), FUNCTIONAL.len());
+    assert_eq!(to_occ.stripped.len(), 1);
+    assert_eq!(to_occ.stripped[0].field, f("medical.diagnosis"));
+    assert_eq!(to_occ.stripped[0].reason, StripReason::MedicalNotShared);
+
+    let to_adv = w
+        .treating
+        .send(Outgoing {
+            case: w.case.clone(),
+            to: w.advising_id.clone(),
+            kind: MessageKind::Bilan,
+            values: bilan_values(),
+            override_leak_guard: false,
+        })
+        .await
+        .unwrap();
+    assert!(to_adv.stripped.is_empty(), "{:?}", to_adv.stripped);
+    assert!(to_adv.sent.contains(&f("medical.diagnosis")));
+
+    // The occupational physician reads it without the diagnosis.
+    let inbox = w.occupational.inbox(false).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].message_id, to_occ.message_id);
+    let read = w.occupational.read(&to_occ.message_id).await.unwrap();
+    assert_eq!(read.kind, MessageKind::Bilan);
+    assert_eq!(read.sender, w.treating_id);
+    assert!(read.fields.iter().all(|(id, _)| !id.is_medical()));
+    let expected: Vec<_> = bilan_values().into_iter().filter(|(id, _)| !id.is_medical()).collect();
+    assert_eq!(read.fields, expected);
+    // Read again later: from the local copy (the server deleted its ciphertext on acknowledgement).
+    assert!(w.occupational.inbox(false).await.unwrap().is_empty());
+    assert_eq!(w.occupational.read(&to_occ.message_id).await.unwrap().fields, expected);
+
+    // The advising physician reads it with the diagnosis.
+    let read = w.advising.read(&to_adv.message_id).await.unwrap();
+    assert_eq!(read.fields, bilan_values());
+
+    // The occupational physician answers with feedback under the treating physician's consent.
+    let feedback = vec![
+        (f("job.demands"), json!("Warehouse planner: screen work, occasional lifting of 10 kg boxes")),
+        (f("job.adaptation_options"), json!("Desk-only tasks for 3 months; flexible hours")),
+        (f("reintegration.plan"), json!("Adapted work at 50 % from 2027-01-04, reviewed monthly")),
+        (f("limits.cognitive"), json!("not carried by feedback")),
+    ];
+    let fb = w
+        .occupational
+        .send(Outgoing {
+            case: w.case.clone(),
+            to: w.treating_id.clone(),
+            kind: MessageKind::Feedback,
+            values: feedback.clone(),
+            override_leak_guard: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(fb.sent.len(), 3);
+    assert_eq!(fb.stripped[0].reason, StripReason::NotForKind);
+    let read = w.treating.read(&fb.message_id).await.unwrap();
+    assert_eq!(read.kind, MessageKind::Feedback);
+    assert_eq!(read.fields, feedback[..3].to_vec());
+
+    // The occupational physician may not send a bilan; and a request to the advising
+    // physician carrying a field their consent does not cover has nothing left to send.
+    let e = w
+        .occupational
+        .send(Outgoing {
+            case: w.case.clone(),
+            to: w.advising_id.clone(),
+            kind: MessageKind::Bilan,
+            values: bilan_values(),
+            override_leak_guard: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::WrongRole(_)), "{e:?}");
+    let e = w
+        .occupational
+        .send(Outgoing {
+            case: w.case.clone(),
+            to: w.advising_id.clone(),
+            kind: MessageKind::Request,
+            values: vec![(f("remarks"), json!("Could you share your decision on progressive resumption?"))],
+            override_leak_guard: false,
+        })
+        .await
+        .unwrap_err();
+    // The advising physician's consent covers bilan and request, but not the remarks field.
+    assert!(matches!(e, ClientError::NothingToSend { .. }), "{e:?}");
+
+    // The patient sees and verifies every event touching their data.
+    let audit = w.patient.audit(&w.case).await.unwrap();
+    let count = |ev: AuditEvent| audit.iter().filter(|e| e.event == ev).count();
+    assert_eq!(count(AuditEvent::CaseOpened), 1);
+    assert_eq!(count(AuditEvent::PatientConfirmed), 1);
+    assert_eq!(count(AuditEvent::ConsentGranted), 3);
+    assert_eq!(count(AuditEvent::EnvelopeAccepted), 3);
+    assert_eq!(count(AuditEvent::EnvelopeDelivered), 3);
+    assert_eq!(count(AuditEvent::EnvelopeAcknowledged), 3);
+    // A second look verifies that the log extends what was seen.
+    assert_eq!(w.patient.audit(&w.case).await.unwrap().len(), audit.len());
+
+    // A dump of the database files holds none of the values sent.
+    w.app.stop().await;
+    let mut dump = Vec::new();
+    for p in w.app.database_files() {
+        if let Ok(b) = std::fs::read(&p) {
+            dump.extend_from_slice(&b);
+        }
+    }
+    assert!(dump.len() > 10_000, "the database was read");
+    let dump = String::from_utf8_lossy(&dump);
+    for (id, v) in bilan_values().into_iter().chain(feedback) {
+        if let Some(text) = v.as_str() {
+            for probe in [text, &text[..text.len().min(16)]] {
+                assert!(!dump.contains(probe), "{id} found in clear in the database: {probe}");
+            }
+        }
+    }
+    for word in ["carcinoma", "ductal", "C50.4", "Warehouse", "Concentration"] {
+        assert!(!dump.contains(word), "{word} found in the database");
+    }
+}
+
+#[tokio::test]
+async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
+    let mut w = World::new().await;
+    let first = grant(&mut w.patient, &w.case, &w.occupational_id, &["limits.fatigue"], &[]).await;
+    let second = grant(&mut w.patient, &w.case, &w.occupational_id, &["limits.fatigue", "limits.physical"], &[]).await;
+    assert_eq!(second.supersedes.as_ref(), Some(&first.consent_id));
+    let list = w.patient.consents(&w.case).await.unwrap();
+    let old = list.iter().find(|c| c.consent.consent_id == first.consent_id).unwrap();
+    assert_eq!(old.superseded_by.as_ref(), Some(&second.consent_id));
+
+    // The client refuses a medical field not also named to be shared medically.
+    let e = w
+        .patient
+        .grant(trialog_client::Grant {
+            case: w.case.clone(),
+            to: w.occupational_id.clone(),
+            fields: vec![f("medical.diagnosis")],
+            share_medically: vec![],
+            until: None,
+            kinds: None,
+            senders: None,
+            purpose: trialog_protocol::consent::Purpose::ReturnToWork,
+            lang: trialog_protocol::Lang::Nl,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Invalid(ref m) if m.contains("share-medically")), "{e:?}");
+
+    // A message under the superseded consent is sent under the new one.
+    let r = w
+        .treating
+        .send(Outgoing {
+            case: w.case.clone(),
+            to: w.occupational_id.clone(),
+            kind: MessageKind::Bilan,
+            values: bilan_values(),
+            override_leak_guard: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.consent_id, second.consent_id);
+    assert_eq!(r.sent, vec![f("limits.fatigue"), f("limits.physical")]);
+}

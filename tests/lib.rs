@@ -35,7 +35,10 @@ impl TestApp {
     pub async fn spawn_with(settings: Settings) -> TestApp {
         install_tls_provider();
         let data = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(data.path().join("server"), "127.0.0.1:0".parse().expect("addr"));
+        let mut config = Config::new(
+            data.path().join("server"),
+            "127.0.0.1:0".parse().expect("addr"),
+        );
         config.settings = settings;
         let app = App::build(config.clone()).await.expect("server starts");
         let url = format!("https://{}", app.local_addr);
@@ -44,7 +47,14 @@ impl TestApp {
         let task = tokio::spawn(app.run(async move {
             let _ = rx.await;
         }));
-        TestApp { url, cert_sha256, data, config, shutdown: Some(tx), task: Some(task) }
+        TestApp {
+            url,
+            cert_sha256,
+            data,
+            config,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
     }
 
     /// Stops the server and waits for it, so the database file is complete.
@@ -60,7 +70,11 @@ impl TestApp {
     /// The SQLite file and its WAL.
     pub fn database_files(&self) -> Vec<PathBuf> {
         let db = self.config.data_dir.join("trialog.db");
-        vec![db.clone(), db.with_extension("db-wal"), db.with_extension("db-shm")]
+        vec![
+            db.clone(),
+            db.with_extension("db-wal"),
+            db.with_extension("db-shm"),
+        ]
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -70,13 +84,18 @@ impl TestApp {
     /// The operator's `trialog-server invite`.
     pub async fn invite(&self, role: Role, riziv: &str, name: &str) -> String {
         let riziv = Riziv::parse(riziv).expect("valid riziv");
-        trialog_server::invite(&self.config, role, &riziv, name, 14).await.expect("invite").0
+        trialog_server::invite(&self.config, role, &riziv, name, 14)
+            .await
+            .expect("invite")
+            .0
     }
 
     /// A fresh client home, initialised against this server.
     pub async fn client(&self, who: &str) -> Client {
         let home = Home::new(self.data.path().join("clients").join(who));
-        Client::init(home, &self.url, &self.cert_sha256, PASSPHRASE).await.expect("client init")
+        Client::init(home, &self.url, &self.cert_sha256, PASSPHRASE)
+            .await
+            .expect("client init")
     }
 
     /// A registered physician.
@@ -100,7 +119,10 @@ impl Drop for TestApp {
 
 /// Valid RIZIV/INAMI numbers for tests: the check digits are computed, not typed.
 pub fn riziv(number: u32, qualification: u32) -> String {
-    format!("{number:06}{:02}{qualification:03}", Riziv::check_digits(number))
+    format!(
+        "{number:06}{:02}{qualification:03}",
+        Riziv::check_digits(number)
+    )
 }
 
 /// The three physicians and the patient of one case, set up as the README describes:
@@ -124,17 +146,34 @@ impl World {
     }
 
     pub async fn with_app(app: TestApp) -> World {
-        let (mut treating, treating_id) = app.physician(Role::Treating, &riziv(123456, 580), "Dr. An Peeters").await;
-        let (occupational, occupational_id) =
-            app.physician(Role::Occupational, &riziv(234567, 4), "Dr. Luc Janssens").await;
-        let (advising, advising_id) = app.physician(Role::Advising, &riziv(345678, 9), "Dr. Marie Dubois").await;
-        let opened = treating.open_case("Case 2026-017").await.expect("open case");
+        let (mut treating, treating_id) = app
+            .physician(Role::Treating, &riziv(123456, 580), "Dr. An Peeters")
+            .await;
+        let (occupational, occupational_id) = app
+            .physician(Role::Occupational, &riziv(234567, 4), "Dr. Luc Janssens")
+            .await;
+        let (advising, advising_id) = app
+            .physician(Role::Advising, &riziv(345678, 9), "Dr. Marie Dubois")
+            .await;
+        let opened = treating
+            .open_case("Case 2026-017")
+            .await
+            .expect("open case");
         let mut patient = app.client("patient").await;
         let (view, case) = patient.join(&opened.enrolment_code).await.expect("join");
         assert_eq!(case, opened.case_id);
-        treating.confirm_patient(&case, &view.fingerprint.short()).await.expect("confirm");
-        patient.add_member(&case, &occupational_id).await.expect("add occupational");
-        patient.add_member(&case, &advising_id).await.expect("add advising");
+        treating
+            .confirm_patient(&case, &view.fingerprint.short())
+            .await
+            .expect("confirm");
+        patient
+            .add_member(&case, &occupational_id)
+            .await
+            .expect("add occupational");
+        patient
+            .add_member(&case, &advising_id)
+            .await
+            .expect("add advising");
         World {
             app,
             treating,
@@ -159,7 +198,11 @@ pub async fn grant(
     share_medically: &[&str],
 ) -> trialog_protocol::consent::Consent {
     use trialog_protocol::FieldId;
-    let ids = |v: &[&str]| v.iter().map(|f| FieldId::parse(f).expect("known field")).collect::<Vec<_>>();
+    let ids = |v: &[&str]| {
+        v.iter()
+            .map(|f| FieldId::parse(f).expect("known field"))
+            .collect::<Vec<_>>()
+    };
     patient
         .grant(trialog_client::Grant {
             case: case.clone(),
@@ -194,12 +237,30 @@ pub fn bilan_values() -> Vec<(trialog_protocol::FieldId, serde_json::Value)> {
     let f = |s: &str| trialog_protocol::FieldId::parse(s).expect("known field");
     vec![
         (f("capacity.hours_per_week"), json!(12)),
-        (f("capacity.schedule"), json!("3 days of 4 hours, not 2 of 6; a break every 2 hours")),
-        (f("limits.fatigue"), json!("Fatigue 6/10, worst in the afternoon")),
-        (f("limits.physical"), json!("No lifting above 5 kg; reduced fine motor skills in both hands")),
-        (f("limits.cognitive"), json!("Concentration holds about 45 minutes")),
-        (f("adaptations.recommended"), json!("Telework two days a week; quiet workspace")),
+        (
+            f("capacity.schedule"),
+            json!("3 days of 4 hours, not 2 of 6; a break every 2 hours"),
+        ),
+        (
+            f("limits.fatigue"),
+            json!("Fatigue 6/10, worst in the afternoon"),
+        ),
+        (
+            f("limits.physical"),
+            json!("No lifting above 5 kg; reduced fine motor skills in both hands"),
+        ),
+        (
+            f("limits.cognitive"),
+            json!("Concentration holds about 45 minutes"),
+        ),
+        (
+            f("adaptations.recommended"),
+            json!("Telework two days a week; quiet workspace"),
+        ),
         (f("review.next_date"), json!("2027-02-15")),
-        (f("medical.diagnosis"), json!("Invasive ductal carcinoma of the left breast, C50.4")),
+        (
+            f("medical.diagnosis"),
+            json!("Invasive ductal carcinoma of the left breast, C50.4"),
+        ),
     ]
 }

@@ -22,7 +22,11 @@ impl Api {
             .tls_backend_preconfigured(crate::tls::pinned_config(cert_sha256))
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
-        Ok(Api { http, base: server.trim_end_matches('/').to_owned(), token: None })
+        Ok(Api {
+            http,
+            base: server.trim_end_matches('/').to_owned(),
+            token: None,
+        })
     }
 
     pub fn set_token(&mut self, token: String) {
@@ -41,7 +45,11 @@ impl Api {
         body: Option<&B>,
     ) -> Result<R, ClientError> {
         let text = self.call_raw(method, path, body).await?;
-        let text = if text.is_empty() { "null".to_owned() } else { text };
+        let text = if text.is_empty() {
+            "null".to_owned()
+        } else {
+            text
+        };
         serde_json::from_str(&text).map_err(|e| ClientError::BadResponse(e.to_string()))
     }
 
@@ -51,7 +59,9 @@ impl Api {
         path: &str,
         body: Option<&B>,
     ) -> Result<String, ClientError> {
-        let mut req = self.http.request(method, format!("{}/v1{}", self.base, path));
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1{}", self.base, path));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -68,14 +78,22 @@ impl Api {
             code: "http_error".into(),
             message: status.canonical_reason().unwrap_or("error").into(),
         });
-        Err(ClientError::Api { status: status.as_u16(), code: err.code, message: err.message })
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: err.code,
+            message: err.message,
+        })
     }
 
     async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
         self.call::<(), R>(Method::GET, path, None).await
     }
 
-    async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ClientError> {
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
         self.call(Method::POST, path, Some(body)).await
     }
 
@@ -83,13 +101,25 @@ impl Api {
         self.get("/server").await
     }
     pub async fn lookup_invitation(&self, code: &str) -> Result<InvitationView, ClientError> {
-        self.post("/invitations/lookup", &InvitationLookup { invite_code: code.into() }).await
+        self.post(
+            "/invitations/lookup",
+            &InvitationLookup {
+                invite_code: code.into(),
+            },
+        )
+        .await
     }
     pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse, ClientError> {
         self.post("/accounts", req).await
     }
     pub async fn challenge(&self, account: &AccountId) -> Result<ChallengeResponse, ClientError> {
-        self.post("/auth/challenge", &ChallengeRequest { account: account.clone() }).await
+        self.post(
+            "/auth/challenge",
+            &ChallengeRequest {
+                account: account.clone(),
+            },
+        )
+        .await
     }
     pub async fn login(&self, req: &LoginRequest) -> Result<LoginResponse, ClientError> {
         self.post("/auth/login", req).await
@@ -100,7 +130,11 @@ impl Api {
     pub async fn account(&self, id: &AccountId) -> Result<AccountView, ClientError> {
         self.get(&format!("/accounts/{id}")).await
     }
-    pub async fn directory(&self, role: Option<Role>, q: Option<&str>) -> Result<Vec<AccountView>, ClientError> {
+    pub async fn directory(
+        &self,
+        role: Option<Role>,
+        q: Option<&str>,
+    ) -> Result<Vec<AccountView>, ClientError> {
         let mut params = Vec::new();
         if let Some(r) = role {
             params.push(format!("role={r}"));
@@ -111,7 +145,13 @@ impl Api {
         self.get(&format!("/directory?{}", params.join("&"))).await
     }
     pub async fn open_case(&self, label: &str) -> Result<OpenCaseResponse, ClientError> {
-        self.post("/cases", &OpenCaseRequest { label: label.into() }).await
+        self.post(
+            "/cases",
+            &OpenCaseRequest {
+                label: label.into(),
+            },
+        )
+        .await
     }
     pub async fn cases(&self) -> Result<Vec<CaseView>, ClientError> {
         self.get("/cases").await
@@ -119,11 +159,25 @@ impl Api {
     pub async fn case(&self, id: &CaseId) -> Result<CaseView, ClientError> {
         self.get(&format!("/cases/{id}")).await
     }
-    pub async fn confirm_patient(&self, id: &CaseId, req: &ConfirmPatientRequest) -> Result<CaseView, ClientError> {
+    pub async fn confirm_patient(
+        &self,
+        id: &CaseId,
+        req: &ConfirmPatientRequest,
+    ) -> Result<CaseView, ClientError> {
         self.post(&format!("/cases/{id}/confirm"), req).await
     }
-    pub async fn add_member(&self, id: &CaseId, account: &AccountId) -> Result<CaseView, ClientError> {
-        self.post(&format!("/cases/{id}/members"), &AddMemberRequest { account: account.clone() }).await
+    pub async fn add_member(
+        &self,
+        id: &CaseId,
+        account: &AccountId,
+    ) -> Result<CaseView, ClientError> {
+        self.post(
+            &format!("/cases/{id}/members"),
+            &AddMemberRequest {
+                account: account.clone(),
+            },
+        )
+        .await
     }
     pub async fn consents(&self, id: &CaseId) -> Result<Vec<ConsentView>, ClientError> {
         self.get(&format!("/cases/{id}/consents")).await
@@ -131,13 +185,23 @@ impl Api {
     pub async fn consent(&self, id: &ConsentId) -> Result<ConsentView, ClientError> {
         self.get(&format!("/consents/{id}")).await
     }
-    pub async fn submit_consent(&self, req: &SubmitConsentRequest) -> Result<ConsentView, ClientError> {
+    pub async fn submit_consent(
+        &self,
+        req: &SubmitConsentRequest,
+    ) -> Result<ConsentView, ClientError> {
         self.post("/consents", req).await
     }
-    pub async fn revoke(&self, id: &ConsentId, req: &RevokeRequest) -> Result<RevokeResponse, ClientError> {
+    pub async fn revoke(
+        &self,
+        id: &ConsentId,
+        req: &RevokeRequest,
+    ) -> Result<RevokeResponse, ClientError> {
         self.post(&format!("/consents/{id}/revoke"), req).await
     }
-    pub async fn submit_envelope(&self, env: &Envelope) -> Result<SubmitEnvelopeResponse, ClientError> {
+    pub async fn submit_envelope(
+        &self,
+        env: &Envelope,
+    ) -> Result<SubmitEnvelopeResponse, ClientError> {
         self.post("/envelopes", env).await
     }
     pub async fn inbox(&self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
@@ -147,7 +211,9 @@ impl Api {
         self.get(&format!("/envelopes/{id}")).await
     }
     pub async fn acknowledge(&self, id: &MessageId) -> Result<(), ClientError> {
-        self.call_raw::<()>(Method::POST, &format!("/envelopes/{id}/ack"), None).await.map(|_| ())
+        self.call_raw::<()>(Method::POST, &format!("/envelopes/{id}/ack"), None)
+            .await
+            .map(|_| ())
     }
     pub async fn audit(&self, id: &CaseId) -> Result<AuditView, ClientError> {
         self.get(&format!("/cases/{id}/audit")).await
@@ -158,7 +224,9 @@ impl Api {
 fn encode_query(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -9,7 +9,8 @@ use trialog_protocol::auth::login_message;
 use trialog_protocol::binding::{PatientBinding, verify_patient};
 use trialog_protocol::catalogue::FieldClass;
 use trialog_protocol::consent::{
-    Consent, Purpose, Revocation, SendContext, Standing, Stripped, consent_text, evaluate, open_consent,
+    Consent, Purpose, Revocation, SendContext, Standing, Stripped, consent_text, evaluate,
+    open_consent,
 };
 use trialog_protocol::encoding::{B64, sha256_hex};
 use trialog_protocol::envelope::{EnvelopeHeader, check_ciphertexts, open_field, seal};
@@ -50,7 +51,11 @@ impl VerifiedCase {
             .members
             .iter()
             .filter(|m| m.status == MemberStatus::Active && &m.account.account == account)
-            .find_map(|m| open_key_record(&m.account.key_record).ok().map(|k| (&m.account, k)))
+            .find_map(|m| {
+                open_key_record(&m.account.key_record)
+                    .ok()
+                    .map(|k| (&m.account, k))
+            })
     }
 }
 
@@ -133,7 +138,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("home", &self.home.dir).field("account", &self.config.account).finish()
+        f.debug_struct("Client")
+            .field("home", &self.home.dir)
+            .field("account", &self.config.account)
+            .finish()
     }
 }
 
@@ -143,19 +151,27 @@ fn pin_bytes(pin: &str) -> Result<[u8; 32], ClientError> {
 
 impl Client {
     /// Creates keys and the keystore, pins the server's certificate and its signing key.
-    pub async fn init(home: Home, server: &str, cert_sha256: &str, passphrase: &str) -> Result<Client, ClientError> {
+    pub async fn init(
+        home: Home,
+        server: &str,
+        cert_sha256: &str,
+        passphrase: &str,
+    ) -> Result<Client, ClientError> {
         if home.keystore_path().exists() || home.config_path().exists() {
             return Err(ClientError::AlreadyInitialized(home.dir.clone()));
         }
         let server = server.trim().trim_end_matches('/');
         if !server.starts_with("https://") {
-            return Err(ClientError::Invalid("the server address must start with https://".into()));
+            return Err(ClientError::Invalid(
+                "the server address must start with https://".into(),
+            ));
         }
         let pin = pin_bytes(cert_sha256)?;
         let api = Api::new(server, pin)?;
         let info = api.server_info().await?;
-        let server_key = verifying_key(&info.server_key.0)
-            .map_err(|_| ClientError::BadResponse("the server key is not a valid Ed25519 key".into()))?;
+        let server_key = verifying_key(&info.server_key.0).map_err(|_| {
+            ClientError::BadResponse("the server key is not a valid Ed25519 key".into())
+        })?;
         let identity = Identity::generate().map_err(|e| ClientError::Invalid(e.to_string()))?;
         crate::keystore::save(&home.keystore_path(), &identity, passphrase)?;
         let config = Config {
@@ -166,7 +182,14 @@ impl Client {
             role: None,
         };
         home.save_config(&config)?;
-        Ok(Client { home, config, identity, api, server_key, logged_in: false })
+        Ok(Client {
+            home,
+            config,
+            identity,
+            api,
+            server_key,
+            logged_in: false,
+        })
     }
 
     /// Opens an initialised home with its passphrase.
@@ -177,8 +200,16 @@ impl Client {
         let mut key = [0u8; 32];
         hex::decode_to_slice(&config.server_key, &mut key)
             .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
-        let server_key = verifying_key(&key).map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
-        Ok(Client { home, config, identity, api, server_key, logged_in: false })
+        let server_key = verifying_key(&key)
+            .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
+        Ok(Client {
+            home,
+            config,
+            identity,
+            api,
+            server_key,
+            logged_in: false,
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -191,7 +222,10 @@ impl Client {
         self.identity.fingerprint()
     }
     pub fn account(&self) -> Result<&AccountId, ClientError> {
-        self.config.account.as_ref().ok_or(ClientError::NotRegistered)
+        self.config
+            .account
+            .as_ref()
+            .ok_or(ClientError::NotRegistered)
     }
     pub fn role(&self) -> Result<Role, ClientError> {
         self.config.role.ok_or(ClientError::NotRegistered)
@@ -209,10 +243,17 @@ impl Client {
         }
         let account = self.account()?.clone();
         let ch = self.api.challenge(&account).await?;
-        let sig = self.identity.signing_key().sign(&login_message(&account, &ch.nonce.0));
+        let sig = self
+            .identity
+            .signing_key()
+            .sign(&login_message(&account, &ch.nonce.0));
         let resp = self
             .api
-            .login(&LoginRequest { account, nonce: ch.nonce, sig: B64(sig.to_bytes().to_vec()) })
+            .login(&LoginRequest {
+                account,
+                nonce: ch.nonce,
+                sig: B64(sig.to_bytes().to_vec()),
+            })
             .await?;
         self.api.set_token(resp.token);
         self.logged_in = true;
@@ -220,10 +261,17 @@ impl Client {
     }
 
     fn require_role(&self, roles: &[Role], name: &'static str) -> Result<(), ClientError> {
-        if roles.contains(&self.role()?) { Ok(()) } else { Err(ClientError::WrongRole(name)) }
+        if roles.contains(&self.role()?) {
+            Ok(())
+        } else {
+            Err(ClientError::WrongRole(name))
+        }
     }
 
-    fn register_request(&self, role: Role) -> Result<(AccountId, Signed<trialog_protocol::keys::KeyRecord>), ClientError> {
+    fn register_request(
+        &self,
+        role: Role,
+    ) -> Result<(AccountId, Signed<trialog_protocol::keys::KeyRecord>), ClientError> {
         if let Some(a) = &self.config.account {
             return Err(ClientError::AlreadyRegistered(a.to_string()));
         }
@@ -253,21 +301,34 @@ impl Client {
         let (_, key_record) = self.register_request(inv.role)?;
         let resp = self
             .api
-            .register(&RegisterRequest { key_record, invite_code: Some(invite_code.into()), enrolment_code: None })
+            .register(&RegisterRequest {
+                key_record,
+                invite_code: Some(invite_code.into()),
+                enrolment_code: None,
+            })
             .await?;
         self.registered(&resp.account)?;
         Ok(resp.account)
     }
 
     /// Registers a patient with the enrolment code from their treating physician.
-    pub async fn join(&mut self, enrolment_code: &str) -> Result<(AccountView, CaseId), ClientError> {
+    pub async fn join(
+        &mut self,
+        enrolment_code: &str,
+    ) -> Result<(AccountView, CaseId), ClientError> {
         let (_, key_record) = self.register_request(Role::Patient)?;
         let resp = self
             .api
-            .register(&RegisterRequest { key_record, invite_code: None, enrolment_code: Some(enrolment_code.into()) })
+            .register(&RegisterRequest {
+                key_record,
+                invite_code: None,
+                enrolment_code: Some(enrolment_code.into()),
+            })
             .await?;
         self.registered(&resp.account)?;
-        let case = resp.case_id.ok_or_else(|| ClientError::BadResponse("no case in the answer".into()))?;
+        let case = resp
+            .case_id
+            .ok_or_else(|| ClientError::BadResponse("no case in the answer".into()))?;
         Ok((resp.account, case))
     }
 
@@ -284,7 +345,11 @@ impl Client {
         Ok(me)
     }
 
-    pub async fn directory(&mut self, role: Option<Role>, q: Option<&str>) -> Result<Vec<AccountView>, ClientError> {
+    pub async fn directory(
+        &mut self,
+        role: Option<Role>,
+        q: Option<&str>,
+    ) -> Result<Vec<AccountView>, ClientError> {
         self.ensure_login().await?;
         let list = self.api.directory(role, q).await?;
         for a in &list {
@@ -295,9 +360,16 @@ impl Client {
 
     /// Checks an account view's key record against itself and against the pinned key.
     fn check_view(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
-        let k = open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
-        if k.record.account != a.account || k.fingerprint != a.fingerprint || k.record.role != a.role {
-            return Err(ClientError::Verification(format!("the key record of {} does not match its account", a.account)));
+        let k =
+            open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
+        if k.record.account != a.account
+            || k.fingerprint != a.fingerprint
+            || k.record.role != a.role
+        {
+            return Err(ClientError::Verification(format!(
+                "the key record of {} does not match its account",
+                a.account
+            )));
         }
         self.pin(&a.account, &k.fingerprint)?;
         Ok(k)
@@ -310,7 +382,9 @@ impl Client {
             Some(p) if p == fp.as_str() => Ok(()),
             Some(p) => Err(ClientError::KeyChanged {
                 account: account.to_string(),
-                pinned: Fingerprint::parse(p).map(|f| f.short()).unwrap_or_else(|_| p.clone()),
+                pinned: Fingerprint::parse(p)
+                    .map(|f| f.short())
+                    .unwrap_or_else(|_| p.clone()),
                 now: fp.short(),
             }),
             None => {
@@ -331,11 +405,15 @@ impl Client {
         self.ensure_login().await?;
         let view = self.api.case(id).await?;
         if &view.case_id != id {
-            return Err(ClientError::Verification("the server answered with another case".into()));
+            return Err(ClientError::Verification(
+                "the server answered with another case".into(),
+            ));
         }
         let treating = self.check_view(&view.treating)?;
         if treating.record.role != Role::Treating {
-            return Err(ClientError::Verification("the case's treating physician has another role".into()));
+            return Err(ClientError::Verification(
+                "the case's treating physician has another role".into(),
+            ));
         }
         for m in &view.members {
             self.check_view(&m.account)?;
@@ -345,10 +423,14 @@ impl Client {
                 let k = verify_patient(id, &treating, view.binding.as_ref(), &p.key_record)
                     .map_err(|e| ClientError::Verification(e.to_string()))?;
                 if k.record.account != p.account {
-                    return Err(ClientError::Verification("the patient binding names another account".into()));
+                    return Err(ClientError::Verification(
+                        "the patient binding names another account".into(),
+                    ));
                 }
                 // A patient checks that the confirmed key is their own.
-                if self.config.account.as_ref() == Some(&p.account) && k.fingerprint != self.identity.fingerprint() {
+                if self.config.account.as_ref() == Some(&p.account)
+                    && k.fingerprint != self.identity.fingerprint()
+                {
                     return Err(ClientError::Verification(
                         "the key confirmed for you on this case is not your key".into(),
                     ));
@@ -358,7 +440,11 @@ impl Client {
             }
             _ => None,
         };
-        Ok(VerifiedCase { view, treating, patient })
+        Ok(VerifiedCase {
+            view,
+            treating,
+            patient,
+        })
     }
 
     pub async fn cases(&mut self) -> Result<Vec<CaseView>, ClientError> {
@@ -368,18 +454,28 @@ impl Client {
 
     /// The treating physician confirms the patient's key after comparing the fingerprint
     /// the patient read out (`typed`: full, or the 32 digits shown by `trialog join`).
-    pub async fn confirm_patient(&mut self, id: &CaseId, typed: &str) -> Result<VerifiedCase, ClientError> {
+    pub async fn confirm_patient(
+        &mut self,
+        id: &CaseId,
+        typed: &str,
+    ) -> Result<VerifiedCase, ClientError> {
         self.require_role(&[Role::Treating], "treating physician")?;
         let case = self.case(id).await?;
         let patient = case.view.patient.as_ref().ok_or_else(|| {
-            ClientError::Invalid("the patient has not joined this case yet: give them the enrolment code".into())
+            ClientError::Invalid(
+                "the patient has not joined this case yet: give them the enrolment code".into(),
+            )
         })?;
         let keys = self.check_view(patient)?;
         if keys.record.role != Role::Patient {
-            return Err(ClientError::Verification("the case's patient account is not a patient".into()));
+            return Err(ClientError::Verification(
+                "the case's patient account is not a patient".into(),
+            ));
         }
         if !keys.fingerprint.matches_typed(typed) {
-            return Err(ClientError::FingerprintMismatch { actual: keys.fingerprint.short() });
+            return Err(ClientError::FingerprintMismatch {
+                actual: keys.fingerprint.short(),
+            });
         }
         let binding = PatientBinding {
             case_id: id.clone(),
@@ -388,12 +484,19 @@ impl Client {
             treating: self.account()?.clone(),
             confirmed_at: now(),
         };
-        let binding = Signed::sign(&binding, self.identity.signing_key()).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        self.api.confirm_patient(id, &ConfirmPatientRequest { binding }).await?;
+        let binding = Signed::sign(&binding, self.identity.signing_key())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        self.api
+            .confirm_patient(id, &ConfirmPatientRequest { binding })
+            .await?;
         self.case(id).await
     }
 
-    pub async fn add_member(&mut self, id: &CaseId, member: &AccountId) -> Result<VerifiedCase, ClientError> {
+    pub async fn add_member(
+        &mut self,
+        id: &CaseId,
+        member: &AccountId,
+    ) -> Result<VerifiedCase, ClientError> {
         self.ensure_login().await?;
         self.api.add_member(id, member).await?;
         self.case(id).await
@@ -404,21 +507,35 @@ impl Client {
     pub async fn consents(&mut self, id: &CaseId) -> Result<Vec<ConsentInfo>, ClientError> {
         let case = self.case(id).await?;
         let patient = case.patient.as_ref().ok_or_else(|| {
-            ClientError::Invalid("the patient's key is not confirmed yet, so there is no consent".into())
+            ClientError::Invalid(
+                "the patient's key is not confirmed yet, so there is no consent".into(),
+            )
         })?;
         let mut out = Vec::new();
         for v in self.api.consents(id).await? {
-            let consent = open_consent(&v.consent, &patient.signing).map_err(|e| ClientError::Verification(e.to_string()))?;
+            let consent = open_consent(&v.consent, &patient.signing)
+                .map_err(|e| ClientError::Verification(e.to_string()))?;
             if &consent.case_id != id || consent.consent_id != v.consent_id {
-                return Err(ClientError::Verification("a consent of another case was listed".into()));
+                return Err(ClientError::Verification(
+                    "a consent of another case was listed".into(),
+                ));
             }
             if let Some(r) = &v.revocation {
-                let r = r.open(&patient.signing).map_err(|e| ClientError::Verification(e.to_string()))?;
+                let r = r
+                    .open(&patient.signing)
+                    .map_err(|e| ClientError::Verification(e.to_string()))?;
                 if r.consent_id != consent.consent_id {
-                    return Err(ClientError::Verification("a revocation names another consent".into()));
+                    return Err(ClientError::Verification(
+                        "a revocation names another consent".into(),
+                    ));
                 }
             }
-            out.push(ConsentInfo { view_id: v.consent_id, consent, revoked_at: v.revoked_at, superseded_by: v.superseded_by });
+            out.push(ConsentInfo {
+                view_id: v.consent_id,
+                consent,
+                revoked_at: v.revoked_at,
+                superseded_by: v.superseded_by,
+            });
         }
         Ok(out)
     }
@@ -441,14 +558,18 @@ impl Client {
         }
         let (view, keys) = case
             .physician(&g.to)
-            .ok_or_else(|| ClientError::NotAMember { account: g.to.to_string() })?;
+            .ok_or_else(|| ClientError::NotAMember {
+                account: g.to.to_string(),
+            })?;
         let recipient_role = view.role;
         let now = now();
         let previous = self
             .consents(&g.case)
             .await?
             .into_iter()
-            .find(|c| c.consent.recipient == g.to && c.revoked_at.is_none() && c.superseded_by.is_none())
+            .find(|c| {
+                c.consent.recipient == g.to && c.revoked_at.is_none() && c.superseded_by.is_none()
+            })
             .map(|c| c.consent.consent_id);
         let mut fields = g.fields.clone();
         for f in &g.share_medically {
@@ -481,9 +602,14 @@ impl Client {
         };
         let text = consent_text(&consent);
         consent.text_sha256 = sha256_hex(&[text.as_bytes()]);
-        consent.check_well_formed().map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let signed = Signed::sign(&consent, self.identity.signing_key()).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        self.api.submit_consent(&SubmitConsentRequest { consent: signed }).await?;
+        consent
+            .check_well_formed()
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let signed = Signed::sign(&consent, self.identity.signing_key())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        self.api
+            .submit_consent(&SubmitConsentRequest { consent: signed })
+            .await?;
         Ok((consent, text))
     }
 
@@ -492,9 +618,18 @@ impl Client {
         self.require_role(&[Role::Patient], "patient")?;
         self.ensure_login().await?;
         let v = self.api.consent(id).await?;
-        let c: Consent = v.consent.parse_unverified().map_err(|e| ClientError::BadResponse(e.to_string()))?;
-        let r = Revocation { consent_id: id.clone(), case_id: c.case_id, patient: self.account()?.clone(), revoked_at: now() };
-        let revocation = Signed::sign(&r, self.identity.signing_key()).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let c: Consent = v
+            .consent
+            .parse_unverified()
+            .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+        let r = Revocation {
+            consent_id: id.clone(),
+            case_id: c.case_id,
+            patient: self.account()?.clone(),
+            revoked_at: now(),
+        };
+        let revocation = Signed::sign(&r, self.identity.signing_key())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
         self.api.revoke(id, &RevokeRequest { revocation }).await
     }
 
@@ -515,7 +650,9 @@ impl Client {
         let case = self.case(&out.case).await?;
         let (view, keys) = case
             .physician(&out.to)
-            .ok_or_else(|| ClientError::NotAMember { account: out.to.to_string() })?;
+            .ok_or_else(|| ClientError::NotAMember {
+                account: out.to.to_string(),
+            })?;
         let recipient_name = view.name.clone();
         let me = self.account()?.clone();
         let now = now();
@@ -523,8 +660,15 @@ impl Client {
         let current = consents
             .iter()
             .filter(|c| c.consent.recipient == out.to)
-            .max_by_key(|c| (c.revoked_at.is_none() && c.superseded_by.is_none(), c.consent.valid_from))
-            .ok_or_else(|| ClientError::NoConsent { recipient: recipient_name.clone().unwrap_or_else(|| out.to.to_string()) })?;
+            .max_by_key(|c| {
+                (
+                    c.revoked_at.is_none() && c.superseded_by.is_none(),
+                    c.consent.valid_from,
+                )
+            })
+            .ok_or_else(|| ClientError::NoConsent {
+                recipient: recipient_name.clone().unwrap_or_else(|| out.to.to_string()),
+            })?;
         let standing = Standing {
             revoked_at: current.revoked_at,
             superseded_at: current.superseded_by.as_ref().map(|_| now),
@@ -538,19 +682,33 @@ impl Client {
             at: now,
         };
         let ids: Vec<FieldId> = out.values.iter().map(|(f, _)| *f).collect();
-        let decision = evaluate(&current.consent, &standing, &ctx, &ids).map_err(ClientError::ConsentRefused)?;
+        let decision = evaluate(&current.consent, &standing, &ctx, &ids)
+            .map_err(ClientError::ConsentRefused)?;
         if decision.allowed.is_empty() {
-            return Err(ClientError::NothingToSend { stripped: decision.stripped });
+            return Err(ClientError::NothingToSend {
+                stripped: decision.stripped,
+            });
         }
         // The leak guard reads every value of the message, medical ones as the reference,
         // and reports hits only in fields that would actually go.
-        let texts: Vec<(FieldId, &str)> = out.values.iter().filter_map(|(f, v)| v.as_str().map(|s| (*f, s))).collect();
-        let hits: Vec<LeakHit> = leak_guard::check(&texts).into_iter().filter(|h| decision.allowed.contains(&h.field)).collect();
+        let texts: Vec<(FieldId, &str)> = out
+            .values
+            .iter()
+            .filter_map(|(f, v)| v.as_str().map(|s| (*f, s)))
+            .collect();
+        let hits: Vec<LeakHit> = leak_guard::check(&texts)
+            .into_iter()
+            .filter(|h| decision.allowed.contains(&h.field))
+            .collect();
         if !hits.is_empty() && !out.override_leak_guard {
             return Err(ClientError::LeakGuard { hits });
         }
-        let values: Vec<(FieldId, serde_json::Value)> =
-            out.values.iter().filter(|(f, _)| decision.allowed.contains(f)).cloned().collect();
+        let values: Vec<(FieldId, serde_json::Value)> = out
+            .values
+            .iter()
+            .filter(|(f, _)| decision.allowed.contains(f))
+            .cloned()
+            .collect();
         let header = EnvelopeHeader {
             message_id: MessageId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
             created_at: now,
@@ -563,7 +721,8 @@ impl Client {
             manifest: Vec::new(),
             leak_guard_override: !hits.is_empty(),
         };
-        let env = seal(&self.identity, header, &keys.recipient, &values).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let env = seal(&self.identity, header, &keys.recipient, &values)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let resp = self.api.submit_envelope(&env).await?;
         Ok(SendReport {
             message_id: resp.message_id,
@@ -577,7 +736,10 @@ impl Client {
     }
 
     pub async fn inbox(&mut self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
-        self.require_role(&[Role::Treating, Role::Occupational, Role::Advising], "physician")?;
+        self.require_role(
+            &[Role::Treating, Role::Occupational, Role::Advising],
+            "physician",
+        )?;
         self.ensure_login().await?;
         self.api.inbox(all).await
     }
@@ -585,48 +747,73 @@ impl Client {
     /// Fetches (or reads the local copy of) a message, verifies everything of DESIGN.md §7
     /// on the recipient's side, decrypts, stores the envelope locally and acknowledges it.
     pub async fn read(&mut self, id: &MessageId) -> Result<ReadMessage, ClientError> {
-        self.require_role(&[Role::Treating, Role::Occupational, Role::Advising], "physician")?;
+        self.require_role(
+            &[Role::Treating, Role::Occupational, Role::Advising],
+            "physician",
+        )?;
         self.ensure_login().await?;
         let local = self.home.messages_dir().join(format!("{id}.json"));
         let (view, fetched) = match std::fs::read(&local) {
             Ok(bytes) => (
-                serde_json::from_slice::<EnvelopeView>(&bytes).map_err(|e| ClientError::Corrupt(local.display().to_string(), e.to_string()))?,
+                serde_json::from_slice::<EnvelopeView>(&bytes).map_err(|e| {
+                    ClientError::Corrupt(local.display().to_string(), e.to_string())
+                })?,
                 false,
             ),
             Err(_) => (self.api.envelope(id).await?, true),
         };
         let msg = self.verify_envelope(id, &view).await?;
         if fetched {
-            let bytes = serde_json::to_vec(&view).map_err(|e| ClientError::Invalid(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&view).map_err(|e| ClientError::Invalid(e.to_string()))?;
             crate::home::write_file(&local, &bytes, true)?;
             self.api.acknowledge(id).await?;
         }
         Ok(msg)
     }
 
-    async fn verify_envelope(&mut self, id: &MessageId, view: &EnvelopeView) -> Result<ReadMessage, ClientError> {
+    async fn verify_envelope(
+        &mut self,
+        id: &MessageId,
+        view: &EnvelopeView,
+    ) -> Result<ReadMessage, ClientError> {
         let bad = |s: String| ClientError::Verification(s);
         let env = &view.envelope;
-        let claimed: EnvelopeHeader = env.header.parse_unverified().map_err(|e| bad(e.to_string()))?;
+        let claimed: EnvelopeHeader = env
+            .header
+            .parse_unverified()
+            .map_err(|e| bad(e.to_string()))?;
         let case = self.case(&claimed.case_id).await?;
         let (sender_view, sender_keys) = case
             .physician(&claimed.sender)
             .ok_or_else(|| bad("the sender is not a physician of this case".into()))?;
         let (sender_name, sender_role) = (sender_view.name.clone(), sender_view.role);
-        let h = env.header.open(&sender_keys.signing).map_err(|_| bad("the sender's signature does not verify".into()))?;
+        let h = env
+            .header
+            .open(&sender_keys.signing)
+            .map_err(|_| bad("the sender's signature does not verify".into()))?;
         if &h.message_id != id {
             return Err(bad("the envelope is not the message asked for".into()));
         }
         if !sender_role.may_send(h.kind) {
-            return Err(bad(format!("a {sender_role} physician may not send a {}", h.kind)));
+            return Err(bad(format!(
+                "a {sender_role} physician may not send a {}",
+                h.kind
+            )));
         }
         let me = self.account()?.clone();
         if h.recipient != me || h.recipient_fingerprint != self.identity.fingerprint() {
-            return Err(bad("the message was addressed to another recipient or key".into()));
+            return Err(bad(
+                "the message was addressed to another recipient or key".into()
+            ));
         }
-        let patient = case.patient.as_ref().ok_or_else(|| bad("the patient's key is not confirmed on this case".into()))?;
+        let patient = case
+            .patient
+            .as_ref()
+            .ok_or_else(|| bad("the patient's key is not confirmed on this case".into()))?;
         let cv = self.api.consent(&h.consent_id).await?;
-        let consent = open_consent(&cv.consent, &patient.signing).map_err(|e| bad(e.to_string()))?;
+        let consent =
+            open_consent(&cv.consent, &patient.signing).map_err(|e| bad(e.to_string()))?;
         if consent.consent_id != h.consent_id {
             return Err(bad("the server returned another consent".into()));
         }
@@ -646,15 +833,22 @@ impl Client {
             kind: h.kind,
             at: h.created_at,
         };
-        let decision = evaluate(&consent, &standing, &ctx, &h.fields()).map_err(|e| bad(e.to_string()))?;
+        let decision =
+            evaluate(&consent, &standing, &ctx, &h.fields()).map_err(|e| bad(e.to_string()))?;
         if !decision.stripped.is_empty() {
             let f: Vec<&str> = decision.stripped.iter().map(|s| s.field.as_str()).collect();
-            return Err(bad(format!("the message carries fields the patient did not consent to: {}", f.join(", "))));
+            return Err(bad(format!(
+                "the message carries fields the patient did not consent to: {}",
+                f.join(", ")
+            )));
         }
         check_ciphertexts(&h, &env.fields).map_err(|e| bad(e.to_string()))?;
         let mut fields = Vec::with_capacity(env.fields.len());
         for f in &env.fields {
-            fields.push((f.field, open_field(&self.identity, &h, f).map_err(|e| bad(e.to_string()))?));
+            fields.push((
+                f.field,
+                open_field(&self.identity, &h, f).map_err(|e| bad(e.to_string()))?,
+            ));
         }
         Ok(ReadMessage {
             message_id: h.message_id,
@@ -687,7 +881,13 @@ impl Client {
         )
         .map_err(|e| ClientError::Audit(e.to_string()))?;
         if let Some(last) = view.records.last() {
-            pins.audit.insert(id.to_string(), AuditHead { seq: view.records.len() as u64, head: last.hash.clone() });
+            pins.audit.insert(
+                id.to_string(),
+                AuditHead {
+                    seq: view.records.len() as u64,
+                    head: last.hash.clone(),
+                },
+            );
             self.home.save_pins(&pins)?;
         }
         Ok(entries)

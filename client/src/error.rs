@@ -32,15 +32,25 @@ pub enum ClientError {
     #[error("cannot reach the server: {0}")]
     Network(String),
     #[error("the server answered {status}: {message} ({code})")]
-    Api { status: u16, code: String, message: String },
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("the server sent something this client cannot read: {0}")]
     BadResponse(String),
     #[error("this command is for {0} accounts")]
     WrongRole(&'static str),
     #[error("{0}")]
     Invalid(String),
-    #[error("the key of {account} changed (pinned {pinned}, now {now}); do not continue until you have checked with them")]
-    KeyChanged { account: String, pinned: String, now: String },
+    #[error(
+        "the key of {account} changed (pinned {pinned}, now {now}); do not continue until you have checked with them"
+    )]
+    KeyChanged {
+        account: String,
+        pinned: String,
+        now: String,
+    },
     #[error("the fingerprint you typed does not match the patient's key ({actual})")]
     FingerprintMismatch { actual: String },
     #[error("{account} is not a physician of this case")]

@@ -46,10 +46,14 @@ impl Home {
     /// `TRIALOG_HOME`, else `~/.trialog`.
     pub fn from_env() -> Result<Home, ClientError> {
         if let Some(d) = std::env::var_os("TRIALOG_HOME") {
-            return Ok(Home { dir: PathBuf::from(d) });
+            return Ok(Home {
+                dir: PathBuf::from(d),
+            });
         }
         let home = std::env::var_os("HOME").ok_or(ClientError::NoHome)?;
-        Ok(Home { dir: PathBuf::from(home).join(".trialog") })
+        Ok(Home {
+            dir: PathBuf::from(home).join(".trialog"),
+        })
     }
 
     pub fn new(dir: impl Into<PathBuf>) -> Home {
@@ -71,26 +75,31 @@ impl Home {
 
     pub fn load_config(&self) -> Result<Config, ClientError> {
         let p = self.config_path();
-        let text = std::fs::read_to_string(&p).map_err(|_| ClientError::NotInitialized(self.dir.clone()))?;
-        toml::from_str(&text).map_err(|e| ClientError::Corrupt(p.display().to_string(), e.to_string()))
+        let text = std::fs::read_to_string(&p)
+            .map_err(|_| ClientError::NotInitialized(self.dir.clone()))?;
+        toml::from_str(&text)
+            .map_err(|e| ClientError::Corrupt(p.display().to_string(), e.to_string()))
     }
 
     pub fn save_config(&self, c: &Config) -> Result<(), ClientError> {
-        let text = toml::to_string(c).map_err(|e| ClientError::Corrupt("config".into(), e.to_string()))?;
+        let text =
+            toml::to_string(c).map_err(|e| ClientError::Corrupt("config".into(), e.to_string()))?;
         write_file(&self.config_path(), text.as_bytes(), false)
     }
 
     pub fn load_pins(&self) -> Result<Pins, ClientError> {
         let p = self.pins_path();
         match std::fs::read_to_string(&p) {
-            Ok(text) => toml::from_str(&text).map_err(|e| ClientError::Corrupt(p.display().to_string(), e.to_string())),
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| ClientError::Corrupt(p.display().to_string(), e.to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Pins::default()),
             Err(e) => Err(ClientError::Io(p.display().to_string(), e)),
         }
     }
 
     pub fn save_pins(&self, pins: &Pins) -> Result<(), ClientError> {
-        let text = toml::to_string(pins).map_err(|e| ClientError::Corrupt("pins".into(), e.to_string()))?;
+        let text = toml::to_string(pins)
+            .map_err(|e| ClientError::Corrupt("pins".into(), e.to_string()))?;
         write_file(&self.pins_path(), text.as_bytes(), false)
     }
 }

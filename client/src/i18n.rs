@@ -26,14 +26,33 @@ pub fn lang_from_env() -> Lang {
 
 pub fn strip_reason(r: StripReason, lang: Lang) -> &'static str {
     match r {
-        StripReason::NotConsented => tr(lang, "geen toestemming van de patiënt", "pas de consentement du patient", "the patient has not consented"),
-        StripReason::MedicalNotShared => tr(lang, "medisch gegeven dat de patiënt niet medisch deelde met deze arts", "donnée médicale que le patient n'a pas partagée médicalement avec ce médecin", "medical field the patient did not share medically with this physician"),
-        StripReason::NotForKind => tr(lang, "hoort niet bij dit soort bericht", "ne fait pas partie de ce type de message", "not part of this kind of message"),
+        StripReason::NotConsented => tr(
+            lang,
+            "geen toestemming van de patiënt",
+            "pas de consentement du patient",
+            "the patient has not consented",
+        ),
+        StripReason::MedicalNotShared => tr(
+            lang,
+            "medisch gegeven dat de patiënt niet medisch deelde met deze arts",
+            "donnée médicale que le patient n'a pas partagée médicalement avec ce médecin",
+            "medical field the patient did not share medically with this physician",
+        ),
+        StripReason::NotForKind => tr(
+            lang,
+            "hoort niet bij dit soort bericht",
+            "ne fait pas partie de ce type de message",
+            "not part of this kind of message",
+        ),
     }
 }
 
 fn field_list(stripped: &[Stripped]) -> String {
-    stripped.iter().map(|s| s.field.as_str()).collect::<Vec<_>>().join(", ")
+    stripped
+        .iter()
+        .map(|s| s.field.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn refusal(r: &Refusal, lang: Lang) -> String {

@@ -28,10 +28,12 @@ pub fn save(path: &Path, id: &Identity, passphrase: &str) -> Result<(), ClientEr
         age_identity: age_secret.to_string(),
     };
     let plain = Zeroizing::new(
-        serde_json::to_vec(&secrets).map_err(|e| ClientError::Corrupt("keystore".into(), e.to_string()))?,
+        serde_json::to_vec(&secrets)
+            .map_err(|e| ClientError::Corrupt("keystore".into(), e.to_string()))?,
     );
     let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
-    let ct = age::encrypt(&recipient, &plain).map_err(|e| ClientError::Corrupt("keystore".into(), e.to_string()))?;
+    let ct = age::encrypt(&recipient, &plain)
+        .map_err(|e| ClientError::Corrupt("keystore".into(), e.to_string()))?;
     crate::home::write_file(path, &ct, true)
 }
 
@@ -39,11 +41,13 @@ pub fn save(path: &Path, id: &Identity, passphrase: &str) -> Result<(), ClientEr
 pub fn load(path: &Path, passphrase: &str) -> Result<Identity, ClientError> {
     let ct = std::fs::read(path).map_err(|e| ClientError::Io(path.display().to_string(), e))?;
     let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    let plain = Zeroizing::new(age::decrypt(&identity, &ct).map_err(|_| ClientError::WrongPassphrase)?);
+    let plain =
+        Zeroizing::new(age::decrypt(&identity, &ct).map_err(|_| ClientError::WrongPassphrase)?);
     let secrets: Secrets = serde_json::from_slice(&plain)
         .map_err(|e| ClientError::Corrupt(path.display().to_string(), e.to_string()))?;
     let seed = Zeroizing::new(
-        B64::decode(&secrets.ed25519_seed).map_err(|e| ClientError::Corrupt(path.display().to_string(), e.to_string()))?,
+        B64::decode(&secrets.ed25519_seed)
+            .map_err(|e| ClientError::Corrupt(path.display().to_string(), e.to_string()))?,
     );
     Identity::from_secrets(&seed, &secrets.age_identity)
         .map_err(|e| ClientError::Corrupt(path.display().to_string(), e.to_string()))

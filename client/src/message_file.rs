@@ -10,9 +10,12 @@ use crate::error::ClientError;
 
 /// Parses a message file into catalogue fields with checked values.
 pub fn parse(text: &str) -> Result<Vec<(FieldId, Value)>, ClientError> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ClientError::File(format!("the message file is not valid TOML: {}", e.message())))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ClientError::File(format!(
+            "the message file is not valid TOML: {}",
+            e.message()
+        ))
+    })?;
     let mut out = Vec::new();
     let mut errors = Vec::new();
     flatten("", &table, &mut out, &mut errors);
@@ -20,14 +23,25 @@ pub fn parse(text: &str) -> Result<Vec<(FieldId, Value)>, ClientError> {
         return Err(ClientError::File(errors.join("\n")));
     }
     if out.is_empty() {
-        return Err(ClientError::File("the message file has no field: fill in the template first".into()));
+        return Err(ClientError::File(
+            "the message file has no field: fill in the template first".into(),
+        ));
     }
     Ok(out)
 }
 
-fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(FieldId, Value)>, errors: &mut Vec<String>) {
+fn flatten(
+    prefix: &str,
+    t: &toml::Table,
+    out: &mut Vec<(FieldId, Value)>,
+    errors: &mut Vec<String>,
+) {
     for (k, v) in t {
-        let id = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let id = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         if let toml::Value::Table(inner) = v {
             if FieldId::parse(&id).is_err() {
                 flatten(&id, inner, out, errors);
@@ -118,8 +132,13 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_are_named() {
-        let e = parse("limits.fatig = \"x\"\ncapacity.hours_per_week = 400").unwrap_err().to_string();
-        assert!(e.contains("limits.fatig") && e.contains("capacity.hours_per_week"), "{e}");
+        let e = parse("limits.fatig = \"x\"\ncapacity.hours_per_week = 400")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("limits.fatig") && e.contains("capacity.hours_per_week"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -104,7 +104,9 @@ pub fn verify_log(
     server: &VerifyingKey,
     seen: Option<(u64, &str)>,
 ) -> Result<Vec<AuditEntry>, AuditError> {
-    let cp = checkpoint.open(server).map_err(|_| AuditError::BadCheckpoint)?;
+    let cp = checkpoint
+        .open(server)
+        .map_err(|_| AuditError::BadCheckpoint)?;
     let mut prev = GENESIS;
     let mut out = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {

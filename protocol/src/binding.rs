@@ -59,7 +59,9 @@ pub fn verify_patient(
     patient_record: &Signed<crate::keys::KeyRecord>,
 ) -> Result<VerifiedKeys, BindingError> {
     let binding = binding.ok_or(BindingError::Missing)?;
-    let b = binding.open(&treating.signing).map_err(|_| BindingError::BadSignature)?;
+    let b = binding
+        .open(&treating.signing)
+        .map_err(|_| BindingError::BadSignature)?;
     if &b.case_id != case_id || b.treating != treating.record.account {
         return Err(BindingError::Mismatch);
     }

@@ -236,7 +236,9 @@ pub fn consent_text(c: &Consent) -> String {
 
 /// Verifies a consent's signature by the patient's key, then its well-formedness.
 pub fn open_consent(signed: &Signed<Consent>, patient: &VerifyingKey) -> Result<Consent, Refusal> {
-    let c = signed.open(patient).map_err(|_| Refusal::BadPatientSignature)?;
+    let c = signed
+        .open(patient)
+        .map_err(|_| Refusal::BadPatientSignature)?;
     c.check_well_formed().map_err(Refusal::Malformed)?;
     Ok(c)
 }

@@ -145,7 +145,10 @@ pub fn seal(
         field
             .def()
             .check_value(value)
-            .map_err(|e| EnvelopeError::BadValue { field: *field, why: e.to_string() })?;
+            .map_err(|e| EnvelopeError::BadValue {
+                field: *field,
+                why: e.to_string(),
+            })?;
         let pt = serde_json::to_vec(&FieldPlaintext {
             message_id: header.message_id.clone(),
             field: *field,
@@ -153,8 +156,14 @@ pub fn seal(
         })
         .map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
         let ct = age::encrypt(recipient, &pt).map_err(|_| EnvelopeError::Encrypt)?;
-        header.manifest.push(ManifestEntry { field: *field, sha256: sha256_hex(&[&ct]) });
-        fields.push(EncryptedField { field: *field, ciphertext: B64(ct) });
+        header.manifest.push(ManifestEntry {
+            field: *field,
+            sha256: sha256_hex(&[&ct]),
+        });
+        fields.push(EncryptedField {
+            field: *field,
+            ciphertext: B64(ct),
+        });
     }
     check_manifest(&header)?;
     let header = Signed::sign(&header, sender.signing_key())
@@ -221,6 +230,9 @@ pub fn open_field(
         .field
         .def()
         .check_value(&pt.value)
-        .map_err(|e| EnvelopeError::BadValue { field: field.field, why: e.to_string() })?;
+        .map_err(|e| EnvelopeError::BadValue {
+            field: field.field,
+            why: e.to_string(),
+        })?;
     Ok(pt.value)
 }

@@ -107,7 +107,10 @@ impl Fingerprint {
     pub fn parse(s: &str) -> Result<Self, BadId> {
         match normalize_hex(s) {
             Some(norm) if norm.len() == 64 => Ok(Fingerprint(norm)),
-            _ => Err(BadId { what: "key fingerprint", value: s.chars().take(80).collect() }),
+            _ => Err(BadId {
+                what: "key fingerprint",
+                value: s.chars().take(80).collect(),
+            }),
         }
     }
 
@@ -171,7 +174,9 @@ impl<'de> Deserialize<'de> for Fingerprint {
         if s.len() == 64 && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
             Ok(Fingerprint(s))
         } else {
-            Err(serde::de::Error::custom("fingerprint must be 64 lower-case hex digits"))
+            Err(serde::de::Error::custom(
+                "fingerprint must be 64 lower-case hex digits",
+            ))
         }
     }
 }

@@ -43,15 +43,23 @@ impl fmt::Debug for Identity {
 impl Identity {
     pub fn generate() -> Result<Self, KeyError> {
         let seed = Zeroizing::new(random_bytes::<32>().map_err(|_| KeyError::Randomness)?);
-        Ok(Identity { sign: SigningKey::from_bytes(&seed), age: age::x25519::Identity::generate() })
+        Ok(Identity {
+            sign: SigningKey::from_bytes(&seed),
+            age: age::x25519::Identity::generate(),
+        })
     }
 
     /// Rebuilds an identity from its stored secrets (Ed25519 seed, `AGE-SECRET-KEY-1…`).
     pub fn from_secrets(seed: &[u8], age_secret: &str) -> Result<Self, KeyError> {
         let seed: Zeroizing<[u8; 32]> =
             Zeroizing::new(seed.try_into().map_err(|_| KeyError::BadSecret)?);
-        let age = age_secret.parse::<age::x25519::Identity>().map_err(|_| KeyError::BadSecret)?;
-        Ok(Identity { sign: SigningKey::from_bytes(&seed), age })
+        let age = age_secret
+            .parse::<age::x25519::Identity>()
+            .map_err(|_| KeyError::BadSecret)?;
+        Ok(Identity {
+            sign: SigningKey::from_bytes(&seed),
+            age,
+        })
     }
 
     /// The secrets to store: Ed25519 seed and the age identity string.
@@ -137,7 +145,9 @@ impl KeyRecord {
         verifying_key(&self.sign_key.0)
     }
     pub fn recipient(&self) -> Result<age::x25519::Recipient, KeyError> {
-        self.age_recipient.parse().map_err(|_| KeyError::BadRecipient)
+        self.age_recipient
+            .parse()
+            .map_err(|_| KeyError::BadRecipient)
     }
     pub fn fingerprint(&self) -> Result<Fingerprint, KeyError> {
         Ok(fingerprint(&self.verifying_key()?, &self.age_recipient))
@@ -156,10 +166,17 @@ pub struct VerifiedKeys {
 /// Verifies a self-signed key record: parse the claimed key, check the signature over the
 /// exact bytes with it, check the encryption key parses.
 pub fn open_key_record(signed: &Signed<KeyRecord>) -> Result<VerifiedKeys, KeyError> {
-    let claimed = signed.parse_unverified().map_err(|e| KeyError::Malformed(e.to_string()))?;
+    let claimed = signed
+        .parse_unverified()
+        .map_err(|e| KeyError::Malformed(e.to_string()))?;
     let signing = claimed.verifying_key()?;
     let record = signed.open(&signing).map_err(|_| KeyError::BadSignature)?;
     let recipient = record.recipient()?;
     let fingerprint = fingerprint(&signing, &record.age_recipient);
-    Ok(VerifiedKeys { record, signing, recipient, fingerprint })
+    Ok(VerifiedKeys {
+        record,
+        signing,
+        recipient,
+        fingerprint,
+    })
 }

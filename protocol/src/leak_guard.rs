@@ -36,8 +36,8 @@ pub struct LeakHit {
 const COMMON_WORDS: &[&str] = &[
     "links", "rechts", "gauche", "droite", "droit", "left", "right", "stage", "stade", "graad",
     "grade", "type", "with", "without", "avec", "sans", "zonder", "after", "apres", "voor",
-    "before", "avant", "onder", "under", "other", "andere", "autre", "weken", "semaines",
-    "weeks", "maanden", "months", "mois", "arm", "hand", "handen", "mains", "hands",
+    "before", "avant", "onder", "under", "other", "andere", "autre", "weken", "semaines", "weeks",
+    "maanden", "months", "mois", "arm", "hand", "handen", "mains", "hands",
 ];
 
 /// Lower-case, fold Latin accents, every non-alphanumeric character to one space, padded
@@ -83,12 +83,18 @@ fn icd10_codes(text: &str) -> Vec<String> {
     for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')) {
         let tok = tok.trim_end_matches('.');
         let b = tok.as_bytes();
-        if b.len() < 3 || !b[0].is_ascii_alphabetic() || !b[1].is_ascii_digit() || !b[2].is_ascii_digit() {
+        if b.len() < 3
+            || !b[0].is_ascii_alphabetic()
+            || !b[1].is_ascii_digit()
+            || !b[2].is_ascii_digit()
+        {
             continue;
         }
         let rest = &tok[3..];
         let ok = rest.is_empty()
-            || (rest.starts_with('.') && (2..=3).contains(&rest.len()) && rest[1..].bytes().all(|c| c.is_ascii_digit()));
+            || (rest.starts_with('.')
+                && (2..=3).contains(&rest.len())
+                && rest[1..].bytes().all(|c| c.is_ascii_digit()));
         if ok {
             out.push(tok.to_ascii_uppercase());
         }
@@ -105,8 +111,11 @@ fn is_neoplasm_code(code: &str) -> bool {
 /// Checks every free-text, non-medical value against the medical values and the term list.
 /// `values` is everything the message (or case) carries; medical ones are the reference.
 pub fn check(values: &[(FieldId, &str)]) -> Vec<LeakHit> {
-    let medical: Vec<(FieldId, &str)> =
-        values.iter().filter(|(f, _)| f.is_medical()).copied().collect();
+    let medical: Vec<(FieldId, &str)> = values
+        .iter()
+        .filter(|(f, _)| f.is_medical())
+        .copied()
+        .collect();
     let mut hits = Vec::new();
     for &(field, text) in values {
         if field.is_medical() || field.def().value != ValueType::Text {
@@ -114,8 +123,15 @@ pub fn check(values: &[(FieldId, &str)]) -> Vec<LeakHit> {
         }
         let folded = fold(text);
         let mut push = |term: String, source: LeakSource| {
-            if !hits.iter().any(|h: &LeakHit| h.field == field && h.term == term) {
-                hits.push(LeakHit { field, term, source });
+            if !hits
+                .iter()
+                .any(|h: &LeakHit| h.field == field && h.term == term)
+            {
+                hits.push(LeakHit {
+                    field,
+                    term,
+                    source,
+                });
             }
         };
         for &(mfield, mtext) in &medical {
@@ -162,18 +178,50 @@ mod tests {
     #[test]
     fn flags_diagnosis_words_terms_and_codes() {
         let values = [
-            (f("medical.diagnosis"), "Invasief ductaal carcinoom linkerborst, C50.4"),
-            (f("remarks"), "Opvolging na het Ductaal probleem; code c50.4"),
-            (f("limits.physical"), "Niet tillen boven 5 kg met de linkerarm"),
-            (f("limits.side_effects"), "Neuropathie in de handen na chemotherapie"),
-            (f("adaptations.recommended"), "Thuiswerk, code D05.1 in dossier"),
+            (
+                f("medical.diagnosis"),
+                "Invasief ductaal carcinoom linkerborst, C50.4",
+            ),
+            (
+                f("remarks"),
+                "Opvolging na het Ductaal probleem; code c50.4",
+            ),
+            (
+                f("limits.physical"),
+                "Niet tillen boven 5 kg met de linkerarm",
+            ),
+            (
+                f("limits.side_effects"),
+                "Neuropathie in de handen na chemotherapie",
+            ),
+            (
+                f("adaptations.recommended"),
+                "Thuiswerk, code D05.1 in dossier",
+            ),
         ];
         let hits = check(&values);
-        assert!(hits.iter().any(|h| h.field == f("remarks") && h.term == "ductaal"));
-        assert!(hits.iter().any(|h| h.field == f("remarks") && h.term == "C50.4"));
-        assert!(hits.iter().all(|h| h.field != f("limits.physical")), "{hits:?}");
-        assert!(hits.iter().any(|h| h.field == f("limits.side_effects") && h.source == LeakSource::OncologyTerm));
-        assert!(hits.iter().any(|h| h.field == f("adaptations.recommended") && h.source == LeakSource::Icd10Code));
+        assert!(
+            hits.iter()
+                .any(|h| h.field == f("remarks") && h.term == "ductaal")
+        );
+        assert!(
+            hits.iter()
+                .any(|h| h.field == f("remarks") && h.term == "C50.4")
+        );
+        assert!(
+            hits.iter().all(|h| h.field != f("limits.physical")),
+            "{hits:?}"
+        );
+        assert!(
+            hits.iter().any(
+                |h| h.field == f("limits.side_effects") && h.source == LeakSource::OncologyTerm
+            )
+        );
+        assert!(
+            hits.iter()
+                .any(|h| h.field == f("adaptations.recommended")
+                    && h.source == LeakSource::Icd10Code)
+        );
     }
 
     #[test]
@@ -187,8 +235,14 @@ mod tests {
     fn plain_functional_text_passes() {
         let values = [
             (f("medical.diagnosis_category"), "oncological condition"),
-            (f("limits.fatigue"), "Vermoeidheid 6/10, vooral 's namiddags; pauze om de 2 uur"),
-            (f("capacity.schedule"), "3 dagen van 4 uur, niet 2 van 6 uur"),
+            (
+                f("limits.fatigue"),
+                "Vermoeidheid 6/10, vooral 's namiddags; pauze om de 2 uur",
+            ),
+            (
+                f("capacity.schedule"),
+                "3 dagen van 4 uur, niet 2 van 6 uur",
+            ),
         ];
         assert!(check(&values).is_empty(), "{:?}", check(&values));
     }

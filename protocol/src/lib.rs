@@ -4,7 +4,10 @@
 //! This crate owns every decision about consent and every signed format. The server and
 //! the clients call it; neither re-implements a rule (DESIGN.md §9). It does no I/O, keeps
 //! no state and must never panic on input from the network, a file or a user.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod api;
 pub mod audit;

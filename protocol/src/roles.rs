@@ -73,7 +73,11 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 3] = [MessageKind::Bilan, MessageKind::Feedback, MessageKind::Request];
+    pub const ALL: [MessageKind; 3] = [
+        MessageKind::Bilan,
+        MessageKind::Feedback,
+        MessageKind::Request,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             MessageKind::Bilan => "bilan",
@@ -96,7 +100,9 @@ impl std::str::FromStr for MessageKind {
             "bilan" => Ok(MessageKind::Bilan),
             "feedback" => Ok(MessageKind::Feedback),
             "request" => Ok(MessageKind::Request),
-            _ => Err(format!("unknown message kind `{s}` (use bilan, feedback or request)")),
+            _ => Err(format!(
+                "unknown message kind `{s}` (use bilan, feedback or request)"
+            )),
         }
     }
 }

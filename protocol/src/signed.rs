@@ -54,7 +54,12 @@ pub struct Signed<T> {
 
 impl<T> Clone for Signed<T> {
     fn clone(&self) -> Self {
-        Signed { payload: self.payload.clone(), sig: self.sig.clone(), key: self.key.clone(), _kind: PhantomData }
+        Signed {
+            payload: self.payload.clone(),
+            sig: self.sig.clone(),
+            key: self.key.clone(),
+            _kind: PhantomData,
+        }
     }
 }
 
@@ -107,9 +112,17 @@ impl<T: SignedKind> Signed<T> {
         if self.key != key_id(vk) {
             return Err(SignedError::WrongKey);
         }
-        let sig: [u8; 64] = self.sig.0.as_slice().try_into().map_err(|_| SignedError::BadSignature)?;
-        vk.verify_strict(&message(T::DOMAIN, &self.payload.0), &Signature::from_bytes(&sig))
-            .map_err(|_| SignedError::BadSignature)
+        let sig: [u8; 64] = self
+            .sig
+            .0
+            .as_slice()
+            .try_into()
+            .map_err(|_| SignedError::BadSignature)?;
+        vk.verify_strict(
+            &message(T::DOMAIN, &self.payload.0),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| SignedError::BadSignature)
     }
 
     /// Parses the payload without checking the signature. Only for reading who claims to

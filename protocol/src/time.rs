@@ -21,8 +21,7 @@ pub fn end_of_day(d: time::Date) -> i64 {
 pub fn format_ts(ts: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(ts) {
         Ok(t) => {
-            let fmt =
-                time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+            let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
             t.format(&fmt).unwrap_or_else(|_| ts.to_string())
         }
         Err(_) => ts.to_string(),

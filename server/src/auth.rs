@@ -35,8 +35,12 @@ pub fn issue(state: &AppState, account: &AccountId, role: Role) -> Result<(Strin
         aud: AUDIENCE.into(),
         iss: ISSUER.into(),
     };
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &state.key.jwt_encoding)
-        .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))?;
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::EdDSA),
+        &claims,
+        &state.key.jwt_encoding,
+    )
+    .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))?;
     Ok((token, exp))
 }
 
@@ -53,12 +57,18 @@ impl Session {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::RoleForbidden { role: self.role.as_str(), allowed })
+            Err(ApiError::RoleForbidden {
+                role: self.role.as_str(),
+                allowed,
+            })
         }
     }
 
     pub fn require_physician(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Treating, Role::Occupational, Role::Advising], "physician")
+        self.require(
+            &[Role::Treating, Role::Occupational, Role::Advising],
+            "physician",
+        )
     }
 }
 
@@ -82,13 +92,16 @@ impl FromRequestParts<AppState> for Session {
         v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         // The server issues and checks its own tokens on one clock: no leeway needed.
         v.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &state.key.jwt_decoding, &v).map_err(|e| {
-            match e.kind() {
+        let data = jsonwebtoken::decode::<Claims>(token, &state.key.jwt_decoding, &v).map_err(
+            |e| match e.kind() {
                 ErrorKind::ExpiredSignature => ApiError::TokenExpired,
                 _ => ApiError::InvalidToken,
-            }
-        })?;
+            },
+        )?;
         let account = AccountId::parse(&data.claims.sub).map_err(|_| ApiError::InvalidToken)?;
-        Ok(Session { account, role: data.claims.role })
+        Ok(Session {
+            account,
+            role: data.claims.role,
+        })
     }
 }

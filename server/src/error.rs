@@ -37,7 +37,10 @@ pub enum ApiError {
     #[error("the session token has expired; log in again")]
     TokenExpired,
     #[error("this action is for {allowed} accounts, not {role}")]
-    RoleForbidden { role: &'static str, allowed: &'static str },
+    RoleForbidden {
+        role: &'static str,
+        allowed: &'static str,
+    },
     #[error("the login challenge is unknown, used or expired; ask for a new one")]
     BadChallenge,
     #[error("the login signature does not verify for this account")]
@@ -94,7 +97,9 @@ pub enum ApiError {
     MalformedConsent(MalformedConsent),
     #[error("a consent with this id already exists")]
     ConsentExists,
-    #[error("the consent names {0} as the one it replaces, but that is not the current consent for this recipient")]
+    #[error(
+        "the consent names {0} as the one it replaces, but that is not the current consent for this recipient"
+    )]
     BadSupersedes(String),
     #[error("this consent is already revoked")]
     AlreadyRevoked,
@@ -107,7 +112,10 @@ pub enum ApiError {
     #[error("the envelope's sender is not the logged-in account")]
     SenderMismatch,
     #[error("a {role} physician may not send a {kind}")]
-    KindForbidden { role: &'static str, kind: &'static str },
+    KindForbidden {
+        role: &'static str,
+        kind: &'static str,
+    },
     #[error("message id {0} was already used")]
     Replay(String),
     #[error("the envelope's created-at is too far from the server's clock")]
@@ -118,7 +126,9 @@ pub enum ApiError {
     FieldsNotConsented { fields: String },
     #[error("{0}")]
     Envelope(EnvelopeError),
-    #[error("message {0} is no longer on the server (acknowledged, or destroyed after a revocation)")]
+    #[error(
+        "message {0} is no longer on the server (acknowledged, or destroyed after a revocation)"
+    )]
     MessageGone(String),
     #[error("consent {0} is not a consent of this case for this recipient")]
     ConsentNotFound(String),
@@ -136,13 +146,22 @@ impl ApiError {
             | MalformedConsent(_) | Envelope(_) | BindingMismatch => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_) | UnknownMessage(_)
-            | ConsentNotFound(_) => StatusCode::NOT_FOUND,
+            NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_)
+            | UnknownMessage(_) | ConsentNotFound(_) => StatusCode::NOT_FOUND,
             MissingToken | InvalidToken | TokenExpired | BadChallenge | BadLoginSignature
             | BadInvitation | BadEnrolmentCode => StatusCode::UNAUTHORIZED,
-            RoleForbidden { .. } | NotCaseTreating | NotCasePatient | NotAMember(_)
-            | NotAPhysician | Refused(_) | SenderMismatch | KindForbidden { .. }
-            | FieldsNotConsented { .. } | BadRevocation | Binding(_) | BadEnvelopeSignature
+            RoleForbidden { .. }
+            | NotCaseTreating
+            | NotCasePatient
+            | NotAMember(_)
+            | NotAPhysician
+            | Refused(_)
+            | SenderMismatch
+            | KindForbidden { .. }
+            | FieldsNotConsented { .. }
+            | BadRevocation
+            | Binding(_)
+            | BadEnvelopeSignature
             | RoleMismatch(_) => StatusCode::FORBIDDEN,
             AccountExists | RizivTaken | AlreadyMember(_) | AlreadyConfirmed | ConsentExists
             | BadSupersedes(_) | AlreadyRevoked | Replay(_) | NoPatient => StatusCode::CONFLICT,
@@ -214,7 +233,10 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        let body = ErrorBody { code: self.code().to_owned(), message: self.to_string() };
+        let body = ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        };
         (self.status(), Json(body)).into_response()
     }
 }

@@ -93,7 +93,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("local_addr", &self.local_addr).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,10 +119,18 @@ impl App {
         let tls = tls::load(given, &config.data_dir)?;
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| StartError::Bind(config.listen, e))?;
-        listener.set_nonblocking(true).map_err(|e| StartError::Bind(config.listen, e))?;
-        let local_addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| StartError::Bind(config.listen, e))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(config.listen, e))?;
         let server_key = hex::encode(key.public().as_bytes());
-        let state = AppState { db: db.clone(), key: Arc::new(key), settings: Arc::new(config.settings) };
+        let state = AppState {
+            db: db.clone(),
+            key: Arc::new(key),
+            settings: Arc::new(config.settings),
+        };
         Ok(App {
             listener,
             router: routes::router(state),
@@ -135,7 +145,10 @@ impl App {
 
     /// Serves until `shutdown` completes, then lets requests in flight finish (10 s at most)
     /// and closes the database.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let handle = axum_server::Handle::new();
         let h = handle.clone();
         tokio::spawn(async move {
@@ -161,7 +174,8 @@ pub async fn invite(
     valid_days: i64,
 ) -> Result<(String, i64), StartError> {
     let (db, _key) = open_data_dir(config).await?;
-    let code = codes::generate().map_err(|_| StartError::Key(server_key::ServerKeyError::Randomness))?;
+    let code =
+        codes::generate().map_err(|_| StartError::Key(server_key::ServerKeyError::Randomness))?;
     let now = state::now();
     let expires_at = now + valid_days * 24 * 3600;
     let inv = db::accounts::InvitationRow {

@@ -9,10 +9,19 @@ use trialog_protocol::riziv::Riziv;
 use trialog_server::{App, Config};
 
 #[derive(Parser)]
-#[command(name = "trialog-server", version, about = "Trialog relay server: end-to-end encrypted, consent-gated messages between the physicians around a worker on sick leave")]
+#[command(
+    name = "trialog-server",
+    version,
+    about = "Trialog relay server: end-to-end encrypted, consent-gated messages between the physicians around a worker on sick leave"
+)]
 struct Cli {
     /// Data directory: database, server key, self-signed certificate.
-    #[arg(long, global = true, env = "TRIALOG_DATA_DIR", default_value = "./trialog-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "TRIALOG_DATA_DIR",
+        default_value = "./trialog-data"
+    )]
     data_dir: PathBuf,
     /// Database URL (`sqlite://PATH`); default: trialog.db in the data directory.
     #[arg(long, global = true, env = "TRIALOG_DATABASE_URL")]
@@ -56,7 +65,9 @@ enum Command {
 
 fn parse_physician_role(s: &str) -> Result<Role, String> {
     match s.parse::<Role>()? {
-        Role::Patient => Err("patients join with an enrolment code from their physician, not an invitation".into()),
+        Role::Patient => Err(
+            "patients join with an enrolment code from their physician, not an invitation".into(),
+        ),
         r => Ok(r),
     }
 }
@@ -73,10 +84,20 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut config = Config::new(cli.data_dir, "127.0.0.1:8443".parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))));
+    let mut config = Config::new(
+        cli.data_dir,
+        "127.0.0.1:8443"
+            .parse()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
+    );
     config.database_url = cli.database_url;
     match cli.command {
-        Command::Serve { listen, tls_cert, tls_key, token_ttl } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            token_ttl,
+        } => {
             config.listen = listen;
             config.tls_cert = tls_cert;
             config.tls_key = tls_key;
@@ -90,7 +111,10 @@ async fn main() -> ExitCode {
             };
             println!("Trialog server listening on https://{}", app.local_addr);
             println!("TLS certificate SHA-256: {}", app.cert_sha256);
-            println!("Clients connect with:  trialog init --server https://{} --cert-sha256 {}", app.local_addr, app.cert_sha256);
+            println!(
+                "Clients connect with:  trialog init --server https://{} --cert-sha256 {}",
+                app.local_addr, app.cert_sha256
+            );
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
@@ -100,7 +124,12 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Invite { role, riziv, name, valid_days } => {
+        Command::Invite {
+            role,
+            riziv,
+            name,
+            valid_days,
+        } => {
             if name.trim().is_empty() {
                 eprintln!("trialog-server: --name may not be empty");
                 return ExitCode::from(2);

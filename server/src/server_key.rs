@@ -23,7 +23,10 @@ impl fmt::Debug for ServerKey {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerKeyError {
     #[error("cannot read or write the server key at {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the server key at {0} is not a valid Ed25519 PKCS#8 PEM key")]
     Invalid(String),
     #[error("no randomness available")]
@@ -32,10 +35,16 @@ pub enum ServerKeyError {
 
 impl ServerKey {
     pub fn from_signing(signing: SigningKey) -> Result<Self, ServerKeyError> {
-        let der = signing.to_pkcs8_der().map_err(|_| ServerKeyError::Invalid("memory".into()))?;
+        let der = signing
+            .to_pkcs8_der()
+            .map_err(|_| ServerKeyError::Invalid("memory".into()))?;
         let jwt_encoding = EncodingKey::from_ed_der(der.as_bytes());
         let jwt_decoding = DecodingKey::from_ed_der(signing.verifying_key().as_bytes());
-        Ok(ServerKey { signing, jwt_encoding, jwt_decoding })
+        Ok(ServerKey {
+            signing,
+            jwt_encoding,
+            jwt_decoding,
+        })
     }
 
     pub fn public(&self) -> VerifyingKey {
@@ -44,7 +53,10 @@ impl ServerKey {
 
     /// Loads `path`, or creates it (mode 0600) with a fresh key on first start.
     pub fn load_or_create(path: &Path) -> Result<Self, ServerKeyError> {
-        let io = |source| ServerKeyError::Io { path: path.display().to_string(), source };
+        let io = |source| ServerKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if path.exists() {
             let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
             let signing = SigningKey::from_pkcs8_pem(&pem)
@@ -52,7 +64,8 @@ impl ServerKey {
             return Self::from_signing(signing);
         }
         let seed = Zeroizing::new(
-            trialog_protocol::encoding::random_bytes::<32>().map_err(|_| ServerKeyError::Randomness)?,
+            trialog_protocol::encoding::random_bytes::<32>()
+                .map_err(|_| ServerKeyError::Randomness)?,
         );
         let signing = SigningKey::from_bytes(&seed);
         let pem = signing

@@ -23,7 +23,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { token_ttl: 15 * 60, enrolment_ttl: 14 * 24 * 3600 }
+        Settings {
+            token_ttl: 15 * 60,
+            enrolment_ttl: 14 * 24 * 3600,
+        }
     }
 }
 

@@ -12,7 +12,10 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read or write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0} holds no PEM certificate")]
     NoCertificate(String),
     #[error("{0} holds no usable PEM private key")]
@@ -48,21 +51,33 @@ pub fn load(given: Option<(&Path, &Path)>, dir: &Path) -> Result<TlsMaterial, Tl
         .map_err(|_| TlsError::NoCertificate(cert_path.display().to_string()))?
         .collect::<Result<_, _>>()
         .map_err(|_| TlsError::NoCertificate(cert_path.display().to_string()))?;
-    let first = certs.first().ok_or_else(|| TlsError::NoCertificate(cert_path.display().to_string()))?;
+    let first = certs
+        .first()
+        .ok_or_else(|| TlsError::NoCertificate(cert_path.display().to_string()))?;
     let cert_sha256 = hex::encode(Sha256::digest(first.as_ref()));
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .map_err(|_| TlsError::NoKey(key_path.display().to_string()))?;
-    let mut config = rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsMaterial { config: Arc::new(config), cert_sha256, cert_path })
+    Ok(TlsMaterial {
+        config: Arc::new(config),
+        cert_sha256,
+        cert_path,
+    })
 }
 
 fn create_self_signed(cert: &Path, key: &Path) -> Result<(), TlsError> {
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let ck =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     let io = |p: &Path| {
         let p = p.display().to_string();
         move |source| TlsError::Io { path: p, source }

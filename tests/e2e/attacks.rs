@@ -1,1 +1,1273 @@
-//! (being written)
+//! Every rule of DESIGN.md §2 ("Threat model"), attacked and refused: a hostile client, a
+//! hostile server (playing it by writing to its database directly) and a hostile network.
+//! Each test asserts the exact refusal (status and code, or the client's error variant).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer;
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use trialog_client::api::Api;
+use trialog_client::client::now;
+use trialog_client::{Client, ClientError, Home, Outgoing};
+use trialog_e2e::{FUNCTIONAL, PASSPHRASE, TestApp, World, bilan_values, grant, riziv};
+use trialog_protocol::api::{LoginRequest, RevokeRequest, SubmitConsentRequest};
+use trialog_protocol::audit::{AuditEntry, chain_hash};
+use trialog_protocol::auth::login_message;
+use trialog_protocol::consent::{Consent, Purpose, Revocation, consent_text};
+use trialog_protocol::encoding::{B64, sha256_hex};
+use trialog_protocol::envelope::{Envelope, EnvelopeHeader, seal};
+use trialog_protocol::keys::{Identity, VerifiedKeys};
+use trialog_protocol::leak_guard::LeakSource;
+use trialog_protocol::{
+    AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role, Signed,
+};
+use trialog_server::state::Settings;
+
+// ---------------------------------------------------------------- helpers
+
+fn f(id: &str) -> FieldId {
+    FieldId::parse(id).expect("known field")
+}
+
+/// Asserts a refusal by the server with exactly this status and code; returns its message.
+#[track_caller]
+fn refused<T: std::fmt::Debug>(r: Result<T, ClientError>, status: u16, code: &str) -> String {
+    match r {
+        Err(ClientError::Api {
+            status: s,
+            code: c,
+            message,
+        }) => {
+            assert_eq!(
+                (s, c.as_str()),
+                (status, code),
+                "refused with another answer: {message}"
+            );
+            assert!(
+                !message.trim().is_empty(),
+                "{code} comes with an empty message"
+            );
+            message
+        }
+        other => panic!("expected the server to refuse with {status} {code}, got {other:?}"),
+    }
+}
+
+/// The server's SQLite database, opened beside the running server (WAL allows it): this is
+/// how the tests play a compromised server.
+async fn db(app: &TestApp) -> SqlitePool {
+    trialog_server::db::Db::open(&app.config.database_url())
+        .await
+        .expect("open the database")
+        .pool()
+        .clone()
+}
+
+/// The verified keys of a physician of the case, as `client` sees them.
+async fn keys_of(client: &mut Client, case: &CaseId, who: &AccountId) -> VerifiedKeys {
+    let vc = client.case(case).await.expect("case verifies");
+    vc.physician(who).expect("a physician of the case").1
+}
+
+/// A header from `from` to `to` under `consent`, created now.
+fn header(
+    case: &CaseId,
+    from: &AccountId,
+    to: &AccountId,
+    to_fp: &Fingerprint,
+    consent: &ConsentId,
+    kind: MessageKind,
+) -> EnvelopeHeader {
+    EnvelopeHeader {
+        message_id: MessageId::random().expect("randomness"),
+        created_at: now(),
+        kind,
+        case_id: case.clone(),
+        sender: from.clone(),
+        recipient: to.clone(),
+        recipient_fingerprint: to_fp.clone(),
+        consent_id: consent.clone(),
+        manifest: Vec::new(),
+        leak_guard_override: false,
+    }
+}
+
+/// The bilan values of the named fields.
+fn values(fields: &[&str]) -> Vec<(FieldId, Value)> {
+    let vals: Vec<(FieldId, Value)> = bilan_values()
+        .into_iter()
+        .filter(|(id, _)| fields.contains(&id.as_str()))
+        .collect();
+    assert_eq!(vals.len(), fields.len(), "every field has a test value");
+    vals
+}
+
+/// FUNCTIONAL without the given fields.
+fn functional_without(drop: &[&str]) -> Vec<&'static str> {
+    FUNCTIONAL
+        .iter()
+        .copied()
+        .filter(|x| !drop.contains(x))
+        .collect()
+}
+
+/// A well-formed consent (text hash included), not yet signed.
+fn consent(
+    case: &CaseId,
+    patient: &AccountId,
+    to: &AccountId,
+    to_fp: &Fingerprint,
+    fields: &[&str],
+) -> Consent {
+    let t = now();
+    let mut c = Consent {
+        consent_id: ConsentId::random().expect("randomness"),
+        supersedes: None,
+        case_id: case.clone(),
+        patient: patient.clone(),
+        recipient: to.clone(),
+        recipient_fingerprint: to_fp.clone(),
+        senders: None,
+        kinds: vec![MessageKind::Bilan, MessageKind::Request],
+        fields: fields.iter().map(|x| f(x)).collect(),
+        share_medically: Vec::new(),
+        purpose: Purpose::ReturnToWork,
+        valid_from: t - 60,
+        valid_until: t + 30 * 24 * 3600,
+        lang: Lang::En,
+        text_sha256: String::new(),
+    };
+    c.text_sha256 = sha256_hex(&[consent_text(&c).as_bytes()]);
+    c.check_well_formed().expect("well-formed consent");
+    c
+}
+
+/// Replaces an account's published keys in the database by those of `fresh` (a server
+/// swapping in a key it holds): a valid, self-signed key record for the same account.
+async fn substitute_key(pool: &SqlitePool, account: &AccountId, role: Role, fresh: &Identity) {
+    let record = fresh.key_record(account, role, now()).expect("key record");
+    let n = sqlx::query(
+        "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3 WHERE id = $4",
+    )
+    .bind(serde_json::to_string(&record).expect("json"))
+    .bind(fresh.verifying_key().to_bytes().to_vec())
+    .bind(fresh.fingerprint().to_string())
+    .bind(account.as_str())
+    .execute(pool)
+    .await
+    .expect("update accounts")
+    .rows_affected();
+    assert_eq!(n, 1);
+}
+
+fn outgoing(
+    w: &World,
+    to: &AccountId,
+    values: Vec<(FieldId, Value)>,
+    override_leak_guard: bool,
+) -> Outgoing {
+    Outgoing {
+        case: w.case.clone(),
+        to: to.clone(),
+        kind: MessageKind::Bilan,
+        values,
+        override_leak_guard,
+    }
+}
+
+/// A raw HTTP client that trusts only this server's certificate.
+fn http(app: &TestApp) -> reqwest::Client {
+    let pin = trialog_client::tls::parse_pin(&app.cert_sha256).expect("pin");
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(trialog_client::tls::pinned_config(pin))
+        .build()
+        .expect("http client")
+}
+
+/// GET /v1/accounts/me with this `Authorization` header (or none); returns status and code.
+async fn me_with(app: &TestApp, authorization: Option<&str>) -> (u16, String, String) {
+    let mut req = http(app).get(format!("{}/v1/accounts/me", app.url));
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("error body is JSON");
+    let code = body["code"].as_str().expect("code").to_owned();
+    let message = body["message"].as_str().expect("message").to_owned();
+    assert!(!message.is_empty());
+    (status, code, message)
+}
+
+/// A JWT with these header and claims, signed by `key` (not the server's).
+fn jwt(key: &ed25519_dalek::SigningKey, header: &Value, claims: &Value) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(signing_input.as_bytes());
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+// ------------------------------------------- §2.2 consent only under a confirmed key
+
+/// §2.2: a consent signed by a key the treating physician never confirmed is refused.
+#[tokio::test]
+async fn consent_by_an_unconfirmed_patient_key_is_refused() {
+    let mut w = World::new().await;
+    // (a) A second case whose patient joined with the enrolment code but was never confirmed.
+    let opened = w
+        .treating
+        .open_case("Case 2026-018")
+        .await
+        .expect("open second case");
+    let mut p2 = w.app.client("patient-2").await;
+    let (view2, case2) = p2.join(&opened.enrolment_code).await.expect("join");
+    p2.add_member(&case2, &w.occupational_id)
+        .await
+        .expect("add occupational");
+    let occ = keys_of(&mut p2, &case2, &w.occupational_id).await;
+
+    // The honest client refuses locally...
+    let local = p2
+        .grant(trialog_client::Grant {
+            case: case2.clone(),
+            to: w.occupational_id.clone(),
+            fields: FUNCTIONAL.iter().map(|x| f(x)).collect(),
+            share_medically: Vec::new(),
+            until: None,
+            kinds: None,
+            senders: None,
+            purpose: Purpose::ReturnToWork,
+            lang: Lang::En,
+        })
+        .await;
+    assert!(matches!(local, Err(ClientError::Invalid(_))), "{local:?}");
+    // ...and the server refuses the same consent, hand-signed and posted.
+    let c = consent(
+        &case2,
+        &view2.account,
+        &w.occupational_id,
+        &occ.fingerprint,
+        FUNCTIONAL,
+    );
+    let signed = Signed::sign(&c, p2.identity().signing_key()).expect("sign");
+    let api = p2.api().await.expect("login").clone();
+    refused(
+        api.submit_consent(&SubmitConsentRequest { consent: signed })
+            .await,
+        403,
+        "patient_not_confirmed",
+    );
+    assert!(
+        api.consents(&case2).await.expect("list").is_empty(),
+        "nothing was recorded"
+    );
+
+    // (b) The confirmed patient's account posts a consent signed by a key nobody confirmed.
+    let occ = keys_of(&mut w.patient, &w.case, &w.occupational_id).await;
+    let c = consent(
+        &w.case,
+        &w.patient_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        FUNCTIONAL,
+    );
+    let other = Identity::generate().expect("identity");
+    let signed = Signed::sign(&c, other.signing_key()).expect("sign");
+    let api = w.patient.api().await.expect("login").clone();
+    refused(
+        api.submit_consent(&SubmitConsentRequest {
+            consent: signed.clone(),
+        })
+        .await,
+        403,
+        "consent_bad_signature",
+    );
+    // The same, claiming the confirmed key's id: the signature itself does not verify.
+    let mut claimed = signed;
+    claimed.key = trialog_protocol::signed::key_id(&w.patient.identity().verifying_key());
+    refused(
+        api.submit_consent(&SubmitConsentRequest { consent: claimed })
+            .await,
+        403,
+        "consent_bad_signature",
+    );
+    assert!(
+        api.consents(&w.case).await.expect("list").is_empty(),
+        "nothing was recorded"
+    );
+}
+
+/// §2.2: a server that substitutes its own "patient" key is caught by every client.
+#[tokio::test]
+async fn server_side_patient_key_substitution_is_caught_by_every_client() {
+    let mut w = World::new().await;
+    let patient_api = w.patient.api().await.expect("login").clone();
+    for c in [
+        &mut w.treating,
+        &mut w.occupational,
+        &mut w.advising,
+        &mut w.patient,
+    ] {
+        c.case(&w.case).await.expect("verifies before the attack");
+    }
+    let occ = keys_of(&mut w.patient, &w.case, &w.occupational_id).await;
+
+    let server_key = Identity::generate().expect("identity");
+    let pool = db(&w.app).await;
+    substitute_key(&pool, &w.patient_id, Role::Patient, &server_key).await;
+
+    for (who, c) in [
+        ("treating", &mut w.treating),
+        ("occupational", &mut w.occupational),
+        ("advising", &mut w.advising),
+        ("patient", &mut w.patient),
+    ] {
+        match c.case(&w.case).await {
+            Err(ClientError::Verification(m)) => {
+                assert!(
+                    m.contains("not the one the treating physician confirmed"),
+                    "{who}: {m}"
+                )
+            }
+            other => panic!("{who} accepted a substituted patient key: {other:?}"),
+        }
+    }
+    // A consent signed by the substituted key is refused by the server too.
+    let c = consent(
+        &w.case,
+        &w.patient_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        FUNCTIONAL,
+    );
+    let forged = Signed::sign(&c, server_key.signing_key()).expect("sign");
+    refused(
+        patient_api
+            .submit_consent(&SubmitConsentRequest { consent: forged })
+            .await,
+        403,
+        "patient_key_substituted",
+    );
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consents")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0, "no consent was stored");
+
+    // Dropping the treating physician's binding as well does not help: no client accepts a
+    // consent without it.
+    sqlx::query("UPDATE cases SET binding = NULL WHERE id = $1")
+        .bind(w.case.as_str())
+        .execute(&pool)
+        .await
+        .expect("update");
+    let r = w.treating.consents(&w.case).await;
+    assert!(matches!(r, Err(ClientError::Invalid(_))), "{r:?}");
+    let r = w
+        .treating
+        .send(outgoing(
+            &w,
+            &w.occupational_id,
+            values(&["limits.fatigue"]),
+            false,
+        ))
+        .await;
+    assert!(matches!(r, Err(ClientError::Invalid(_))), "{r:?}");
+}
+
+// ------------------------------------------- §2.3(b) the server refuses unconsented fields
+
+/// §2.3(b): a hand-built envelope whose signed manifest carries a field outside the consent.
+#[tokio::test]
+async fn envelope_with_an_unconsented_field_is_refused_by_the_server() {
+    let mut w = World::new().await;
+    let granted = functional_without(&["limits.cognitive"]);
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, &granted, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let api = w.treating.api().await.expect("login").clone();
+
+    for extra in ["limits.cognitive", "medical.diagnosis"] {
+        let h = header(
+            &w.case,
+            &w.treating_id,
+            &w.occupational_id,
+            &occ.fingerprint,
+            &c.consent_id,
+            MessageKind::Bilan,
+        );
+        let env = seal(
+            w.treating.identity(),
+            h,
+            &occ.recipient,
+            &values(&["limits.fatigue", extra]),
+        )
+        .expect("seal");
+        let msg = refused(api.submit_envelope(&env).await, 403, "field_not_consented");
+        assert!(msg.contains(extra), "the refusal names {extra}: {msg}");
+    }
+    // The same envelope without the extra field goes through: the refusal was about the field.
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        &c.consent_id,
+        MessageKind::Bilan,
+    );
+    let env = seal(
+        w.treating.identity(),
+        h,
+        &occ.recipient,
+        &values(&["limits.fatigue"]),
+    )
+    .expect("seal");
+    api.submit_envelope(&env)
+        .await
+        .expect("a covered envelope is accepted");
+    assert_eq!(w.occupational.inbox(true).await.expect("inbox").len(), 1);
+}
+
+// ------------------------------------------- §2.4 senders authenticated, messages bound
+
+/// §2.4: a message id is accepted once.
+#[tokio::test]
+async fn replayed_message_id_is_refused() {
+    let mut w = World::new().await;
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let api = w.treating.api().await.expect("login").clone();
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        &c.consent_id,
+        MessageKind::Bilan,
+    );
+    let env = seal(
+        w.treating.identity(),
+        h.clone(),
+        &occ.recipient,
+        &values(&["limits.fatigue"]),
+    )
+    .expect("seal");
+    api.submit_envelope(&env).await.expect("first submission");
+    refused(api.submit_envelope(&env).await, 409, "message_replayed");
+    // Another, validly signed envelope that reuses the id.
+    let env2 = seal(
+        w.treating.identity(),
+        h,
+        &occ.recipient,
+        &values(&["limits.physical"]),
+    )
+    .expect("seal");
+    refused(api.submit_envelope(&env2).await, 409, "message_replayed");
+    assert_eq!(w.occupational.inbox(true).await.expect("inbox").len(), 1);
+
+    // A signed consent is accepted once too.
+    let patient = w.patient.api().await.expect("login").clone();
+    let signed = patient
+        .consent(&c.consent_id)
+        .await
+        .expect("consent")
+        .consent;
+    refused(
+        patient
+            .submit_consent(&SubmitConsentRequest { consent: signed })
+            .await,
+        409,
+        "consent_exists",
+    );
+    assert_eq!(patient.consents(&w.case).await.expect("consents").len(), 1);
+}
+
+/// §2.4: a signature cannot be replayed onto another recipient, a consent cannot be reused
+/// for another recipient, and ciphertexts cannot be moved between messages.
+#[tokio::test]
+async fn envelope_readdressed_to_another_recipient_is_refused() {
+    let mut w = World::new().await;
+    let c_occ = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    grant(&mut w.patient, &w.case, &w.advising_id, FUNCTIONAL, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let adv = keys_of(&mut w.treating, &w.case, &w.advising_id).await;
+    let api = w.treating.api().await.expect("login").clone();
+    let vals = values(&["limits.fatigue", "capacity.hours_per_week"]);
+
+    // (a) The header re-addressed to the advising physician, signature left as it was.
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        &c_occ.consent_id,
+        MessageKind::Bilan,
+    );
+    let env = seal(w.treating.identity(), h, &occ.recipient, &vals).expect("seal");
+    let mut claimed: EnvelopeHeader = env.header.parse_unverified().expect("header");
+    claimed.recipient = w.advising_id.clone();
+    claimed.recipient_fingerprint = adv.fingerprint.clone();
+    let mut forged = env.clone();
+    forged.header.payload = B64(serde_json::to_vec(&claimed).expect("json"));
+    refused(
+        api.submit_envelope(&forged).await,
+        403,
+        "bad_envelope_signature",
+    );
+
+    // (b) Re-signed for the advising physician, but under the occupational physician's consent.
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.advising_id,
+        &adv.fingerprint,
+        &c_occ.consent_id,
+        MessageKind::Bilan,
+    );
+    let env_adv = seal(w.treating.identity(), h, &adv.recipient, &vals).expect("seal");
+    refused(
+        api.submit_envelope(&env_adv).await,
+        403,
+        "consent_wrong_recipient",
+    );
+
+    // (c) The ciphertexts of another message swapped in.
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        &c_occ.consent_id,
+        MessageKind::Bilan,
+    );
+    let other = seal(w.treating.identity(), h, &occ.recipient, &vals).expect("seal");
+    let mut swapped = env.clone();
+    swapped.fields = other.fields.clone();
+    refused(api.submit_envelope(&swapped).await, 400, "hash_mismatch");
+
+    // (d) Re-signed onto another case (where both physicians are members too), still under
+    //     this case's consent.
+    let opened = w
+        .treating
+        .open_case("Case 2026-021")
+        .await
+        .expect("open second case");
+    let mut p2 = w.app.client("patient-2").await;
+    let (view2, case2) = p2.join(&opened.enrolment_code).await.expect("join");
+    w.treating
+        .confirm_patient(&case2, &view2.fingerprint.short())
+        .await
+        .expect("confirm");
+    p2.add_member(&case2, &w.occupational_id)
+        .await
+        .expect("add occupational");
+    let h = header(
+        &case2,
+        &w.treating_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        &c_occ.consent_id,
+        MessageKind::Bilan,
+    );
+    let env_case2 = seal(w.treating.identity(), h, &occ.recipient, &vals).expect("seal");
+    refused(
+        api.submit_envelope(&env_case2).await,
+        404,
+        "consent_not_found",
+    );
+
+    // (e) Submitted by another physician in the treating physician's name.
+    let occupational = w.occupational.api().await.expect("login").clone();
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.advising_id,
+        &adv.fingerprint,
+        &c_occ.consent_id,
+        MessageKind::Request,
+    );
+    let env_request = seal(
+        w.treating.identity(),
+        h,
+        &adv.recipient,
+        &values(&["review.next_date"]),
+    )
+    .expect("seal");
+    refused(
+        occupational.submit_envelope(&env_request).await,
+        403,
+        "sender_mismatch",
+    );
+
+    // Nothing was lost: the untouched envelopes are still accepted, and read intact.
+    api.submit_envelope(&env).await.expect("original accepted");
+    api.submit_envelope(&other).await.expect("other accepted");
+    let id = env_header_id(&env);
+    let msg = w.occupational.read(&id).await.expect("read");
+    assert_eq!(msg.fields, vals);
+    assert!(w.advising.inbox(true).await.expect("inbox").is_empty());
+}
+
+fn env_header_id(env: &Envelope) -> MessageId {
+    env.header.parse_unverified().expect("header").message_id
+}
+
+/// §7: each ciphertext names its message and field inside, so one moved to another message
+/// or field (under a freshly signed manifest the server cannot tell from a real one) is
+/// refused by the recipient.
+#[tokio::test]
+async fn ciphertext_moved_to_another_message_or_field_is_refused_by_the_recipient() {
+    let mut w = World::new().await;
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let api = w.treating.api().await.expect("login").clone();
+    let new_header = || {
+        header(
+            &w.case,
+            &w.treating_id,
+            &w.occupational_id,
+            &occ.fingerprint,
+            &c.consent_id,
+            MessageKind::Bilan,
+        )
+    };
+
+    // Message X, sealed normally; message Y carries X's ciphertexts under its own signature.
+    let env_x = seal(
+        w.treating.identity(),
+        new_header(),
+        &occ.recipient,
+        &values(&["limits.fatigue"]),
+    )
+    .expect("seal");
+    let mut hy = new_header();
+    hy.manifest = env_x.header.parse_unverified().expect("header").manifest;
+    let env_y = Envelope {
+        header: Signed::sign(&hy, w.treating.identity().signing_key()).expect("sign"),
+        fields: env_x.fields.clone(),
+    };
+    // One message whose limits.fatigue carries the ciphertext sealed for its limits.physical.
+    let hz = new_header();
+    let sealed = seal(
+        w.treating.identity(),
+        hz.clone(),
+        &occ.recipient,
+        &values(&["limits.physical"]),
+    )
+    .expect("seal");
+    let ct = sealed.fields[0].ciphertext.clone();
+    let mut hz2 = hz;
+    hz2.manifest = vec![trialog_protocol::envelope::ManifestEntry {
+        field: f("limits.fatigue"),
+        sha256: sha256_hex(&[&ct.0]),
+    }];
+    let env_z = Envelope {
+        header: Signed::sign(&hz2, w.treating.identity().signing_key()).expect("sign"),
+        fields: vec![trialog_protocol::envelope::EncryptedField {
+            field: f("limits.fatigue"),
+            ciphertext: ct,
+        }],
+    };
+
+    for env in [&env_y, &env_z] {
+        // The server sees only hashes that match a valid signature: it cannot tell.
+        api.submit_envelope(env)
+            .await
+            .expect("accepted by the server");
+        match w.occupational.read(&env_header_id(env)).await {
+            Err(ClientError::Verification(m)) => {
+                assert!(m.contains("moved from another message or field"), "{m}")
+            }
+            other => panic!("the recipient accepted a moved ciphertext: {other:?}"),
+        }
+    }
+}
+
+/// §2.5: a physician the server adds to the case on its own (not the patient) receives
+/// nothing: no consent names them, and none can be forged for them.
+#[tokio::test]
+async fn recipient_added_by_the_server_receives_nothing() {
+    let mut w = World::new().await;
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let (_intruder, intruder_id) = w
+        .app
+        .physician(Role::Occupational, &riziv(456789, 4), "Dr. Someone Else")
+        .await;
+    let pool = db(&w.app).await;
+    sqlx::query("INSERT INTO members (case_id, account, status, added_by, added_at) VALUES ($1, $2, 'active', $3, $4)")
+        .bind(w.case.as_str())
+        .bind(intruder_id.as_str())
+        .bind(w.patient_id.as_str())
+        .bind(now())
+        .execute(&pool)
+        .await
+        .expect("insert member");
+
+    let r = w
+        .treating
+        .send(outgoing(
+            &w,
+            &intruder_id,
+            values(&["limits.fatigue"]),
+            false,
+        ))
+        .await;
+    assert!(matches!(r, Err(ClientError::NoConsent { .. })), "{r:?}");
+    // A hand-built envelope to them under the occupational physician's consent.
+    let keys = keys_of(&mut w.treating, &w.case, &intruder_id).await;
+    let api = w.treating.api().await.expect("login").clone();
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &intruder_id,
+        &keys.fingerprint,
+        &c.consent_id,
+        MessageKind::Bilan,
+    );
+    let env = seal(
+        w.treating.identity(),
+        h,
+        &keys.recipient,
+        &values(&["limits.fatigue"]),
+    )
+    .expect("seal");
+    refused(
+        api.submit_envelope(&env).await,
+        403,
+        "consent_wrong_recipient",
+    );
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+}
+
+// ------------------------------------------- roles and tokens
+
+/// A patient's token on physician endpoints, and a physician's token on patient endpoints.
+#[tokio::test]
+async fn tokens_are_refused_on_endpoints_of_another_role() {
+    let mut w = World::new().await;
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let occ = keys_of(&mut w.patient, &w.case, &w.occupational_id).await;
+    let patient = w.patient.api().await.expect("login").clone();
+
+    // Patient → physician endpoints.
+    refused(patient.inbox(false).await, 403, "role_forbidden");
+    refused(
+        patient.open_case("Case 2026-019").await,
+        403,
+        "role_forbidden",
+    );
+    for kind in [
+        MessageKind::Bilan,
+        MessageKind::Request,
+        MessageKind::Feedback,
+    ] {
+        let h = header(
+            &w.case,
+            &w.patient_id,
+            &w.occupational_id,
+            &occ.fingerprint,
+            &c.consent_id,
+            kind,
+        );
+        let env = seal(
+            w.patient.identity(),
+            h,
+            &occ.recipient,
+            &values(&["review.next_date"]),
+        )
+        .expect("seal");
+        refused(patient.submit_envelope(&env).await, 403, "kind_forbidden");
+    }
+
+    // Physician → patient endpoints.
+    let treating = w.treating.api().await.expect("login").clone();
+    let tc = consent(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &occ.fingerprint,
+        FUNCTIONAL,
+    );
+    let signed = Signed::sign(&tc, w.treating.identity().signing_key()).expect("sign");
+    refused(
+        treating
+            .submit_consent(&SubmitConsentRequest { consent: signed })
+            .await,
+        403,
+        "role_forbidden",
+    );
+    refused(treating.audit(&w.case).await, 403, "not_case_patient");
+    let occupational = w.occupational.api().await.expect("login").clone();
+    refused(occupational.audit(&w.case).await, 403, "not_case_patient");
+    let r = Revocation {
+        consent_id: c.consent_id.clone(),
+        case_id: w.case.clone(),
+        patient: w.patient_id.clone(),
+        revoked_at: now(),
+    };
+    let revocation = Signed::sign(&r, w.treating.identity().signing_key()).expect("sign");
+    refused(
+        treating
+            .revoke(&c.consent_id, &RevokeRequest { revocation })
+            .await,
+        403,
+        "role_forbidden",
+    );
+
+    // A physician may not send a kind of another role either.
+    let treating_keys = keys_of(&mut w.occupational, &w.case, &w.treating_id).await;
+    let h = header(
+        &w.case,
+        &w.occupational_id,
+        &w.treating_id,
+        &treating_keys.fingerprint,
+        &c.consent_id,
+        MessageKind::Bilan,
+    );
+    let env = seal(
+        w.occupational.identity(),
+        h,
+        &treating_keys.recipient,
+        &values(&["review.next_date"]),
+    )
+    .expect("seal");
+    refused(
+        occupational.submit_envelope(&env).await,
+        403,
+        "kind_forbidden",
+    );
+
+    // None of it changed anything: the consent stands.
+    let cs = w.patient.consents(&w.case).await.expect("consents");
+    assert_eq!(cs.len(), 1);
+    assert!(cs[0].is_current(now()));
+}
+
+/// Expired, forged, tampered and missing tokens.
+#[tokio::test]
+async fn expired_forged_and_missing_tokens_are_refused() {
+    let app = TestApp::spawn_with(Settings {
+        token_ttl: 1,
+        ..Default::default()
+    })
+    .await;
+    let (mut c, account) = app
+        .physician(Role::Treating, &riziv(123456, 580), "Dr. An Peeters")
+        .await;
+    let api = c.api().await.expect("login").clone();
+    api.me().await.expect("a fresh token works");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    refused(api.me().await, 401, "token_expired");
+    refused(api.cases().await, 401, "token_expired");
+
+    // A real token, to tamper with: log in by hand.
+    let pin = trialog_client::tls::parse_pin(&app.cert_sha256).expect("pin");
+    let raw = Api::new(&app.url, pin).expect("api");
+    let ch = raw.challenge(&account).await.expect("challenge");
+    let sig = c
+        .identity()
+        .signing_key()
+        .sign(&login_message(&account, &ch.nonce.0));
+    let login = raw
+        .login(&LoginRequest {
+            account: account.clone(),
+            nonce: ch.nonce,
+            sig: B64(sig.to_bytes().to_vec()),
+        })
+        .await
+        .expect("login");
+    let parts: Vec<&str> = login.token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+
+    let t = now();
+    let claims = json!({
+        "sub": account.as_str(), "role": "treating", "iat": t, "exp": t + 600,
+        "aud": "trialog", "iss": "trialog-server",
+    });
+    let other_key = Identity::generate().expect("identity");
+    let forged = jwt(
+        other_key.signing_key(),
+        &json!({"alg": "EdDSA", "typ": "JWT"}),
+        &claims,
+    );
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT"}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    // The server's own signature over claims edited afterwards (a longer life).
+    let mut real_claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("claims");
+    real_claims["exp"] = json!(t + 3600);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(real_claims.to_string()),
+        parts[2]
+    );
+    for (what, auth) in [
+        ("signed by another key", format!("Bearer {forged}")),
+        ("alg none", format!("Bearer {unsigned}")),
+        ("claims edited", format!("Bearer {tampered}")),
+        ("garbage", "Bearer not-a-token".to_owned()),
+        ("not a bearer token", format!("Basic {}", login.token)),
+    ] {
+        let (status, code, _) = me_with(&app, Some(&auth)).await;
+        assert_eq!((status, code.as_str()), (401, "invalid_token"), "{what}");
+    }
+    let (status, code, _) = me_with(&app, None).await;
+    assert_eq!((status, code.as_str()), (401, "missing_token"));
+}
+
+/// An envelope created one hour ago (or one hour ahead) is refused.
+#[tokio::test]
+async fn envelope_outside_the_clock_skew_is_refused() {
+    let mut w = World::new().await;
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let api = w.treating.api().await.expect("login").clone();
+    for shift in [-3600, 3600] {
+        let mut h = header(
+            &w.case,
+            &w.treating_id,
+            &w.occupational_id,
+            &occ.fingerprint,
+            &c.consent_id,
+            MessageKind::Bilan,
+        );
+        h.created_at += shift;
+        let env = seal(
+            w.treating.identity(),
+            h,
+            &occ.recipient,
+            &values(&["limits.fatigue"]),
+        )
+        .expect("seal");
+        refused(api.submit_envelope(&env).await, 422, "clock_skew");
+    }
+    assert!(w.occupational.inbox(true).await.expect("inbox").is_empty());
+}
+
+// ------------------------------------------- §2.3(c) the recipient checks again
+
+/// §2.3(c): an envelope the server never checked (written straight into its database)
+/// carrying fields outside the consent is refused by the recipient's client.
+#[tokio::test]
+async fn recipient_refuses_an_unconsented_field_the_server_let_through() {
+    let mut w = World::new().await;
+    let granted = functional_without(&["limits.cognitive"]);
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, &granted, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let pool = db(&w.app).await;
+    let home = Home::new(w.app.data.path().join("clients").join("Dr. Luc Janssens"));
+
+    for extra in ["limits.cognitive", "medical.diagnosis"] {
+        let h = header(
+            &w.case,
+            &w.treating_id,
+            &w.occupational_id,
+            &occ.fingerprint,
+            &c.consent_id,
+            MessageKind::Bilan,
+        );
+        let id = h.message_id.clone();
+        let env = seal(
+            w.treating.identity(),
+            h,
+            &occ.recipient,
+            &values(&["limits.fatigue", extra]),
+        )
+        .expect("seal");
+        sqlx::query(
+            "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields)
+             VALUES ($1, $2, $3, $4, $5, 'bilan', $6, $6, 'accepted', $7, $8)",
+        )
+        .bind(id.as_str())
+        .bind(w.case.as_str())
+        .bind(w.treating_id.as_str())
+        .bind(w.occupational_id.as_str())
+        .bind(c.consent_id.as_str())
+        .bind(now())
+        .bind(serde_json::to_string(&env.header).expect("json"))
+        .bind(serde_json::to_vec(&env.fields).expect("json"))
+        .execute(&pool)
+        .await
+        .expect("insert envelope");
+
+        match w.occupational.read(&id).await {
+            Err(ClientError::Verification(m)) => {
+                assert!(m.contains(extra), "the refusal names {extra}: {m}")
+            }
+            other => panic!("the recipient accepted an unconsented {extra}: {other:?}"),
+        }
+        assert!(
+            !home.messages_dir().join(format!("{id}.json")).exists(),
+            "nothing was stored locally"
+        );
+        let state: String = sqlx::query_scalar("SELECT state FROM envelopes WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&pool)
+            .await
+            .expect("state");
+        assert_ne!(
+            state, "acknowledged",
+            "a refused message is not acknowledged"
+        );
+    }
+}
+
+// ------------------------------------------- §2.7 the audit log is tamper-evident
+
+/// §2.7: the patient's client notices an altered, truncated or rewritten audit log.
+#[tokio::test]
+async fn tampered_or_truncated_audit_log_is_detected() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let report = w
+        .treating
+        .send(outgoing(&w, &w.occupational_id, bilan_values(), false))
+        .await
+        .expect("send");
+    w.occupational.read(&report.message_id).await.expect("read");
+    let entries = w
+        .patient
+        .audit(&w.case)
+        .await
+        .expect("the untouched log verifies");
+    assert!(entries.len() >= 8, "{entries:?}");
+
+    let pool = db(&w.app).await;
+    let rows: Vec<(i64, Vec<u8>, String)> =
+        sqlx::query_as("SELECT seq, entry, hash FROM audit WHERE chain = $1 ORDER BY seq")
+            .bind(w.case.as_str())
+            .fetch_all(&pool)
+            .await
+            .expect("audit rows");
+    assert_eq!(rows.len(), entries.len());
+    // The consent grant: the entry that names the fields the patient allowed.
+    let (seq, original, _) = rows
+        .iter()
+        .find(|(_, e, _)| String::from_utf8_lossy(e).contains("consent_granted"))
+        .cloned()
+        .expect("a consent grant entry");
+    let mut e: AuditEntry = serde_json::from_slice(&original).expect("entry");
+    e.detail = e
+        .detail
+        .map(|d| d.replace("limits.cognitive", "limits.cognitivf"));
+    let altered = serde_json::to_vec(&e).expect("json");
+    assert_ne!(altered, original);
+    let set_entry = |bytes: Vec<u8>| {
+        let pool = pool.clone();
+        let case = w.case.clone();
+        async move {
+            sqlx::query("UPDATE audit SET entry = $1 WHERE chain = $2 AND seq = $3")
+                .bind(bytes)
+                .bind(case.as_str())
+                .bind(seq)
+                .execute(&pool)
+                .await
+                .expect("update audit")
+        }
+    };
+
+    // (1) One entry's detail altered in place.
+    set_entry(altered.clone()).await;
+    let r = w.patient.audit(&w.case).await;
+    assert!(
+        matches!(&r, Err(ClientError::Audit(m)) if m.contains(&format!("entry {seq}"))),
+        "{r:?}"
+    );
+    set_entry(original.clone()).await;
+    w.patient
+        .audit(&w.case)
+        .await
+        .expect("restored log verifies again");
+
+    // (2) The last entry deleted.
+    let (last_seq, last_entry, last_hash) = rows.last().cloned().expect("rows");
+    sqlx::query("DELETE FROM audit WHERE chain = $1 AND seq = $2")
+        .bind(w.case.as_str())
+        .bind(last_seq)
+        .execute(&pool)
+        .await
+        .expect("delete");
+    let r = w.patient.audit(&w.case).await;
+    assert!(matches!(r, Err(ClientError::Audit(_))), "{r:?}");
+    sqlx::query("INSERT INTO audit (chain, seq, entry, hash) VALUES ($1, $2, $3, $4)")
+        .bind(w.case.as_str())
+        .bind(last_seq)
+        .bind(last_entry)
+        .bind(last_hash)
+        .execute(&pool)
+        .await
+        .expect("restore");
+    w.patient
+        .audit(&w.case)
+        .await
+        .expect("restored log verifies again");
+
+    // (3) The entry altered and every later hash recomputed, so the chain and the server's
+    //     checkpoint agree: the head the patient saw last time no longer matches.
+    let mut prev = [0u8; 32];
+    for (s, entry, _) in &rows {
+        let bytes = if *s == seq {
+            altered.clone()
+        } else {
+            entry.clone()
+        };
+        let h = chain_hash(&prev, &bytes);
+        if *s >= seq {
+            sqlx::query("UPDATE audit SET entry = $1, hash = $2 WHERE chain = $3 AND seq = $4")
+                .bind(bytes)
+                .bind(hex::encode(h))
+                .bind(w.case.as_str())
+                .bind(s)
+                .execute(&pool)
+                .await
+                .expect("rewrite");
+        }
+        prev = h;
+    }
+    let r = w.patient.audit(&w.case).await;
+    assert!(
+        matches!(&r, Err(ClientError::Audit(m)) if m.contains("rewritten")),
+        "{r:?}"
+    );
+}
+
+// ------------------------------------------- the network
+
+/// A client pinned to another certificate does not talk to the server at all.
+#[tokio::test]
+async fn wrong_tls_pin_is_refused() {
+    let app = TestApp::spawn().await;
+    let wrong = sha256_hex(&[b"not the server's certificate"]);
+    assert_ne!(wrong, app.cert_sha256.to_lowercase());
+    let home = Home::new(app.data.path().join("clients").join("mitm"));
+    let r = Client::init(home.clone(), &app.url, &wrong, PASSPHRASE).await;
+    match r {
+        Err(ClientError::Network(m)) => assert!(m.contains("not the pinned one"), "{m}"),
+        other => panic!("expected a pin failure, got {other:?}"),
+    }
+    assert!(
+        !home.keystore_path().exists() && !home.config_path().exists(),
+        "nothing was initialised"
+    );
+    let r = Client::init(home.clone(), &app.url, "not-hex", PASSPHRASE).await;
+    assert!(matches!(r, Err(ClientError::BadPin(_))), "{r:?}");
+    // With the right pin the same home initialises.
+    Client::init(home, &app.url, &app.cert_sha256, PASSPHRASE)
+        .await
+        .expect("right pin");
+}
+
+// ------------------------------------------- the leak guard
+
+/// Free text that names the diagnosis or an oncology term is refused until overridden, and
+/// the override travels in the signed header to the recipient.
+#[tokio::test]
+async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
+    let mut w = World::new().await;
+    let mut fields = FUNCTIONAL.to_vec();
+    fields.push("remarks");
+    grant(&mut w.patient, &w.case, &w.occupational_id, &fields, &[]).await;
+    let mut vals: Vec<(FieldId, Value)> = bilan_values();
+    for (id, v) in vals.iter_mut() {
+        if id.as_str() == "limits.cognitive" {
+            *v = json!("Concentration drops since the ductal surgery; about 30 minutes");
+        }
+    }
+    let remarks = "Vermoeid na de chemotherapie, herstelt traag";
+    vals.push((f("remarks"), json!(remarks)));
+
+    let r = w
+        .treating
+        .send(outgoing(&w, &w.occupational_id, vals.clone(), false))
+        .await;
+    let hits = match r {
+        Err(ClientError::LeakGuard { hits }) => hits,
+        other => panic!("expected the leak guard to refuse, got {other:?}"),
+    };
+    assert!(
+        hits.iter().any(|h| h.field == f("remarks")
+            && h.term == "chemotherapie"
+            && h.source == LeakSource::OncologyTerm),
+        "{hits:?}"
+    );
+    assert!(
+        hits.iter().any(|h| h.field == f("limits.cognitive")
+            && h.term == "ductal"
+            && h.source == LeakSource::MedicalField(f("medical.diagnosis"))),
+        "{hits:?}"
+    );
+    assert!(
+        w.occupational.inbox(true).await.expect("inbox").is_empty(),
+        "nothing was sent"
+    );
+
+    let report = w
+        .treating
+        .send(outgoing(&w, &w.occupational_id, vals, true))
+        .await
+        .expect("override sends");
+    assert_eq!(report.leak_guard_overridden, hits);
+    let msg = w.occupational.read(&report.message_id).await.expect("read");
+    assert!(msg.leak_guard_override);
+    assert!(msg.fields.contains(&(f("remarks"), json!(remarks))));
+    assert!(
+        msg.fields.iter().all(|(id, _)| !id.is_medical()),
+        "the diagnosis itself stays stripped"
+    );
+}
+
+// ------------------------------------------- §2.5 keys are pinned
+
+/// §2.5: a physician's key replaced on the server is refused by a client that pinned it.
+#[tokio::test]
+async fn changed_pinned_key_is_refused() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let before = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let pool = db(&w.app).await;
+    let server_key = Identity::generate().expect("identity");
+    substitute_key(&pool, &w.occupational_id, Role::Occupational, &server_key).await;
+
+    let check = |r: Result<_, ClientError>| match r {
+        Err(ClientError::KeyChanged {
+            account,
+            pinned,
+            now,
+        }) => {
+            assert_eq!(account, w.occupational_id.to_string());
+            assert_eq!(pinned, before.fingerprint.short());
+            assert_eq!(now, server_key.fingerprint().short());
+        }
+        other => panic!("expected KeyChanged, got {:?}", other.map(|_: ()| ())),
+    };
+    check(w.treating.case(&w.case).await.map(|_| ()));
+    check(
+        w.treating
+            .send(outgoing(
+                &w,
+                &w.occupational_id,
+                values(&["limits.fatigue"]),
+                false,
+            ))
+            .await
+            .map(|_| ()),
+    );
+    assert!(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM envelopes")
+            .fetch_one(&pool)
+            .await
+            .map(|n| n == 0)
+            .expect("count")
+    );
+}

@@ -1,1 +1,649 @@
-//! (being written)
+//! The README walkthrough, run with the real binaries: `trialog-server serve` on a random
+//! port, `trialog-server invite`, and `trialog` for four people in four homes. At the end,
+//! every `trialog …` command the README shows must have been run here with its flags.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const PASSPHRASE: &str = "a long passphrase for the demo";
+
+/// Where the `trialog` and `trialog-server` binaries are; builds them if this test binary
+/// was built alone (`cargo test` builds binaries only for their own package's tests).
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--bins",
+                "-p",
+                "trialog-client",
+                "-p",
+                "trialog-server",
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the binaries failed");
+        assert!(
+            dir.join("trialog").exists() && dir.join("trialog-server").exists(),
+            "binaries not in {}",
+            dir.display()
+        );
+        dir
+    })
+}
+
+/// One command as it appears in the README or as this test ran it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Invocation {
+    program: String,
+    subcommand: Vec<String>,
+    flags: BTreeSet<String>,
+}
+
+fn invocation(program: &str, args: &[&str]) -> Invocation {
+    let mut subcommand = Vec::new();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        i += 1;
+        match *a {
+            // Global options may stand before the subcommand.
+            "--json" => continue,
+            "--lang" | "--data-dir" | "--database-url" => {
+                i += 1;
+                continue;
+            }
+            a if a.starts_with('-') || a.starts_with('<') || a.starts_with('"') => break,
+            a => {
+                subcommand.push(a.to_string());
+                if !matches!(a, "case" | "consent") {
+                    break;
+                }
+            }
+        }
+    }
+    let flags = args
+        .iter()
+        .filter(|a| a.starts_with("--"))
+        .map(|a| a.to_string())
+        .collect();
+    Invocation {
+        program: program.into(),
+        subcommand,
+        flags,
+    }
+}
+
+/// Every `trialog …` / `trialog-server …` line in the README's shell blocks.
+fn readme_invocations(readme: &str) -> Vec<Invocation> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = line.trim() == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().take_while(|w| *w != ">").collect();
+        if let Some((program, args)) = words.split_first() {
+            if *program == "trialog" || *program == "trialog-server" {
+                out.push(invocation(program, args));
+            }
+        }
+    }
+    out
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Walkthrough {
+    root: tempfile::TempDir,
+    data: PathBuf,
+    ran: Vec<Invocation>,
+}
+
+impl Walkthrough {
+    fn command(&mut self, program: &str, home: Option<&str>, args: &[&str]) -> Command {
+        self.ran.push(invocation(program, args));
+        let mut c = Command::new(bin_dir().join(program));
+        c.args(args)
+            .current_dir(self.root.path())
+            .env("TRIALOG_PASSPHRASE", PASSPHRASE)
+            .env_remove("TRIALOG_LANG");
+        if let Some(h) = home {
+            c.env("TRIALOG_HOME", self.root.path().join(h));
+        }
+        c
+    }
+
+    fn ok(&mut self, program: &str, home: Option<&str>, args: &[&str]) -> String {
+        let out: Output = self.command(program, home, args).output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed:\n{stdout}\n{stderr}"
+        );
+        stdout
+    }
+
+    fn json(&mut self, home: &str, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let s = self.ok("trialog", Some(home), &a);
+        serde_json::from_str(&s).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {s}"))
+    }
+
+    fn fails(&mut self, home: &str, args: &[&str]) -> String {
+        let out = self
+            .command("trialog", Some(home), args)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn invite(&mut self, role: &str, riziv: &str, name: &str) -> String {
+        let data = self.data.display().to_string();
+        let code = self.ok(
+            "trialog-server",
+            None,
+            &[
+                "invite",
+                "--role",
+                role,
+                "--riziv",
+                riziv,
+                "--name",
+                name,
+                "--data-dir",
+                &data,
+            ],
+        );
+        code.trim().to_owned()
+    }
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_walkthrough() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README");
+    let root = tempfile::tempdir().expect("tmp");
+    let data = root.path().join("trialog-data");
+    let mut w = Walkthrough {
+        root,
+        data: data.clone(),
+        ran: Vec::new(),
+    };
+
+    // Operator: invitations first (offline on the data directory), then the server.
+    let inv_treating = w.invite("treating", "1-23456-25-580", "Dr. An Peeters");
+    let inv_occ = w.invite("occupational", "2-34567-76-004", "Dr. Luc Janssens");
+    let inv_adv = w.invite("advising", "3-45678-30-009", "Dr. Marie Dubois");
+    // A bad RIZIV/INAMI number is refused with the reason.
+    let bad = w
+        .command(
+            "trialog-server",
+            None,
+            &[
+                "--data-dir",
+                &data.display().to_string(),
+                "invite",
+                "--role",
+                "treating",
+                "--riziv",
+                "1-23456-26-580",
+                "--name",
+                "X",
+            ],
+        )
+        .output()
+        .expect("run");
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("check digits"));
+
+    let data_s = data.display().to_string();
+    w.ran.push(invocation("trialog-server", &["serve"]));
+    let mut child = Command::new(bin_dir().join("trialog-server"))
+        .args(["--data-dir", &data_s, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let stdout = child.stdout.take().expect("stdout");
+    let _server = Server(child);
+    let (mut url, mut sha) = (String::new(), String::new());
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("server output");
+        if let Some(u) = line.strip_prefix("Trialog server listening on ") {
+            url = u.trim().to_owned();
+        }
+        if let Some(h) = line.strip_prefix("TLS certificate SHA-256: ") {
+            sha = h.trim().to_owned();
+            break;
+        }
+    }
+    assert!(
+        url.starts_with("https://127.0.0.1:") && sha.len() == 64,
+        "{url} {sha}"
+    );
+
+    // Each physician: init, register, whoami.
+    let mut ids = Vec::new();
+    for (home, code) in [
+        ("peeters", &inv_treating),
+        ("janssens", &inv_occ),
+        ("dubois", &inv_adv),
+    ] {
+        let out = w.ok(
+            "trialog",
+            Some(home),
+            &["init", "--server", &url, "--cert-sha256", &sha],
+        );
+        assert!(out.contains("Fingerprint"), "{out}");
+        let out = w.ok("trialog", Some(home), &["register", "--invite", code]);
+        assert!(out.contains("Registered"), "{out}");
+        let me = w.json(home, &["whoami"]);
+        ids.push(s(&me, "account"));
+    }
+    let (treating, occ, adv) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    // An invitation works once.
+    w.ok(
+        "trialog",
+        Some("intruder"),
+        &["init", "--server", &url, "--cert-sha256", &sha],
+    );
+    let err = w.fails("intruder", &["register", "--invite", &inv_occ]);
+    assert!(err.contains("unknown, used or expired"), "{err}");
+
+    // Treating physician opens the case.
+    let opened = w.json("peeters", &["case", "open", "--label", "Case 2026-017"]);
+    let (case, code) = (s(&opened, "case_id"), s(&opened, "enrolment_code"));
+
+    // Patient joins and reads out the fingerprint.
+    w.ok(
+        "trialog",
+        Some("patient"),
+        &["init", "--server", &url, "--cert-sha256", &sha],
+    );
+    let joined = w.ok(
+        "trialog",
+        Some("patient"),
+        &["--lang", "nl", "join", "--code", &code],
+    );
+    assert!(joined.contains("Lees deze vingerafdruk voor"), "{joined}");
+    let fingerprint = joined
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 39 && l.split(' ').count() == 8)
+        .expect("fingerprint line")
+        .to_owned();
+
+    // A wrong fingerprint is refused; the right one confirms.
+    let err = w.fails(
+        "peeters",
+        &[
+            "case",
+            "confirm-patient",
+            "--case",
+            &case,
+            "--fingerprint",
+            "0000 0000 0000 0000 0000 0000 0000 0000",
+        ],
+    );
+    assert!(err.contains("does not match"), "{err}");
+    let out = w.ok(
+        "trialog",
+        Some("peeters"),
+        &[
+            "case",
+            "confirm-patient",
+            "--case",
+            &case,
+            "--fingerprint",
+            &fingerprint,
+        ],
+    );
+    assert!(out.contains("confirmed"), "{out}");
+
+    // Patient adds the physicians and checks the case.
+    let dir = w.ok(
+        "trialog",
+        Some("patient"),
+        &["directory", "--role", "occupational"],
+    );
+    assert!(
+        dir.contains("Dr. Luc Janssens") && dir.contains(&occ) && !dir.contains("Dr. Marie Dubois"),
+        "{dir}"
+    );
+    w.ok(
+        "trialog",
+        Some("patient"),
+        &["case", "add", "--case", &case, "--member", &occ],
+    );
+    w.ok(
+        "trialog",
+        Some("patient"),
+        &["case", "add", "--case", &case, "--member", &adv],
+    );
+    let show = w.ok(
+        "trialog",
+        Some("patient"),
+        &["case", "show", "--case", &case],
+    );
+    assert!(
+        show.contains("confirmed")
+            && show.contains("Dr. Luc Janssens")
+            && show.contains("Dr. Marie Dubois"),
+        "{show}"
+    );
+
+    // Consents.
+    let err = w.fails(
+        "patient",
+        &[
+            "consent",
+            "grant",
+            "--case",
+            &case,
+            "--to",
+            &occ,
+            "--field",
+            "medical.diagnosis",
+        ],
+    );
+    assert!(err.contains("--share-medically"), "{err}");
+    let c_occ = w.json(
+        "patient",
+        &[
+            "consent",
+            "grant",
+            "--case",
+            &case,
+            "--to",
+            &occ,
+            "--field",
+            "capacity.hours_per_week",
+            "--field",
+            "limits.fatigue",
+            "--field",
+            "limits.physical",
+        ],
+    );
+    w.ok(
+        "trialog",
+        Some("patient"),
+        &[
+            "consent",
+            "grant",
+            "--case",
+            &case,
+            "--to",
+            &adv,
+            "--field",
+            "capacity.hours_per_week",
+            "--field",
+            "limits.fatigue",
+            "--field",
+            "limits.physical",
+            "--share-medically",
+            "medical.diagnosis",
+        ],
+    );
+    w.ok(
+        "trialog",
+        Some("patient"),
+        &[
+            "consent",
+            "grant",
+            "--case",
+            &case,
+            "--to",
+            &treating,
+            "--field",
+            "job.demands",
+            "--field",
+            "job.adaptation_options",
+            "--field",
+            "reintegration.plan",
+        ],
+    );
+
+    // Treating physician: template, then the README's filled-in bilan, sent to both.
+    let template = w.ok(
+        "trialog",
+        Some("peeters"),
+        &["template", "--kind", "bilan", "--lang", "nl"],
+    );
+    assert!(
+        template.contains("#limits.fatigue") && template.contains("Vermoeidheid"),
+        "{template}"
+    );
+    let bilan = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("README toml block");
+    std::fs::write(w.root.path().join("bilan.toml"), bilan).expect("write bilan");
+    let to_occ = w.ok(
+        "trialog",
+        Some("peeters"),
+        &[
+            "send",
+            "--case",
+            &case,
+            "--to",
+            &occ,
+            "--kind",
+            "bilan",
+            "--file",
+            "bilan.toml",
+        ],
+    );
+    assert!(to_occ.contains("Stripped: medical.diagnosis"), "{to_occ}");
+    let to_adv = w.ok(
+        "trialog",
+        Some("peeters"),
+        &[
+            "send",
+            "--case",
+            &case,
+            "--to",
+            &adv,
+            "--kind",
+            "bilan",
+            "--file",
+            "bilan.toml",
+        ],
+    );
+    assert!(!to_adv.contains("Stripped"), "{to_adv}");
+
+    // The leak guard stops a diagnosis hidden in free text, in words.
+    std::fs::write(
+        w.root.path().join("leaky.toml"),
+        "capacity.hours_per_week = 12\nlimits.fatigue = \"Moe sinds de chemotherapie\"\n",
+    )
+    .expect("write");
+    let err = w.fails(
+        "peeters",
+        &[
+            "send",
+            "--case",
+            &case,
+            "--to",
+            &adv,
+            "--kind",
+            "bilan",
+            "--file",
+            "leaky.toml",
+        ],
+    );
+    assert!(
+        err.contains("chemotherapie") && err.contains("--override-leak-guard"),
+        "{err}"
+    );
+
+    // Occupational physician reads (no diagnosis) and answers.
+    let inbox = w.ok("trialog", Some("janssens"), &["inbox"]);
+    let msg = inbox
+        .split_whitespace()
+        .next()
+        .expect("a message")
+        .to_owned();
+    assert!(msg.starts_with("msg_"), "{inbox}");
+    let read = w.ok("trialog", Some("janssens"), &["read", &msg]);
+    assert!(
+        read.contains("Vermoeidheid 6/10") && !read.contains("carcinoom"),
+        "{read}"
+    );
+    let fb_template = w.ok(
+        "trialog",
+        Some("janssens"),
+        &["template", "--kind", "feedback"],
+    );
+    assert!(fb_template.contains("#job.demands"));
+    std::fs::write(
+        w.root.path().join("feedback.toml"),
+        "[job]\ndemands = \"Planner: screen work, lifting up to 10 kg\"\nadaptation_options = \"Desk tasks only for 3 months\"\n[reintegration]\nplan = \"Adapted work at 50 % from 2027-01-04\"\n",
+    )
+    .expect("write feedback");
+    w.ok(
+        "trialog",
+        Some("janssens"),
+        &[
+            "send",
+            "--case",
+            &case,
+            "--to",
+            &treating,
+            "--kind",
+            "feedback",
+            "--file",
+            "feedback.toml",
+        ],
+    );
+
+    // The advising physician sees the diagnosis; the treating physician the feedback.
+    let adv_inbox = w.json("dubois", &["inbox"]);
+    let adv_msg = adv_inbox[0]["message_id"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    let read = w.ok(
+        "trialog",
+        Some("dubois"),
+        &["--lang", "fr", "read", &adv_msg],
+    );
+    assert!(
+        read.contains("Diagnostic") && read.contains("carcinoom"),
+        "{read}"
+    );
+    let t_inbox = w.json("peeters", &["inbox"]);
+    let fb = t_inbox[0]["message_id"]
+        .as_str()
+        .expect("feedback")
+        .to_owned();
+    let read = w.ok("trialog", Some("peeters"), &["read", &fb]);
+    assert!(read.contains("Desk tasks only"), "{read}");
+
+    // Patient: consents, audit, revocation.
+    let list = w.ok(
+        "trialog",
+        Some("patient"),
+        &["consent", "list", "--case", &case],
+    );
+    assert!(
+        list.contains(&occ) && list.contains("valid until"),
+        "{list}"
+    );
+    let audit = w.ok("trialog", Some("patient"), &["audit", "--case", &case]);
+    assert!(
+        audit.contains("Audit log verified") && audit.contains("message accepted"),
+        "{audit}"
+    );
+    let revoke = w.ok(
+        "trialog",
+        Some("patient"),
+        &["consent", "revoke", "--consent", &s(&c_occ, "consent")],
+    );
+    assert!(revoke.contains("cannot be recalled"), "{revoke}");
+
+    // The next bilan under it is refused, in words, in the physician's language.
+    let err = w.fails(
+        "peeters",
+        &[
+            "send",
+            "--case",
+            &case,
+            "--to",
+            &occ,
+            "--kind",
+            "bilan",
+            "--file",
+            "bilan.toml",
+        ],
+    );
+    assert!(err.contains("revoked this consent"), "{err}");
+    let err = w.fails(
+        "peeters",
+        &[
+            "--lang",
+            "fr",
+            "send",
+            "--case",
+            &case,
+            "--to",
+            &occ,
+            "--kind",
+            "bilan",
+            "--file",
+            "bilan.toml",
+        ],
+    );
+    assert!(err.contains("retiré ce consentement"), "{err}");
+
+    // Every command the README shows was run above with at least its flags.
+    let readme_cmds = readme_invocations(&readme);
+    assert!(
+        readme_cmds.len() >= 20,
+        "README commands found: {}",
+        readme_cmds.len()
+    );
+    for r in &readme_cmds {
+        let covered = w.ran.iter().any(|x| {
+            x.program == r.program && x.subcommand == r.subcommand && r.flags.is_subset(&x.flags)
+        });
+        assert!(covered, "README command not exercised by this test: {r:?}");
+    }
+}

@@ -22,13 +22,26 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let mut adv_fields = FUNCTIONAL.to_vec();
     adv_fields.push("medical.diagnosis");
-    grant(&mut w.patient, &w.case, &w.advising_id, &adv_fields, &["medical.diagnosis"]).await;
+    grant(
+        &mut w.patient,
+        &w.case,
+        &w.advising_id,
+        &adv_fields,
+        &["medical.diagnosis"],
+    )
+    .await;
     // And the treating physician may receive the work side's feedback.
     grant(
         &mut w.patient,
         &w.case,
         &w.treating_id,
-        &["job.demands", "job.adaptation_options", "reintegration.plan", "decision.progressive_resumption", "remarks"],
+        &[
+            "job.demands",
+            "job.adaptation_options",
+            "reintegration.plan",
+            "decision.progressive_resumption",
+            "remarks",
+        ],
         &[],
     )
     .await;
@@ -72,11 +85,21 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     assert_eq!(read.kind, MessageKind::Bilan);
     assert_eq!(read.sender, w.treating_id);
     assert!(read.fields.iter().all(|(id, _)| !id.is_medical()));
-    let expected: Vec<_> = bilan_values().into_iter().filter(|(id, _)| !id.is_medical()).collect();
+    let expected: Vec<_> = bilan_values()
+        .into_iter()
+        .filter(|(id, _)| !id.is_medical())
+        .collect();
     assert_eq!(read.fields, expected);
     // Read again later: from the local copy (the server deleted its ciphertext on acknowledgement).
     assert!(w.occupational.inbox(false).await.unwrap().is_empty());
-    assert_eq!(w.occupational.read(&to_occ.message_id).await.unwrap().fields, expected);
+    assert_eq!(
+        w.occupational
+            .read(&to_occ.message_id)
+            .await
+            .unwrap()
+            .fields,
+        expected
+    );
 
     // The advising physician reads it with the diagnosis.
     let read = w.advising.read(&to_adv.message_id).await.unwrap();
@@ -84,9 +107,18 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
 
     // The occupational physician answers with feedback under the treating physician's consent.
     let feedback = vec![
-        (f("job.demands"), json!("Warehouse planner: screen work, occasional lifting of 10 kg boxes")),
-        (f("job.adaptation_options"), json!("Desk-only tasks for 3 months; flexible hours")),
-        (f("reintegration.plan"), json!("Adapted work at 50 % from 2027-01-04, reviewed monthly")),
+        (
+            f("job.demands"),
+            json!("Warehouse planner: screen work, occasional lifting of 10 kg boxes"),
+        ),
+        (
+            f("job.adaptation_options"),
+            json!("Desk-only tasks for 3 months; flexible hours"),
+        ),
+        (
+            f("reintegration.plan"),
+            json!("Adapted work at 50 % from 2027-01-04, reviewed monthly"),
+        ),
         (f("limits.cognitive"), json!("not carried by feedback")),
     ];
     let fb = w
@@ -126,7 +158,10 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
             case: w.case.clone(),
             to: w.advising_id.clone(),
             kind: MessageKind::Request,
-            values: vec![(f("remarks"), json!("Could you share your decision on progressive resumption?"))],
+            values: vec![(
+                f("remarks"),
+                json!("Could you share your decision on progressive resumption?"),
+            )],
             override_leak_guard: false,
         })
         .await
@@ -159,7 +194,10 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     for (id, v) in bilan_values().into_iter().chain(feedback) {
         if let Some(text) = v.as_str() {
             for probe in [text, &text[..text.len().min(16)]] {
-                assert!(!dump.contains(probe), "{id} found in clear in the database: {probe}");
+                assert!(
+                    !dump.contains(probe),
+                    "{id} found in clear in the database: {probe}"
+                );
             }
         }
     }
@@ -171,11 +209,28 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
 #[tokio::test]
 async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
     let mut w = World::new().await;
-    let first = grant(&mut w.patient, &w.case, &w.occupational_id, &["limits.fatigue"], &[]).await;
-    let second = grant(&mut w.patient, &w.case, &w.occupational_id, &["limits.fatigue", "limits.physical"], &[]).await;
+    let first = grant(
+        &mut w.patient,
+        &w.case,
+        &w.occupational_id,
+        &["limits.fatigue"],
+        &[],
+    )
+    .await;
+    let second = grant(
+        &mut w.patient,
+        &w.case,
+        &w.occupational_id,
+        &["limits.fatigue", "limits.physical"],
+        &[],
+    )
+    .await;
     assert_eq!(second.supersedes.as_ref(), Some(&first.consent_id));
     let list = w.patient.consents(&w.case).await.unwrap();
-    let old = list.iter().find(|c| c.consent.consent_id == first.consent_id).unwrap();
+    let old = list
+        .iter()
+        .find(|c| c.consent.consent_id == first.consent_id)
+        .unwrap();
     assert_eq!(old.superseded_by.as_ref(), Some(&second.consent_id));
 
     // The client refuses a medical field not also named to be shared medically.
@@ -194,7 +249,10 @@ async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(e, ClientError::Invalid(ref m) if m.contains("share-medically")), "{e:?}");
+    assert!(
+        matches!(e, ClientError::Invalid(ref m) if m.contains("share-medically")),
+        "{e:?}"
+    );
 
     // A message under the superseded consent is sent under the new one.
     let r = w

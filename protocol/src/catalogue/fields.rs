@@ -19,7 +19,10 @@ pub(super) static FIELDS: &[FieldDef] = &[
     FieldDef {
         id: "capacity.hours_per_week",
         class: FieldClass::Functional,
-        value: ValueType::Number { min: 0.0, max: 60.0 },
+        value: ValueType::Number {
+            min: 0.0,
+            max: 60.0,
+        },
         kinds: B,
         label: Labels {
             nl: "Werkbare uren per week",
@@ -35,7 +38,10 @@ pub(super) static FIELDS: &[FieldDef] = &[
     FieldDef {
         id: "capacity.hours_per_day",
         class: FieldClass::Functional,
-        value: ValueType::Number { min: 0.0, max: 12.0 },
+        value: ValueType::Number {
+            min: 0.0,
+            max: 12.0,
+        },
         kinds: B,
         label: Labels {
             nl: "Werkbare uren per dag",

@@ -183,9 +183,16 @@ pub enum ValueError {
     #[error("{field} expects a date as YYYY-MM-DD")]
     NotDate { field: &'static str },
     #[error("{field} expects a number between {min} and {max}")]
-    OutOfRange { field: &'static str, min: f64, max: f64 },
+    OutOfRange {
+        field: &'static str,
+        min: f64,
+        max: f64,
+    },
     #[error("{field} expects one of: {allowed}")]
-    NotAChoice { field: &'static str, allowed: String },
+    NotAChoice {
+        field: &'static str,
+        allowed: String,
+    },
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
 }
@@ -204,7 +211,10 @@ impl FieldDef {
                     return Err(ValueError::Empty { field });
                 }
                 if s.chars().count() > MAX_TEXT_CHARS {
-                    return Err(ValueError::TooLong { field, max: MAX_TEXT_CHARS });
+                    return Err(ValueError::TooLong {
+                        field,
+                        max: MAX_TEXT_CHARS,
+                    });
                 }
                 Ok(())
             }
@@ -220,7 +230,10 @@ impl FieldDef {
             },
             ValueType::Choice(allowed) => match v.as_str() {
                 Some(s) if allowed.contains(&s) => Ok(()),
-                _ => Err(ValueError::NotAChoice { field, allowed: allowed.join(", ") }),
+                _ => Err(ValueError::NotAChoice {
+                    field,
+                    allowed: allowed.join(", "),
+                }),
             },
         }
     }
@@ -238,7 +251,12 @@ mod tests {
             assert!(f.id.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')), "{}", f.id);
             assert!(!f.kinds.is_empty(), "{} has no kind", f.id);
             for l in Lang::ALL {
-                assert!(!f.label.get(l).is_empty() && !f.hint.get(l).is_empty(), "{} lacks {:?}", f.id, l);
+                assert!(
+                    !f.label.get(l).is_empty() && !f.hint.get(l).is_empty(),
+                    "{} lacks {:?}",
+                    f.id,
+                    l
+                );
             }
         }
     }
@@ -267,7 +285,10 @@ mod tests {
             ("job.demands", FieldClass::Functional),
             ("job.adaptation_options", FieldClass::Functional),
             ("reintegration.plan", FieldClass::Functional),
-            ("decision.progressive_resumption", FieldClass::Administrative),
+            (
+                "decision.progressive_resumption",
+                FieldClass::Administrative,
+            ),
             ("remarks", FieldClass::Functional),
             ("medical.diagnosis_category", FieldClass::Medical),
             ("medical.diagnosis", FieldClass::Medical),

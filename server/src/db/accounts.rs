@@ -105,7 +105,10 @@ pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sq
 }
 
 pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<AccountRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(e).await
+    sqlx::query_as("SELECT * FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await
 }
 
 pub async fn riziv_taken(e: impl SqliteExecutor<'_>, riziv: &str) -> Result<bool, sqlx::Error> {
@@ -161,13 +164,18 @@ pub async fn take_nonce(
     account: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query("DELETE FROM login_nonces WHERE nonce = $1 AND account = $2 AND expires_at > $3")
-        .bind(nonce)
-        .bind(account)
+    let n = sqlx::query(
+        "DELETE FROM login_nonces WHERE nonce = $1 AND account = $2 AND expires_at > $3",
+    )
+    .bind(nonce)
+    .bind(account)
+    .bind(now)
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    sqlx::query("DELETE FROM login_nonces WHERE expires_at <= $1")
         .bind(now)
         .execute(&mut *c)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM login_nonces WHERE expires_at <= $1").bind(now).execute(&mut *c).await?;
+        .await?;
     Ok(n == 1)
 }

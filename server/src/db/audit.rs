@@ -49,7 +49,10 @@ pub async fn append(
 }
 
 /// The whole chain, oldest first: (entry bytes, hash).
-pub async fn chain(e: impl SqliteExecutor<'_>, chain: &str) -> Result<Vec<(Vec<u8>, String)>, sqlx::Error> {
+pub async fn chain(
+    e: impl SqliteExecutor<'_>,
+    chain: &str,
+) -> Result<Vec<(Vec<u8>, String)>, sqlx::Error> {
     sqlx::query_as("SELECT entry, hash FROM audit WHERE chain = $1 ORDER BY seq")
         .bind(chain)
         .fetch_all(e)

@@ -42,10 +42,12 @@ pub async fn insert(
 }
 
 pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<CaseRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, label, treating, patient, binding, opened_at FROM cases WHERE id = $1")
-        .bind(id)
-        .fetch_optional(e)
-        .await
+    sqlx::query_as(
+        "SELECT id, label, treating, patient, binding, opened_at FROM cases WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(e)
+    .await
 }
 
 /// Consumes a valid enrolment code, attaching `patient` to its case; returns the case id.
@@ -74,12 +76,23 @@ pub async fn take_enrolment(
     Ok(id)
 }
 
-pub async fn set_binding(e: impl SqliteExecutor<'_>, id: &str, binding: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE cases SET binding = $1 WHERE id = $2").bind(binding).bind(id).execute(e).await?;
+pub async fn set_binding(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    binding: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE cases SET binding = $1 WHERE id = $2")
+        .bind(binding)
+        .bind(id)
+        .execute(e)
+        .await?;
     Ok(())
 }
 
-pub async fn members(e: impl SqliteExecutor<'_>, case_id: &str) -> Result<Vec<MemberRow>, sqlx::Error> {
+pub async fn members(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT account, status, added_by, added_at FROM members WHERE case_id = $1 ORDER BY added_at, account",
     )
@@ -120,7 +133,10 @@ pub async fn put_member(
 }
 
 /// Cases where `account` is the treating physician, the patient or a member.
-pub async fn for_account(e: impl SqliteExecutor<'_>, account: &str) -> Result<Vec<CaseRow>, sqlx::Error> {
+pub async fn for_account(
+    e: impl SqliteExecutor<'_>,
+    account: &str,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, label, treating, patient, binding, opened_at FROM cases
          WHERE treating = $1 OR patient = $1

@@ -33,7 +33,10 @@ pub async fn insert(e: impl SqliteExecutor<'_>, c: &ConsentRow) -> Result<(), sq
 }
 
 pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<ConsentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM consents WHERE id = $1").bind(id).fetch_optional(e).await
+    sqlx::query_as("SELECT * FROM consents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await
 }
 
 /// The consent for this recipient that is neither superseded nor revoked, if any.
@@ -53,7 +56,10 @@ pub async fn current(
     .await
 }
 
-pub async fn for_case(e: impl SqliteExecutor<'_>, case_id: &str) -> Result<Vec<ConsentRow>, sqlx::Error> {
+pub async fn for_case(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+) -> Result<Vec<ConsentRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM consents WHERE case_id = $1 ORDER BY created_at, id")
         .bind(case_id)
         .fetch_all(e)
@@ -81,11 +87,13 @@ pub async fn revoke(
     revocation: &str,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE consents SET revoked_at = $1, revocation = $2 WHERE id = $3 AND revoked_at IS NULL")
-        .bind(at)
-        .bind(revocation)
-        .bind(id)
-        .execute(e)
-        .await?;
+    sqlx::query(
+        "UPDATE consents SET revoked_at = $1, revocation = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(at)
+    .bind(revocation)
+    .bind(id)
+    .execute(e)
+    .await?;
     Ok(())
 }

@@ -47,7 +47,10 @@ pub async fn insert(e: impl SqliteExecutor<'_>, r: &EnvelopeRow) -> Result<(), s
 }
 
 pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM envelopes WHERE id = $1").bind(id).fetch_optional(e).await
+    sqlx::query_as("SELECT * FROM envelopes WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await
 }
 
 /// The recipient's envelopes, newest first, without their ciphertext.
@@ -67,15 +70,27 @@ pub async fn inbox(
     .await
 }
 
-pub async fn set_state(e: impl SqliteExecutor<'_>, id: &str, state: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE envelopes SET state = $1 WHERE id = $2").bind(state).bind(id).execute(e).await?;
+pub async fn set_state(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    state: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE envelopes SET state = $1 WHERE id = $2")
+        .bind(state)
+        .bind(id)
+        .execute(e)
+        .await?;
     Ok(())
 }
 
 /// Destroys the ciphertext of one envelope and sets its state (`purged` when destroyed
 /// unread, `acknowledged` when the recipient has it). The row, and so its id, stays:
 /// replays stay refused.
-pub async fn drop_ciphertext(e: impl SqliteExecutor<'_>, id: &str, state: &str) -> Result<(), sqlx::Error> {
+pub async fn drop_ciphertext(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    state: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE envelopes SET fields = NULL, state = $1 WHERE id = $2")
         .bind(state)
         .bind(id)
@@ -89,11 +104,12 @@ pub async fn under_consent(
     c: &mut SqliteConnection,
     consent_id: &str,
 ) -> Result<(Vec<String>, u64), sqlx::Error> {
-    let waiting: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM envelopes WHERE consent_id = $1 AND state = 'accepted' ORDER BY id")
-            .bind(consent_id)
-            .fetch_all(&mut *c)
-            .await?;
+    let waiting: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM envelopes WHERE consent_id = $1 AND state = 'accepted' ORDER BY id",
+    )
+    .bind(consent_id)
+    .fetch_all(&mut *c)
+    .await?;
     let delivered: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM envelopes WHERE consent_id = $1 AND state IN ('delivered', 'acknowledged')",
     )

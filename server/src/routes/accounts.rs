@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trialog_protocol::api::{
-    AccountView, ChallengeRequest, InvitationLookup, InvitationView, ChallengeResponse, LoginRequest, LoginResponse,
-    RegisterRequest, RegisterResponse, ServerInfo,
+    AccountView, ChallengeRequest, ChallengeResponse, InvitationLookup, InvitationView,
+    LoginRequest, LoginResponse, RegisterRequest, RegisterResponse, ServerInfo,
 };
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::auth::{NONCE_LEN, NONCE_TTL, login_message};
@@ -35,11 +35,15 @@ pub async fn register(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<RegisterResponse>)> {
-    let keys = open_key_record(&req.key_record).map_err(|e| ApiError::BadKeyRecord(e.to_string()))?;
+    let keys =
+        open_key_record(&req.key_record).map_err(|e| ApiError::BadKeyRecord(e.to_string()))?;
     let rec = &keys.record;
     let now = now();
     let mut tx = st.db.write().await?;
-    if db::accounts::get(&mut *tx, rec.account.as_str()).await?.is_some() {
+    if db::accounts::get(&mut *tx, rec.account.as_str())
+        .await?
+        .is_some()
+    {
         return Err(ApiError::AccountExists);
     }
     let mut row = AccountRow {
@@ -56,10 +60,14 @@ pub async fn register(
     let detail = Some(format!("role {}; key {}", rec.role, keys.fingerprint));
     let case_id = match (&req.invite_code, &req.enrolment_code) {
         (Some(code), None) => {
-            let InvitationRow { role, riziv, name } =
-                db::accounts::take_invitation(&mut tx, &crate::codes::hash(code), rec.account.as_str(), now)
-                    .await?
-                    .ok_or(ApiError::BadInvitation)?;
+            let InvitationRow { role, riziv, name } = db::accounts::take_invitation(
+                &mut tx,
+                &crate::codes::hash(code),
+                rec.account.as_str(),
+                now,
+            )
+            .await?
+            .ok_or(ApiError::BadInvitation)?;
             if role != rec.role.as_str() {
                 return Err(ApiError::RoleMismatch(rec.role.as_str()));
             }
@@ -69,7 +77,16 @@ pub async fn register(
             row.name = Some(name);
             row.riziv = Some(riziv);
             db::accounts::insert(&mut *tx, &row).await?;
-            db::audit::append(&mut tx, DIRECTORY_CHAIN, now, AuditEvent::KeyRegistered, Some(&rec.account), Some(rec.account.as_str()), detail).await?;
+            db::audit::append(
+                &mut tx,
+                DIRECTORY_CHAIN,
+                now,
+                AuditEvent::KeyRegistered,
+                Some(&rec.account),
+                Some(rec.account.as_str()),
+                detail,
+            )
+            .await?;
             None
         }
         (None, Some(code)) => {
@@ -77,28 +94,52 @@ pub async fn register(
                 return Err(ApiError::RoleMismatch(rec.role.as_str()));
             }
             db::accounts::insert(&mut *tx, &row).await?;
-            let case = db::cases::take_enrolment(&mut tx, &crate::codes::hash(code), rec.account.as_str(), now)
-                .await?
-                .ok_or(ApiError::BadEnrolmentCode)?;
-            db::audit::append(&mut tx, &case, now, AuditEvent::PatientJoined, Some(&rec.account), Some(rec.account.as_str()), detail).await?;
+            let case = db::cases::take_enrolment(
+                &mut tx,
+                &crate::codes::hash(code),
+                rec.account.as_str(),
+                now,
+            )
+            .await?
+            .ok_or(ApiError::BadEnrolmentCode)?;
+            db::audit::append(
+                &mut tx,
+                &case,
+                now,
+                AuditEvent::PatientJoined,
+                Some(&rec.account),
+                Some(rec.account.as_str()),
+                detail,
+            )
+            .await?;
             Some(CaseId::parse(&case).map_err(|_| ApiError::Internal("stored case id".into()))?)
         }
         _ => return Err(ApiError::CodeKind),
     };
     tx.commit().await?;
     tracing::info!(account = %rec.account, role = %rec.role, "account registered");
-    Ok((StatusCode::CREATED, ApiJson(RegisterResponse { account: account_view(&row)?, case_id })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(RegisterResponse {
+            account: account_view(&row)?,
+            case_id,
+        }),
+    ))
 }
 
 pub async fn lookup_invitation(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<InvitationLookup>,
 ) -> ApiResult<ApiJson<InvitationView>> {
-    let (inv, expires_at) = db::accounts::peek_invitation(st.db.pool(), &crate::codes::hash(&req.invite_code), now())
-        .await?
-        .ok_or(ApiError::BadInvitation)?;
+    let (inv, expires_at) =
+        db::accounts::peek_invitation(st.db.pool(), &crate::codes::hash(&req.invite_code), now())
+            .await?
+            .ok_or(ApiError::BadInvitation)?;
     Ok(ApiJson(InvitationView {
-        role: inv.role.parse().map_err(|_| ApiError::Internal("stored role".into()))?,
+        role: inv
+            .role
+            .parse()
+            .map_err(|_| ApiError::Internal("stored role".into()))?,
         name: inv.name,
         riziv: inv.riziv,
         expires_at,
@@ -109,13 +150,20 @@ pub async fn challenge(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> ApiResult<ApiJson<ChallengeResponse>> {
-    if db::accounts::get(st.db.pool(), req.account.as_str()).await?.is_none() {
+    if db::accounts::get(st.db.pool(), req.account.as_str())
+        .await?
+        .is_none()
+    {
         return Err(ApiError::UnknownAccount(req.account.to_string()));
     }
-    let nonce: [u8; NONCE_LEN] = random_bytes().map_err(|_| ApiError::Internal("randomness".into()))?;
+    let nonce: [u8; NONCE_LEN] =
+        random_bytes().map_err(|_| ApiError::Internal("randomness".into()))?;
     let expires_at = now() + NONCE_TTL;
     db::accounts::insert_nonce(st.db.pool(), &nonce, req.account.as_str(), expires_at).await?;
-    Ok(ApiJson(ChallengeResponse { nonce: B64(nonce.to_vec()), expires_at }))
+    Ok(ApiJson(ChallengeResponse {
+        nonce: B64(nonce.to_vec()),
+        expires_at,
+    }))
 }
 
 pub async fn login(
@@ -131,13 +179,26 @@ pub async fn login(
         return Err(ApiError::BadChallenge);
     }
     tx.commit().await?;
-    let vk = verifying_key(&account.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
-    let sig: [u8; 64] = req.sig.0.as_slice().try_into().map_err(|_| ApiError::BadLoginSignature)?;
-    vk.verify_strict(&login_message(&req.account, &req.nonce.0), &ed25519_dalek::Signature::from_bytes(&sig))
+    let vk =
+        verifying_key(&account.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
+    let sig: [u8; 64] = req
+        .sig
+        .0
+        .as_slice()
+        .try_into()
         .map_err(|_| ApiError::BadLoginSignature)?;
+    vk.verify_strict(
+        &login_message(&req.account, &req.nonce.0),
+        &ed25519_dalek::Signature::from_bytes(&sig),
+    )
+    .map_err(|_| ApiError::BadLoginSignature)?;
     let role = role_of(&account)?;
     let (token, expires_at) = issue(&st, &req.account, role)?;
-    Ok(ApiJson(LoginResponse { token, expires_at, role }))
+    Ok(ApiJson(LoginResponse {
+        token,
+        expires_at,
+        role,
+    }))
 }
 
 pub async fn me(State(st): State<AppState>, s: Session) -> ApiResult<ApiJson<AccountView>> {
@@ -175,9 +236,13 @@ pub async fn directory(
     ApiQuery(q): ApiQuery<DirectoryQuery>,
 ) -> ApiResult<ApiJson<Vec<AccountView>>> {
     if q.role == Some(Role::Patient) {
-        return Err(ApiError::BadParameter("patients are not listed in the directory".into()));
+        return Err(ApiError::BadParameter(
+            "patients are not listed in the directory".into(),
+        ));
     }
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let rows = db::accounts::search(st.db.pool(), q.role.map(Role::as_str), text, 100).await?;
-    Ok(ApiJson(rows.iter().map(account_view).collect::<Result<_, _>>()?))
+    Ok(ApiJson(
+        rows.iter().map(account_view).collect::<Result<_, _>>()?,
+    ))
 }

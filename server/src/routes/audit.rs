@@ -26,14 +26,24 @@ pub async fn for_case(
     let records: Vec<AuditRecord> = db::audit::chain(st.db.pool(), id.as_str())
         .await?
         .into_iter()
-        .map(|(entry, hash)| AuditRecord { entry: B64(entry), hash })
+        .map(|(entry, hash)| AuditRecord {
+            entry: B64(entry),
+            hash,
+        })
         .collect();
     let cp = Checkpoint {
         chain: id.to_string(),
         seq: records.len() as u64,
-        head: records.last().map(|r| r.hash.clone()).unwrap_or_else(|| hex::encode([0u8; 32])),
+        head: records
+            .last()
+            .map(|r| r.hash.clone())
+            .unwrap_or_else(|| hex::encode([0u8; 32])),
         at: now(),
     };
-    let checkpoint = Signed::sign(&cp, &st.key.signing).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(ApiJson(AuditView { records, checkpoint }))
+    let checkpoint =
+        Signed::sign(&cp, &st.key.signing).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(ApiJson(AuditView {
+        records,
+        checkpoint,
+    }))
 }

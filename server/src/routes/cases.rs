@@ -29,7 +29,9 @@ fn check_label(label: &str) -> Result<String, ApiError> {
         )));
     }
     if label.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest("the case label may not contain control characters".into()));
+        return Err(ApiError::BadRequest(
+            "the case label may not contain control characters".into(),
+        ));
     }
     let digits: String = label.chars().filter(char::is_ascii_digit).collect();
     if digits.len() >= 11 {
@@ -61,23 +63,49 @@ pub async fn open(
     };
     let mut tx = st.db.write().await?;
     db::cases::insert(&mut *tx, &row, &crate::codes::hash(&code), expires_at).await?;
-    db::audit::append(&mut tx, case_id.as_str(), now, AuditEvent::CaseOpened, Some(&s.account), Some(case_id.as_str()), None).await?;
+    db::audit::append(
+        &mut tx,
+        case_id.as_str(),
+        now,
+        AuditEvent::CaseOpened,
+        Some(&s.account),
+        Some(case_id.as_str()),
+        None,
+    )
+    .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, ApiJson(OpenCaseResponse { case_id, enrolment_code: code, expires_at })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(OpenCaseResponse {
+            case_id,
+            enrolment_code: code,
+            expires_at,
+        }),
+    ))
 }
 
 /// Loads a case the caller may see: its treating physician, its patient, or a member.
 pub async fn load_visible(st: &AppState, s: &Session, id: &str) -> Result<CaseRow, ApiError> {
-    let case = db::cases::get(st.db.pool(), id).await?.ok_or_else(|| ApiError::UnknownCase(id.into()))?;
+    let case = db::cases::get(st.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownCase(id.into()))?;
     let me = s.account.as_str();
     let visible = case.treating == me
         || case.patient.as_deref() == Some(me)
-        || db::cases::member_status(st.db.pool(), id, me).await?.is_some();
-    if visible { Ok(case) } else { Err(ApiError::UnknownCase(id.into())) }
+        || db::cases::member_status(st.db.pool(), id, me)
+            .await?
+            .is_some();
+    if visible {
+        Ok(case)
+    } else {
+        Err(ApiError::UnknownCase(id.into()))
+    }
 }
 
 async fn account(st: &AppState, id: &str) -> Result<db::accounts::AccountRow, ApiError> {
-    db::accounts::get(st.db.pool(), id).await?.ok_or_else(|| ApiError::UnknownAccount(id.into()))
+    db::accounts::get(st.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownAccount(id.into()))
 }
 
 pub async fn case_view(st: &AppState, case: &CaseRow) -> Result<CaseView, ApiError> {
@@ -90,8 +118,13 @@ pub async fn case_view(st: &AppState, case: &CaseRow) -> Result<CaseView, ApiErr
     for m in db::cases::members(st.db.pool(), &case.id).await? {
         members.push(MemberView {
             account: account_view(&account(st, &m.account).await?)?,
-            status: if m.status == "active" { MemberStatus::Active } else { MemberStatus::Invited },
-            added_by: AccountId::parse(&m.added_by).map_err(|_| ApiError::Internal("stored id".into()))?,
+            status: if m.status == "active" {
+                MemberStatus::Active
+            } else {
+                MemberStatus::Invited
+            },
+            added_by: AccountId::parse(&m.added_by)
+                .map_err(|_| ApiError::Internal("stored id".into()))?,
             added_at: m.added_at,
         });
     }
@@ -102,7 +135,9 @@ pub async fn case_view(st: &AppState, case: &CaseRow) -> Result<CaseView, ApiErr
         treating,
         patient,
         binding: match &case.binding {
-            Some(b) => Some(serde_json::from_str(b).map_err(|_| ApiError::Internal("stored binding".into()))?),
+            Some(b) => Some(
+                serde_json::from_str(b).map_err(|_| ApiError::Internal("stored binding".into()))?,
+            ),
             None => None,
         },
         members,
@@ -159,9 +194,19 @@ pub async fn confirm_patient(
     }
     let now = now();
     let mut tx = st.db.write().await?;
-    let json = serde_json::to_string(&req.binding).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let json =
+        serde_json::to_string(&req.binding).map_err(|e| ApiError::Internal(e.to_string()))?;
     db::cases::set_binding(&mut *tx, id.as_str(), &json).await?;
-    db::audit::append(&mut tx, id.as_str(), now, AuditEvent::PatientConfirmed, Some(&s.account), Some(&patient_id), Some(format!("key {}", patient.fingerprint))).await?;
+    db::audit::append(
+        &mut tx,
+        id.as_str(),
+        now,
+        AuditEvent::PatientConfirmed,
+        Some(&s.account),
+        Some(&patient_id),
+        Some(format!("key {}", patient.fingerprint)),
+    )
+    .await?;
     tx.commit().await?;
     let case = load_visible(&st, &s, id.as_str()).await?;
     Ok(ApiJson(case_view(&st, &case).await?))
@@ -201,9 +246,23 @@ pub async fn add_member(
     };
     let now = now();
     let mut tx = st.db.write().await?;
-    let m = MemberRow { account: target.id.clone(), status: status.into(), added_by: me.into(), added_at: now };
+    let m = MemberRow {
+        account: target.id.clone(),
+        status: status.into(),
+        added_by: me.into(),
+        added_at: now,
+    };
     db::cases::put_member(&mut *tx, id.as_str(), &m).await?;
-    db::audit::append(&mut tx, id.as_str(), now, event, Some(&s.account), Some(&target.id), Some(format!("role {}; key {}", target.role, target.fingerprint))).await?;
+    db::audit::append(
+        &mut tx,
+        id.as_str(),
+        now,
+        event,
+        Some(&s.account),
+        Some(&target.id),
+        Some(format!("role {}; key {}", target.role, target.fingerprint)),
+    )
+    .await?;
     tx.commit().await?;
     let case = load_visible(&st, &s, id.as_str()).await?;
     Ok(ApiJson(case_view(&st, &case).await?))
@@ -218,7 +277,9 @@ pub async fn confirmed_patient(st: &AppState, case: &CaseRow) -> Result<Verified
     let record = serde_json::from_str(&patient.key_record)
         .map_err(|_| ApiError::Internal("stored key record".into()))?;
     let binding = match &case.binding {
-        Some(b) => Some(serde_json::from_str(b).map_err(|_| ApiError::Internal("stored binding".into()))?),
+        Some(b) => {
+            Some(serde_json::from_str(b).map_err(|_| ApiError::Internal("stored binding".into()))?)
+        }
         None => None,
     };
     let case_id = CaseId::parse(&case.id).map_err(|_| ApiError::Internal("stored id".into()))?;
@@ -226,7 +287,14 @@ pub async fn confirmed_patient(st: &AppState, case: &CaseRow) -> Result<Verified
 }
 
 /// Is `account` the treating physician or an active member of the case?
-pub async fn is_active_physician(st: &AppState, case: &CaseRow, account: &str) -> Result<bool, ApiError> {
+pub async fn is_active_physician(
+    st: &AppState,
+    case: &CaseRow,
+    account: &str,
+) -> Result<bool, ApiError> {
     Ok(case.treating == account
-        || db::cases::member_status(st.db.pool(), &case.id, account).await?.as_deref() == Some("active"))
+        || db::cases::member_status(st.db.pool(), &case.id, account)
+            .await?
+            .as_deref()
+            == Some("active"))
 }

@@ -57,7 +57,10 @@ pub async fn submit(
         return Err(ApiError::Refused(Refusal::Expired));
     }
     let mut tx = st.db.write().await?;
-    if db::consents::get(&mut *tx, c.consent_id.as_str()).await?.is_some() {
+    if db::consents::get(&mut *tx, c.consent_id.as_str())
+        .await?
+        .is_some()
+    {
         return Err(ApiError::ConsentExists);
     }
     let previous = db::consents::current(&mut *tx, case.id.as_str(), c.recipient.as_str()).await?;
@@ -65,13 +68,19 @@ pub async fn submit(
         (None, None) => {}
         (Some(p), Some(s)) if p.id == s.as_str() => {}
         (_, Some(s)) => return Err(ApiError::BadSupersedes(s.to_string())),
-        (Some(p), None) => return Err(ApiError::BadSupersedes(format!("nothing (current is {})", p.id))),
+        (Some(p), None) => {
+            return Err(ApiError::BadSupersedes(format!(
+                "nothing (current is {})",
+                p.id
+            )));
+        }
     }
     let row = ConsentRow {
         id: c.consent_id.to_string(),
         case_id: case.id.clone(),
         recipient: c.recipient.to_string(),
-        signed: serde_json::to_string(&req.consent).map_err(|e| ApiError::Internal(e.to_string()))?,
+        signed: serde_json::to_string(&req.consent)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
         valid_until: c.valid_until,
         created_at: now,
         revoked_at: None,
@@ -82,17 +91,39 @@ pub async fn submit(
     db::consents::insert(&mut *tx, &row).await?;
     if let Some(p) = &previous {
         db::consents::supersede(&mut *tx, &p.id, &row.id, now).await?;
-        db::audit::append(&mut tx, &case.id, now, AuditEvent::ConsentSuperseded, Some(&s.account), Some(&p.id), Some(format!("by {}", row.id))).await?;
+        db::audit::append(
+            &mut tx,
+            &case.id,
+            now,
+            AuditEvent::ConsentSuperseded,
+            Some(&s.account),
+            Some(&p.id),
+            Some(format!("by {}", row.id)),
+        )
+        .await?;
     }
     let fields: Vec<&str> = c.fields.iter().map(|f| f.as_str()).collect();
     let detail = format!(
         "recipient {}; kinds {}; fields {}; until {}",
         c.recipient,
-        c.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
+        c.kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         fields.join(","),
         trialog_protocol::time::format_date(c.valid_until)
     );
-    db::audit::append(&mut tx, &case.id, now, AuditEvent::ConsentGranted, Some(&s.account), Some(&row.id), Some(detail)).await?;
+    db::audit::append(
+        &mut tx,
+        &case.id,
+        now,
+        AuditEvent::ConsentGranted,
+        Some(&s.account),
+        Some(&row.id),
+        Some(detail),
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, ApiJson(consent_view(&row)?)))
 }
@@ -106,9 +137,11 @@ fn concerns(s: &Session, c: &Consent, patient: Option<&str>) -> bool {
 }
 
 fn parsed(row: &ConsentRow) -> Result<Consent, ApiError> {
-    let signed: trialog_protocol::Signed<Consent> =
-        serde_json::from_str(&row.signed).map_err(|_| ApiError::Internal("stored consent".into()))?;
-    signed.parse_unverified().map_err(|_| ApiError::Internal("stored consent".into()))
+    let signed: trialog_protocol::Signed<Consent> = serde_json::from_str(&row.signed)
+        .map_err(|_| ApiError::Internal("stored consent".into()))?;
+    signed
+        .parse_unverified()
+        .map_err(|_| ApiError::Internal("stored consent".into()))
 }
 
 pub async fn for_case(
@@ -168,20 +201,50 @@ pub async fn revoke(
         return Err(ApiError::AlreadyRevoked);
     }
     let patient = confirmed_patient(&st, &case).await?;
-    let r = req.revocation.open(&patient.signing).map_err(|_| ApiError::BadRevocation)?;
+    let r = req
+        .revocation
+        .open(&patient.signing)
+        .map_err(|_| ApiError::BadRevocation)?;
     if r.consent_id != id || r.case_id.as_str() != case.id || r.patient != s.account {
         return Err(ApiError::BadRevocation);
     }
     let now = now();
     let mut tx = st.db.write().await?;
-    let json = serde_json::to_string(&req.revocation).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let json =
+        serde_json::to_string(&req.revocation).map_err(|e| ApiError::Internal(e.to_string()))?;
     db::consents::revoke(&mut *tx, id.as_str(), &json, now).await?;
     let (waiting, already_delivered) = db::envelopes::under_consent(&mut tx, id.as_str()).await?;
     for msg in &waiting {
         db::envelopes::drop_ciphertext(&mut *tx, msg, "purged").await?;
-        db::audit::append(&mut tx, &case.id, now, AuditEvent::EnvelopePurged, Some(&s.account), Some(msg), Some(format!("consent {id} revoked before delivery"))).await?;
+        db::audit::append(
+            &mut tx,
+            &case.id,
+            now,
+            AuditEvent::EnvelopePurged,
+            Some(&s.account),
+            Some(msg),
+            Some(format!("consent {id} revoked before delivery")),
+        )
+        .await?;
     }
-    db::audit::append(&mut tx, &case.id, now, AuditEvent::ConsentRevoked, Some(&s.account), Some(id.as_str()), Some(format!("{} purged unread; {already_delivered} already delivered", waiting.len()))).await?;
+    db::audit::append(
+        &mut tx,
+        &case.id,
+        now,
+        AuditEvent::ConsentRevoked,
+        Some(&s.account),
+        Some(id.as_str()),
+        Some(format!(
+            "{} purged unread; {already_delivered} already delivered",
+            waiting.len()
+        )),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(ApiJson(RevokeResponse { consent_id: id, revoked_at: now, purged: waiting.len() as u64, already_delivered }))
+    Ok(ApiJson(RevokeResponse {
+        consent_id: id,
+        revoked_at: now,
+        purged: waiting.len() as u64,
+        already_delivered,
+    }))
 }

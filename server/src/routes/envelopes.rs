@@ -31,7 +31,10 @@ pub async fn submit(
         .parse_unverified()
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     if !s.role.may_send(claimed.kind) {
-        return Err(ApiError::KindForbidden { role: s.role.as_str(), kind: claimed.kind.as_str() });
+        return Err(ApiError::KindForbidden {
+            role: s.role.as_str(),
+            kind: claimed.kind.as_str(),
+        });
     }
     if claimed.sender != s.account {
         return Err(ApiError::SenderMismatch);
@@ -40,8 +43,12 @@ pub async fn submit(
     let sender = db::accounts::get(st.db.pool(), s.account.as_str())
         .await?
         .ok_or_else(|| ApiError::UnknownAccount(s.account.to_string()))?;
-    let sender_key = verifying_key(&sender.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
-    let h = env.header.open(&sender_key).map_err(|_| ApiError::BadEnvelopeSignature)?;
+    let sender_key =
+        verifying_key(&sender.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
+    let h = env
+        .header
+        .open(&sender_key)
+        .map_err(|_| ApiError::BadEnvelopeSignature)?;
     check_manifest(&h).map_err(ApiError::Envelope)?;
     // 3. Message id new.
     if db::envelopes::exists(st.db.pool(), h.message_id.as_str()).await? {
@@ -75,9 +82,13 @@ pub async fn submit(
         .filter(|c| c.case_id == case.id)
         .ok_or_else(|| ApiError::ConsentNotFound(h.consent_id.to_string()))?;
     let patient = confirmed_patient(&st, &case).await?;
-    let signed = serde_json::from_str(&row.signed).map_err(|_| ApiError::Internal("stored consent".into()))?;
+    let signed = serde_json::from_str(&row.signed)
+        .map_err(|_| ApiError::Internal("stored consent".into()))?;
     let consent = open_consent(&signed, &patient.signing).map_err(ApiError::Refused)?;
-    let standing = Standing { revoked_at: row.revoked_at, superseded_at: row.superseded_at };
+    let standing = Standing {
+        revoked_at: row.revoked_at,
+        superseded_at: row.superseded_at,
+    };
     let ctx = SendContext {
         case_id: &h.case_id,
         sender: &h.sender,
@@ -93,7 +104,12 @@ pub async fn submit(
         other => ApiError::Refused(other),
     })?;
     if !decision.stripped.is_empty() {
-        let fields = decision.stripped.iter().map(|s| s.field.as_str()).collect::<Vec<_>>().join(", ");
+        let fields = decision
+            .stripped
+            .iter()
+            .map(|s| s.field.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(ApiError::FieldsNotConsented { fields });
     }
     // 8. Ciphertext hashes match the signed manifest; sizes within limits.
@@ -110,7 +126,8 @@ pub async fn submit(
         created_at: h.created_at,
         accepted_at: now,
         state: "accepted".into(),
-        header: serde_json::to_string(&env.header).map_err(|e| ApiError::Internal(e.to_string()))?,
+        header: serde_json::to_string(&env.header)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
         fields: Some(fields),
     };
     let mut tx = st.db.write().await?;
@@ -124,13 +141,36 @@ pub async fn submit(
         h.kind,
         h.recipient,
         h.consent_id,
-        h.manifest.iter().map(|m| m.field.as_str()).collect::<Vec<_>>().join(","),
-        if h.leak_guard_override { "; leak guard overridden by sender" } else { "" }
+        h.manifest
+            .iter()
+            .map(|m| m.field.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        if h.leak_guard_override {
+            "; leak guard overridden by sender"
+        } else {
+            ""
+        }
     );
-    db::audit::append(&mut tx, &case.id, now, AuditEvent::EnvelopeAccepted, Some(&s.account), Some(&row.id), Some(detail)).await?;
+    db::audit::append(
+        &mut tx,
+        &case.id,
+        now,
+        AuditEvent::EnvelopeAccepted,
+        Some(&s.account),
+        Some(&row.id),
+        Some(detail),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(message = %h.message_id, kind = %h.kind, "envelope accepted");
-    Ok((StatusCode::CREATED, ApiJson(SubmitEnvelopeResponse { message_id: h.message_id, accepted_at: now })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(SubmitEnvelopeResponse {
+            message_id: h.message_id,
+            accepted_at: now,
+        }),
+    ))
 }
 
 fn state_of(s: &str) -> EnvelopeState {
@@ -158,13 +198,18 @@ pub async fn inbox(
     let bad = |_| ApiError::Internal("stored id".into());
     let mut out = Vec::new();
     for r in db::envelopes::inbox(st.db.pool(), s.account.as_str(), q.all).await? {
-        let sender_name = db::accounts::get(st.db.pool(), &r.sender).await?.and_then(|a| a.name);
+        let sender_name = db::accounts::get(st.db.pool(), &r.sender)
+            .await?
+            .and_then(|a| a.name);
         out.push(InboxItem {
             message_id: MessageId::parse(&r.id).map_err(bad)?,
             case_id: CaseId::parse(&r.case_id).map_err(bad)?,
             sender: AccountId::parse(&r.sender).map_err(bad)?,
             sender_name,
-            kind: r.kind.parse().map_err(|_| ApiError::Internal("stored kind".into()))?,
+            kind: r
+                .kind
+                .parse()
+                .map_err(|_| ApiError::Internal("stored kind".into()))?,
             created_at: r.created_at,
             accepted_at: r.accepted_at,
             state: state_of(&r.state),
@@ -188,17 +233,32 @@ pub async fn fetch(
 ) -> ApiResult<ApiJson<EnvelopeView>> {
     let r = own_envelope(&st, &s, &id).await?;
     let fields: Vec<EncryptedField> = match &r.fields {
-        Some(f) => serde_json::from_slice(f).map_err(|_| ApiError::Internal("stored fields".into()))?,
+        Some(f) => {
+            serde_json::from_slice(f).map_err(|_| ApiError::Internal("stored fields".into()))?
+        }
         None => return Err(ApiError::MessageGone(r.id)),
     };
-    let header = serde_json::from_str(&r.header).map_err(|_| ApiError::Internal("stored header".into()))?;
+    let header =
+        serde_json::from_str(&r.header).map_err(|_| ApiError::Internal("stored header".into()))?;
     if r.state == "accepted" {
         let mut tx = st.db.write().await?;
         db::envelopes::set_state(&mut *tx, &r.id, "delivered").await?;
-        db::audit::append(&mut tx, &r.case_id, now(), AuditEvent::EnvelopeDelivered, Some(&s.account), Some(&r.id), None).await?;
+        db::audit::append(
+            &mut tx,
+            &r.case_id,
+            now(),
+            AuditEvent::EnvelopeDelivered,
+            Some(&s.account),
+            Some(&r.id),
+            None,
+        )
+        .await?;
         tx.commit().await?;
     }
-    Ok(ApiJson(EnvelopeView { envelope: Envelope { header, fields }, accepted_at: r.accepted_at }))
+    Ok(ApiJson(EnvelopeView {
+        envelope: Envelope { header, fields },
+        accepted_at: r.accepted_at,
+    }))
 }
 
 /// The recipient has verified and stored the message: the server deletes its ciphertext.
@@ -211,12 +271,25 @@ pub async fn acknowledge(
     match r.state.as_str() {
         "acknowledged" => return Ok(StatusCode::NO_CONTENT),
         "purged" => return Err(ApiError::MessageGone(r.id)),
-        "accepted" => return Err(ApiError::BadRequest("fetch the message before acknowledging it".into())),
+        "accepted" => {
+            return Err(ApiError::BadRequest(
+                "fetch the message before acknowledging it".into(),
+            ));
+        }
         _ => {}
     }
     let mut tx = st.db.write().await?;
     db::envelopes::drop_ciphertext(&mut *tx, &r.id, "acknowledged").await?;
-    db::audit::append(&mut tx, &r.case_id, now(), AuditEvent::EnvelopeAcknowledged, Some(&s.account), Some(&r.id), Some("ciphertext deleted from the server".into())).await?;
+    db::audit::append(
+        &mut tx,
+        &r.case_id,
+        now(),
+        AuditEvent::EnvelopeAcknowledged,
+        Some(&s.account),
+        Some(&r.id),
+        Some("ciphertext deleted from the server".into()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -77,6 +77,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Parses an id from the path, with a clear error naming what was expected.
-pub fn parse_id<T>(s: &str, f: impl Fn(&str) -> Result<T, trialog_protocol::ids::BadId>) -> Result<T, ApiError> {
+pub fn parse_id<T>(
+    s: &str,
+    f: impl Fn(&str) -> Result<T, trialog_protocol::ids::BadId>,
+) -> Result<T, ApiError> {
     f(s).map_err(|e| ApiError::BadParameter(e.to_string()))
 }

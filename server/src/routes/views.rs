@@ -25,7 +25,8 @@ pub fn account_view(a: &AccountRow) -> Result<AccountView, ApiError> {
 }
 
 pub fn verified_keys(a: &AccountRow) -> Result<VerifiedKeys, ApiError> {
-    let rec: Signed<KeyRecord> = serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?;
+    let rec: Signed<KeyRecord> =
+        serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?;
     open_key_record(&rec).map_err(|_| corrupt("key record"))
 }
 
@@ -43,7 +44,9 @@ pub fn consent_view(c: &ConsentRow) -> Result<ConsentView, ApiError> {
             None => None,
         },
         superseded_by: match &c.superseded_by {
-            Some(s) => Some(trialog_protocol::ConsentId::parse(s).map_err(|_| corrupt("consent id"))?),
+            Some(s) => {
+                Some(trialog_protocol::ConsentId::parse(s).map_err(|_| corrupt("consent id"))?)
+            }
             None => None,
         },
         superseded_at: c.superseded_at,

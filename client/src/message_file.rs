@@ -42,11 +42,11 @@ fn flatten(
         } else {
             format!("{prefix}.{k}")
         };
-        if let toml::Value::Table(inner) = v {
-            if FieldId::parse(&id).is_err() {
-                flatten(&id, inner, out, errors);
-                continue;
-            }
+        if let toml::Value::Table(inner) = v
+            && FieldId::parse(&id).is_err()
+        {
+            flatten(&id, inner, out, errors);
+            continue;
         }
         let field = match FieldId::parse(&id) {
             Ok(f) => f,

@@ -120,18 +120,19 @@ pub fn verify_log(
         if hex::encode(h) != r.hash {
             return Err(AuditError::Broken(seq));
         }
-        if let Some((s, head)) = seen {
-            if s == seq && r.hash != head {
-                return Err(AuditError::Rewritten(seq));
-            }
+        if let Some((s, head)) = seen
+            && s == seq
+            && r.hash != head
+        {
+            return Err(AuditError::Rewritten(seq));
         }
         prev = h;
         out.push(e);
     }
-    if let Some((s, _)) = seen {
-        if s > records.len() as u64 {
-            return Err(AuditError::Rewritten(s));
-        }
+    if let Some((s, _)) = seen
+        && s > records.len() as u64
+    {
+        return Err(AuditError::Rewritten(s));
     }
     if cp.chain != chain || cp.seq != records.len() as u64 || cp.head != hex::encode(prev) {
         return Err(AuditError::CheckpointMismatch);

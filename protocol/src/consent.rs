@@ -363,10 +363,10 @@ pub fn evaluate(
     if ctx.at > consent.valid_until {
         return Err(Refusal::Expired);
     }
-    if let Some(senders) = &consent.senders {
-        if !senders.contains(ctx.sender) {
-            return Err(Refusal::SenderNotAllowed);
-        }
+    if let Some(senders) = &consent.senders
+        && !senders.contains(ctx.sender)
+    {
+        return Err(Refusal::SenderNotAllowed);
     }
     if !consent.kinds.contains(&ctx.kind) {
         return Err(Refusal::KindNotAllowed);

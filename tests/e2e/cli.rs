@@ -102,10 +102,10 @@ fn readme_invocations(readme: &str) -> Vec<Invocation> {
             continue;
         }
         let words: Vec<&str> = line.split_whitespace().take_while(|w| *w != ">").collect();
-        if let Some((program, args)) = words.split_first() {
-            if *program == "trialog" || *program == "trialog-server" {
-                out.push(invocation(program, args));
-            }
+        if let Some((program, args)) = words.split_first()
+            && (*program == "trialog" || *program == "trialog-server")
+        {
+            out.push(invocation(program, args));
         }
     }
     out

@@ -20,7 +20,8 @@ impl Api {
     pub fn new(server: &str, cert_sha256: [u8; 32]) -> Result<Api, ClientError> {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(crate::tls::pinned_config(cert_sha256))
-            .timeout(std::time::Duration::from_secs(30))
+            // Long enough for the longest inbox long poll.
+            .timeout(std::time::Duration::from_secs(90))
             .build()?;
         Ok(Api {
             http,
@@ -205,7 +206,11 @@ impl Api {
         self.post("/envelopes", env).await
     }
     pub async fn inbox(&self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
-        self.get(&format!("/inbox?all={all}")).await
+        self.inbox_wait(all, 0).await
+    }
+    /// `wait`: seconds to wait for a message when the inbox is empty (long poll, ≤ 60).
+    pub async fn inbox_wait(&self, all: bool, wait: u64) -> Result<Vec<InboxItem>, ClientError> {
+        self.get(&format!("/inbox?all={all}&wait={wait}")).await
     }
     pub async fn envelope(&self, id: &MessageId) -> Result<EnvelopeView, ClientError> {
         self.get(&format!("/envelopes/{id}")).await

@@ -735,13 +735,24 @@ impl Client {
         })
     }
 
+    /// Messages waiting (or all, with `all`).
     pub async fn inbox(&mut self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
+        self.inbox_wait(all, 0).await
+    }
+
+    /// With `wait` > 0 and nothing waiting, the server holds the request until a message
+    /// arrives or `wait` seconds pass (long poll).
+    pub async fn inbox_wait(
+        &mut self,
+        all: bool,
+        wait: u64,
+    ) -> Result<Vec<InboxItem>, ClientError> {
         self.require_role(
             &[Role::Treating, Role::Occupational, Role::Advising],
             "physician",
         )?;
         self.ensure_login().await?;
-        self.api.inbox(all).await
+        self.api.inbox_wait(all, wait).await
     }
 
     /// Fetches (or reads the local copy of) a message, verifies everything of DESIGN.md §7

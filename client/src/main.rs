@@ -95,6 +95,9 @@ enum Command {
         /// Include messages already read.
         #[arg(long)]
         all: bool,
+        /// With nothing waiting, wait up to this many seconds for a message (at most 60).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60))]
+        wait: u64,
     },
     /// Verify, decrypt and show a message (and acknowledge it).
     Read { message: MessageId },
@@ -528,9 +531,9 @@ async fn run(cli: Cli, lang: Lang) -> Result<(), ClientError> {
                 s
             });
         }
-        Command::Inbox { all } => {
+        Command::Inbox { all, wait } => {
             let mut c = open(lang)?;
-            let items = c.inbox(all).await?;
+            let items = c.inbox_wait(all, wait).await?;
             out(
                 json,
                 serde_json::to_value(&items).unwrap_or_default(),

@@ -130,6 +130,7 @@ impl App {
             db: db.clone(),
             key: Arc::new(key),
             settings: Arc::new(config.settings),
+            inboxes: Default::default(),
         };
         Ok(App {
             listener,

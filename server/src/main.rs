@@ -115,9 +115,7 @@ async fn main() -> ExitCode {
                 "Clients connect with:  trialog init --server https://{} --cert-sha256 {}",
                 app.local_addr, app.cert_sha256
             );
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
+            let shutdown = shutdown_signal();
             if let Err(e) = app.run(shutdown).await {
                 eprintln!("trialog-server: {e}");
                 return ExitCode::FAILURE;
@@ -150,4 +148,20 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Ctrl-C, or SIGTERM from a service manager: stop accepting, finish requests in flight.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,7 +1,9 @@
 //! What every handler gets: the database, the server's keys and the settings. Passed
 //! explicitly through axum's `State`, never global.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 use crate::db::Db;
 use crate::server_key::ServerKey;
@@ -11,6 +13,26 @@ pub struct AppState {
     pub db: Db,
     pub key: Arc<ServerKey>,
     pub settings: Arc<Settings>,
+    pub inboxes: Inboxes,
+}
+
+/// Wakes recipients waiting on their inbox (long poll) when an envelope for them is
+/// accepted by this process. One `Notify` per account that is or was waiting.
+#[derive(Clone, Debug, Default)]
+pub struct Inboxes(Arc<Mutex<HashMap<String, Arc<Notify>>>>);
+
+impl Inboxes {
+    pub fn of(&self, account: &str) -> Arc<Notify> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(account.to_owned()).or_default().clone()
+    }
+
+    pub fn notify(&self, account: &str) {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get(account) {
+            n.notify_waiters();
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

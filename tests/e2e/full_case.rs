@@ -269,3 +269,43 @@ async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
     assert_eq!(r.consent_id, second.consent_id);
     assert_eq!(r.sent, vec![f("limits.fatigue"), f("limits.physical")]);
 }
+
+#[tokio::test]
+async fn a_waiting_recipient_is_woken_by_a_new_message() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let started = std::time::Instant::now();
+    let out = Outgoing {
+        case: w.case.clone(),
+        to: w.occupational_id.clone(),
+        kind: MessageKind::Bilan,
+        values: bilan_values(),
+        override_leak_guard: false,
+    };
+    let send = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        w.treating.send(out).await
+    };
+    let (waited, sent) = tokio::join!(w.occupational.inbox_wait(false, 30), send);
+    let sent = sent.unwrap();
+    let waited = waited.unwrap();
+    assert_eq!(waited.len(), 1);
+    assert_eq!(waited[0].message_id, sent.message_id);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "woken, not timed out"
+    );
+    // Nothing new: the long poll ends at its limit with an empty inbox.
+    w.occupational.read(&sent.message_id).await.unwrap();
+    let t = std::time::Instant::now();
+    assert!(
+        w.occupational
+            .inbox_wait(false, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(t.elapsed() >= std::time::Duration::from_millis(900));
+    let e = w.occupational.inbox_wait(false, 61).await.unwrap_err();
+    assert_eq!(e.api_code(), Some("bad_parameter"));
+}

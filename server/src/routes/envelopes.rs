@@ -163,6 +163,7 @@ pub async fn submit(
     )
     .await?;
     tx.commit().await?;
+    st.inboxes.notify(h.recipient.as_str());
     tracing::info!(message = %h.message_id, kind = %h.kind, "envelope accepted");
     Ok((
         StatusCode::CREATED,
@@ -187,7 +188,13 @@ fn state_of(s: &str) -> EnvelopeState {
 pub struct InboxQuery {
     #[serde(default)]
     all: bool,
+    /// Long poll: with an empty inbox, wait up to this many seconds for a message.
+    #[serde(default)]
+    wait: u64,
 }
+
+/// Longest long poll, seconds.
+pub const MAX_WAIT: u64 = 60;
 
 pub async fn inbox(
     State(st): State<AppState>,
@@ -195,9 +202,22 @@ pub async fn inbox(
     ApiQuery(q): ApiQuery<InboxQuery>,
 ) -> ApiResult<ApiJson<Vec<InboxItem>>> {
     s.require_physician()?;
+    if q.wait > MAX_WAIT {
+        return Err(ApiError::BadParameter(format!(
+            "wait is at most {MAX_WAIT} seconds"
+        )));
+    }
+    // Register interest before looking, so a message accepted in between is not missed.
+    let notify = st.inboxes.of(s.account.as_str());
+    let woken = notify.notified();
+    let mut rows = db::envelopes::inbox(st.db.pool(), s.account.as_str(), q.all).await?;
+    if rows.is_empty() && q.wait > 0 {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(q.wait), woken).await;
+        rows = db::envelopes::inbox(st.db.pool(), s.account.as_str(), q.all).await?;
+    }
     let bad = |_| ApiError::Internal("stored id".into());
     let mut out = Vec::new();
-    for r in db::envelopes::inbox(st.db.pool(), s.account.as_str(), q.all).await? {
+    for r in rows {
         let sender_name = db::accounts::get(st.db.pool(), &r.sender)
             .await?
             .and_then(|a| a.name);

@@ -73,6 +73,8 @@ pub fn router(state: AppState) -> Router {
             ApiError::BadRequest("this endpoint does not accept that HTTP method".into())
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Request logs carry method, path (ids only) and status; never headers or bodies.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 

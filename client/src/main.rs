@@ -322,6 +322,18 @@ fn out(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
+/// `1-23456-25-580`, as physicians write it.
+fn riziv_display(digits: &Option<String>) -> String {
+    digits
+        .as_deref()
+        .map(|d| {
+            trialog_protocol::riziv::Riziv::parse(d)
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| d.to_owned())
+        })
+        .unwrap_or_default()
+}
+
 fn name_of(v: &trialog_protocol::api::AccountView) -> String {
     v.name.clone().unwrap_or_else(|| v.account.to_string())
 }
@@ -374,7 +386,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<(), ClientError> {
                         tr(lang, "Geregistreerd:", "Enregistré :", "Registered:"),
                         name_of(&a),
                         role_label(a.role, lang),
-                        a.riziv.clone().unwrap_or_default(),
+                        riziv_display(&a.riziv),
                         tr(lang, "Account:", "Compte :", "Account:"),
                         a.account,
                         tr(lang, "Vingerafdruk:", "Empreinte :", "Fingerprint:"),
@@ -422,7 +434,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<(), ClientError> {
                     if let Some(n) = &a.name {
                         s.push_str(&format!(
                             "{n}, RIZIV/INAMI {}\n",
-                            a.riziv.clone().unwrap_or_default()
+                            riziv_display(&a.riziv)
                         ));
                     }
                     s.push_str(&format!(
@@ -459,7 +471,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<(), ClientError> {
                                 a.account,
                                 name_of(a),
                                 role_label(a.role, lang),
-                                a.riziv.clone().unwrap_or_default(),
+                                riziv_display(&a.riziv),
                                 a.fingerprint.short()
                             )
                         })

@@ -1263,11 +1263,40 @@ async fn changed_pinned_key_is_refused() {
             .await
             .map(|_| ()),
     );
-    assert!(
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM envelopes")
-            .fetch_one(&pool)
-            .await
-            .map(|n| n == 0)
-            .expect("count")
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0, "nothing was sent");
+
+    // The server, for its part, refuses a message sealed to a key that is not the
+    // recipient's current one.
+    let api = w.treating.api().await.expect("login").clone();
+    let c = w
+        .patient
+        .consents(&w.case)
+        .await
+        .expect("consents")
+        .remove(0)
+        .consent;
+    let h = header(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &before.fingerprint,
+        &c.consent_id,
+        MessageKind::Bilan,
+    );
+    let env = seal(
+        w.treating.identity(),
+        h,
+        &before.recipient,
+        &values(&["limits.fatigue"]),
+    )
+    .expect("seal");
+    refused(
+        api.submit_envelope(&env).await,
+        422,
+        "recipient_key_mismatch",
     );
 }

@@ -309,3 +309,66 @@ async fn a_waiting_recipient_is_woken_by_a_new_message() {
     let e = w.occupational.inbox_wait(false, 61).await.unwrap_err();
     assert_eq!(e.api_code(), Some("bad_parameter"));
 }
+
+#[tokio::test]
+async fn a_physician_invited_by_the_treating_physician_joins_only_when_the_patient_accepts() {
+    use trialog_e2e::riziv;
+    use trialog_protocol::Role;
+    use trialog_protocol::api::MemberStatus;
+    let mut w = World::new().await;
+    let (_gp, gp_id) = w
+        .app
+        .physician(Role::Occupational, &riziv(456789, 4), "Dr. Els Maes")
+        .await;
+    let case = w.treating.add_member(&w.case, &gp_id).await.unwrap();
+    let m = case
+        .view
+        .members
+        .iter()
+        .find(|m| m.account.account == gp_id)
+        .unwrap();
+    assert_eq!(m.status, MemberStatus::Invited);
+    // Not yet a physician of the case: the patient cannot address a consent to them.
+    let e = w
+        .patient
+        .grant(trialog_client::Grant {
+            case: w.case.clone(),
+            to: gp_id.clone(),
+            fields: vec![f("limits.fatigue")],
+            share_medically: vec![],
+            until: None,
+            kinds: None,
+            senders: None,
+            purpose: trialog_protocol::consent::Purpose::ReturnToWork,
+            lang: trialog_protocol::Lang::En,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::NotAMember { .. }), "{e:?}");
+    // Inviting twice, or another physician adding members, is refused.
+    let e = w.treating.add_member(&w.case, &gp_id).await.unwrap_err();
+    assert_eq!(e.api_code(), Some("already_member"));
+    let e = w
+        .occupational
+        .add_member(&w.case, &gp_id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.api_code(), Some("not_case_patient"));
+    // The patient accepts; now a consent can name them.
+    let case = w.patient.add_member(&w.case, &gp_id).await.unwrap();
+    let m = case
+        .view
+        .members
+        .iter()
+        .find(|m| m.account.account == gp_id)
+        .unwrap();
+    assert_eq!(m.status, MemberStatus::Active);
+    grant(&mut w.patient, &w.case, &gp_id, &["limits.fatigue"], &[]).await;
+    // A patient cannot be added as a physician of a case.
+    let e = w
+        .patient
+        .add_member(&w.case, &w.patient_id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.api_code(), Some("not_a_physician"));
+}

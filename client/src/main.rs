@@ -432,10 +432,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<(), ClientError> {
                 || {
                     let mut s = format!("{} ({})\n", a.account, role_label(a.role, lang));
                     if let Some(n) = &a.name {
-                        s.push_str(&format!(
-                            "{n}, RIZIV/INAMI {}\n",
-                            riziv_display(&a.riziv)
-                        ));
+                        s.push_str(&format!("{n}, RIZIV/INAMI {}\n", riziv_display(&a.riziv)));
                     }
                     s.push_str(&format!(
                         "{} {}\n{} {}",

@@ -28,6 +28,8 @@ pub enum ApiError {
     BadParameter(String),
     #[error("no such endpoint")]
     NotFound,
+    #[error("this endpoint does not accept that HTTP method")]
+    MethodNotAllowed,
 
     // --- authentication and roles
     #[error("this endpoint needs a session token (`Authorization: Bearer …`); log in first")]
@@ -145,6 +147,7 @@ impl ApiError {
             MalformedJson(_) | BadRequest(_) | BadParameter(_) | CodeKind | BadKeyRecord(_)
             | MalformedConsent(_) | Envelope(_) | BindingMismatch => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_)
             | UnknownMessage(_) | ConsentNotFound(_) => StatusCode::NOT_FOUND,
@@ -181,6 +184,7 @@ impl ApiError {
             BadRequest(_) => "bad_request",
             BadParameter(_) => "bad_parameter",
             NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
             MissingToken => "missing_token",
             InvalidToken => "invalid_token",
             TokenExpired => "token_expired",

@@ -185,7 +185,7 @@ fn http(app: &TestApp) -> reqwest::Client {
         .expect("http client")
 }
 
-/// GET /v1/accounts/me with this `Authorization` header (or none); returns status and code.
+/// GET /v1/accounts/me with this `Authorization` header (or none): status, code, message.
 async fn me_with(app: &TestApp, authorization: Option<&str>) -> (u16, String, String) {
     let mut req = http(app).get(format!("{}/v1/accounts/me", app.url));
     if let Some(a) = authorization {
@@ -854,16 +854,18 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
 #[tokio::test]
 async fn expired_forged_and_missing_tokens_are_refused() {
     let app = TestApp::spawn_with(Settings {
-        token_ttl: 1,
+        token_ttl: 2,
         ..Default::default()
     })
     .await;
     let (mut c, account) = app
         .physician(Role::Treating, &riziv(123456, 580), "Dr. An Peeters")
         .await;
+    // A 2 s life (whole seconds on the server's clock: valid for at least 2 s, expired after 3 s
+    // at most), so a slow machine does not expire the fresh token early.
     let api = c.api().await.expect("login").clone();
     api.me().await.expect("a fresh token works");
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     refused(api.me().await, 401, "token_expired");
     refused(api.cases().await, 401, "token_expired");
 
@@ -1233,7 +1235,7 @@ async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
 #[tokio::test]
 async fn changed_pinned_key_is_refused() {
     let mut w = World::new().await;
-    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let before = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
     let pool = db(&w.app).await;
     let server_key = Identity::generate().expect("identity");
@@ -1272,13 +1274,6 @@ async fn changed_pinned_key_is_refused() {
     // The server, for its part, refuses a message sealed to a key that is not the
     // recipient's current one.
     let api = w.treating.api().await.expect("login").clone();
-    let c = w
-        .patient
-        .consents(&w.case)
-        .await
-        .expect("consents")
-        .remove(0)
-        .consent;
     let h = header(
         &w.case,
         &w.treating_id,

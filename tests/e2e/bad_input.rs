@@ -461,7 +461,7 @@ async fn wrong_http_method_gets_a_clear_4xx() {
             .send()
             .await
             .expect("request");
-        expect_error(resp, 400, "bad_request").await;
+        expect_error(resp, 405, "method_not_allowed").await;
     }
     still_serves(&raw, &account, &id).await;
 }

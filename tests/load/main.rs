@@ -96,14 +96,17 @@ impl Recorder {
 
     fn error(&mut self, e: String) {
         self.errors += 1;
-        if self.error_kinds.len() < MAX_ERROR_KINDS || self.error_kinds.contains_key(&e) {
-            *self.error_kinds.entry(e).or_insert(0) += 1;
+        self.note(e, 1);
+    }
+
+    /// Keeps the message for the summary; past `MAX_ERROR_KINDS` distinct ones, lumps them.
+    fn note(&mut self, e: String, n: usize) {
+        let key = if self.error_kinds.len() < MAX_ERROR_KINDS || self.error_kinds.contains_key(&e) {
+            e
         } else {
-            *self
-                .error_kinds
-                .entry("(other errors)".to_owned())
-                .or_insert(0) += 1;
-        }
+            "(other errors)".to_owned()
+        };
+        *self.error_kinds.entry(key).or_insert(0) += n;
     }
 
     fn merge(&mut self, other: Recorder) {
@@ -111,10 +114,7 @@ impl Recorder {
         self.attempted += other.attempted;
         self.errors += other.errors;
         for (e, n) in other.error_kinds {
-            for _ in 0..n {
-                self.error(e.clone());
-            }
-            self.errors -= n;
+            self.note(e, n);
         }
     }
 
@@ -131,7 +131,11 @@ impl Recorder {
             errors: self.errors,
             not_run: planned.saturating_sub(self.attempted),
             wall_s,
-            throughput: if wall_s > 0.0 { ok as f64 / wall_s } else { 0.0 },
+            throughput: if wall_s > 0.0 {
+                ok as f64 / wall_s
+            } else {
+                0.0
+            },
             p50_ms: pct(50.0),
             p90_ms: pct(90.0),
             p99_ms: pct(99.0),
@@ -297,12 +301,7 @@ fn print_table(r: &Report) {
     );
     println!(
         "messages {}, concurrency {}, send-count {}, inbox listings {}, {} fields per envelope; setup {:.2} s",
-        r.messages,
-        r.concurrency,
-        r.send_count,
-        r.inbox_listings,
-        r.fields_per_envelope,
-        r.setup_s
+        r.messages, r.concurrency, r.send_count, r.inbox_listings, r.fields_per_envelope, r.setup_s
     );
     println!();
     let name_w = r
@@ -316,7 +315,10 @@ fn print_table(r: &Report) {
         "{:<name_w$}  {:>6}  {:>6}  {:>8}  {:>9}  {:>8}  {:>8}  {:>8}  {:>8}",
         "phase", "count", "errors", "wall s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
-    println!("{}", "-".repeat(name_w + 2 + 6 + 2 + 6 + 2 + 8 + 2 + 9 + 4 * 10));
+    println!(
+        "{}",
+        "-".repeat(name_w + 2 + 6 + 2 + 6 + 2 + 8 + 2 + 9 + 4 * 10)
+    );
     for m in &r.metrics {
         println!(
             "{:<name_w$}  {:>6}  {:>6}  {:>8.3}  {:>9.1}  {:>8}  {:>8}  {:>8}  {:>8}",
@@ -421,7 +423,6 @@ async fn main() -> ExitCode {
         .await
         .expect("advising physician logs in")
         .clone();
-    let sender_identity = w.treating.identity().clone();
     let values = bilan_values();
     let fields_per_envelope = values.len();
     let setup_s = setup_start.elapsed().as_secs_f64();
@@ -452,8 +453,13 @@ async fn main() -> ExitCode {
                     manifest: Vec::new(),
                     leak_guard_override: false,
                 };
-                seal(&sender_identity, header, &advising_keys.recipient, &values)
-                    .map_err(|e| format!("seal: {e}"))
+                seal(
+                    w.treating.identity(),
+                    header,
+                    &advising_keys.recipient,
+                    &values,
+                )
+                .map_err(|e| format!("seal: {e}"))
             });
         let latency = t0.elapsed();
         match sealed {
@@ -495,10 +501,11 @@ async fn main() -> ExitCode {
         .await
     };
     let mut recs = recs.into_iter();
-    let submit = recs
-        .next()
-        .expect("one recorder per metric")
-        .finish(&format!("submit envelope (C={concurrency})"), messages, wall);
+    let submit = recs.next().expect("one recorder per metric").finish(
+        &format!("submit envelope (C={concurrency})"),
+        messages,
+        wall,
+    );
     let submitted_ok = submit.ok;
     metrics.push(submit);
     drop(envelopes);
@@ -516,23 +523,25 @@ async fn main() -> ExitCode {
                 let id = &ids[i];
                 let pair_start = Instant::now();
                 let (mut fetch, view) = timed(1, api.envelope(id)).await;
-                let Some(view) = view else {
-                    return vec![fetch];
-                };
-                if view.envelope.fields.len() != expected_fields {
+                if let Some(view) = &view
+                    && view.envelope.fields.len() != expected_fields
+                {
                     fetch.outcome = Err(format!(
                         "fetched envelope has {} fields, expected {expected_fields}",
                         view.envelope.fields.len()
                     ));
-                    return vec![fetch];
                 }
-                let (ack, _) = timed(2, api.acknowledge(id)).await;
-                let pair = Sample {
+                let pair = |outcome| Sample {
                     metric: 0,
                     latency: pair_start.elapsed(),
-                    outcome: ack.outcome.clone(),
+                    outcome,
                 };
-                vec![pair, fetch, ack]
+                if let Err(e) = &fetch.outcome {
+                    // No acknowledgement of what was not fetched: the pair fails here.
+                    return vec![pair(Err(e.clone())), fetch];
+                }
+                let (ack, _) = timed(2, api.acknowledge(id)).await;
+                vec![pair(ack.outcome.clone()), fetch, ack]
             }
         })
         .await
@@ -541,10 +550,6 @@ async fn main() -> ExitCode {
     let pair = recs.next().expect("one recorder per metric");
     let fetch = recs.next().expect("one recorder per metric");
     let ack = recs.next().expect("one recorder per metric");
-    // A pair whose fetch failed is attempted and failed as a pair too.
-    let mut pair = pair;
-    pair.attempted = fetch.attempted;
-    pair.errors = fetch.errors + ack.errors;
     let acked_ok = ack.latencies.len();
     metrics.push(pair.finish(
         &format!("fetch+ack pair (C={concurrency})"),
@@ -613,11 +618,11 @@ async fn main() -> ExitCode {
         .await
     };
     let mut recs = recs.into_iter();
-    metrics.push(
-        recs.next()
-            .expect("one recorder per metric")
-            .finish(&format!("inbox listing (C={concurrency})"), INBOX_LISTINGS, wall),
-    );
+    metrics.push(recs.next().expect("one recorder per metric").finish(
+        &format!("inbox listing (C={concurrency})"),
+        INBOX_LISTINGS,
+        wall,
+    ));
 
     w.app.stop().await;
 

@@ -69,9 +69,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", api)
         .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async {
-            ApiError::BadRequest("this endpoint does not accept that HTTP method".into())
-        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Request logs carry method, path (ids only) and status; never headers or bodies.
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -322,6 +322,20 @@ fn out(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     }
 }
 
+/// The code as a QR code drawn with block characters, for the patient's phone camera.
+fn qr(code: &str) -> String {
+    match qrcode::QrCode::new(code.as_bytes()) {
+        Ok(q) => format!(
+            "\n\n{}",
+            q.render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build()
+        ),
+        // A code this short always fits; without a QR the text above still serves.
+        Err(_) => String::new(),
+    }
+}
+
 /// `1-23456-25-580`, as physicians write it.
 fn riziv_display(digits: &Option<String>) -> String {
     digits
@@ -685,7 +699,7 @@ async fn case_cmd(cmd: CaseCmd, json: bool, lang: Lang) -> Result<(), ClientErro
                         "Remettez le code en personne au patient ; il s'inscrit avec `trialog join --code CODE`.",
                         "Hand the code to the patient in person; they join with `trialog join --code CODE`."
                     )
-                )
+                ) + &qr(&r.enrolment_code)
             });
         }
         CaseCmd::ConfirmPatient { case, fingerprint } => {

@@ -121,6 +121,8 @@ pub enum MalformedConsent {
     NoSenders,
     #[error("the hash of the consent text does not match the text for these terms")]
     TextMismatch,
+    #[error("the signed consent cannot be read: {0}")]
+    Unparsable(String),
 }
 
 impl MalformedConsent {
@@ -158,7 +160,8 @@ impl Consent {
         if self.valid_until <= self.valid_from {
             return Err(MalformedConsent::EmptyPeriod);
         }
-        if self.valid_until - self.valid_from > YEAR_SECS {
+        // Saturating: the dates come from the network; an overflow must not wrap to "short".
+        if self.valid_until.saturating_sub(self.valid_from) > YEAR_SECS {
             return Err(MalformedConsent::TooLong);
         }
         if sha256_hex(&[consent_text(self).as_bytes()]) != self.text_sha256 {
@@ -236,9 +239,12 @@ pub fn consent_text(c: &Consent) -> String {
 
 /// Verifies a consent's signature by the patient's key, then its well-formedness.
 pub fn open_consent(signed: &Signed<Consent>, patient: &VerifyingKey) -> Result<Consent, Refusal> {
-    let c = signed
-        .open(patient)
-        .map_err(|_| Refusal::BadPatientSignature)?;
+    let c = signed.open(patient).map_err(|e| match e {
+        crate::signed::SignedError::Malformed(m) => {
+            Refusal::Malformed(MalformedConsent::Unparsable(m))
+        }
+        _ => Refusal::BadPatientSignature,
+    })?;
     c.check_well_formed().map_err(Refusal::Malformed)?;
     Ok(c)
 }

@@ -172,6 +172,11 @@ pub fn open_key_record(signed: &Signed<KeyRecord>) -> Result<VerifiedKeys, KeyEr
     let signing = claimed.verifying_key()?;
     let record = signed.open(&signing).map_err(|_| KeyError::BadSignature)?;
     let recipient = record.recipient()?;
+    // One spelling per key: the fingerprint hashes the recipient string, so a second
+    // spelling (age also accepts upper case) would give the same keys a second fingerprint.
+    if recipient.to_string() != record.age_recipient {
+        return Err(KeyError::BadRecipient);
+    }
     let fingerprint = fingerprint(&signing, &record.age_recipient);
     Ok(VerifiedKeys {
         record,

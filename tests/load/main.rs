@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
@@ -487,14 +487,24 @@ async fn main() -> ExitCode {
         })
         .collect();
     let envelopes = Arc::new(envelopes);
+    let accepted: Arc<Vec<AtomicBool>> = Arc::new(
+        (0..envelopes.len())
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+    );
     let (recs, wall) = {
         let envelopes = envelopes.clone();
+        let accepted = accepted.clone();
         let api = sender_api.clone();
         run_concurrent(envelopes.len(), concurrency, 1, deadline, move |i| {
             let envelopes = envelopes.clone();
+            let accepted = accepted.clone();
             let api = api.clone();
             async move {
-                let (s, _) = timed(0, api.submit_envelope(&envelopes[i])).await;
+                let (s, resp) = timed(0, api.submit_envelope(&envelopes[i])).await;
+                if resp.is_some() {
+                    accepted[i].store(true, Ordering::Relaxed);
+                }
                 vec![s]
             }
         })
@@ -510,7 +520,13 @@ async fn main() -> ExitCode {
     metrics.push(submit);
     drop(envelopes);
 
-    // ---- 2. Fetch + acknowledge by the recipient ----
+    // ---- 2. Fetch + acknowledge by the recipient, of the envelopes the server accepted ----
+    let ids: Vec<MessageId> = ids
+        .into_iter()
+        .zip(accepted.iter())
+        .filter(|(_, ok)| ok.load(Ordering::Relaxed))
+        .map(|(id, _)| id)
+        .collect();
     let ids = Arc::new(ids);
     let (recs, wall) = {
         let ids = ids.clone();

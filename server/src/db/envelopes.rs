@@ -53,16 +53,30 @@ pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<Envelope
         .await
 }
 
-/// The recipient's envelopes, newest first, without their ciphertext.
+/// One line of an inbox: the envelope's metadata and the sender's name, no ciphertext.
+#[derive(Debug, Clone, FromRow)]
+pub struct InboxRow {
+    pub id: String,
+    pub case_id: String,
+    pub sender: String,
+    pub sender_name: Option<String>,
+    pub kind: String,
+    pub created_at: i64,
+    pub accepted_at: i64,
+    pub state: String,
+}
+
+/// The recipient's envelopes, newest first, in one query.
 pub async fn inbox(
     e: impl SqliteExecutor<'_>,
     recipient: &str,
     include_done: bool,
-) -> Result<Vec<EnvelopeRow>, sqlx::Error> {
+) -> Result<Vec<InboxRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, NULL AS fields
-         FROM envelopes WHERE recipient = $1 AND ($2 OR state IN ('accepted', 'delivered'))
-         ORDER BY accepted_at DESC, id",
+        "SELECT e.id, e.case_id, e.sender, a.name AS sender_name, e.kind, e.created_at, e.accepted_at, e.state
+         FROM envelopes e LEFT JOIN accounts a ON a.id = e.sender
+         WHERE e.recipient = $1 AND ($2 OR e.state IN ('accepted', 'delivered'))
+         ORDER BY e.accepted_at DESC, e.id",
     )
     .bind(recipient)
     .bind(include_done)

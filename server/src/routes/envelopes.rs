@@ -218,14 +218,11 @@ pub async fn inbox(
     let bad = |_| ApiError::Internal("stored id".into());
     let mut out = Vec::new();
     for r in rows {
-        let sender_name = db::accounts::get(st.db.pool(), &r.sender)
-            .await?
-            .and_then(|a| a.name);
         out.push(InboxItem {
             message_id: MessageId::parse(&r.id).map_err(bad)?,
             case_id: CaseId::parse(&r.case_id).map_err(bad)?,
             sender: AccountId::parse(&r.sender).map_err(bad)?,
-            sender_name,
+            sender_name: r.sender_name,
             kind: r
                 .kind
                 .parse()

@@ -3,10 +3,15 @@
 
 use std::path::PathBuf;
 use tempfile::TempDir;
-use trialog_client::{Client, Home};
-use trialog_protocol::api::InvitationView;
+use trialog_client::{Client, Grant, Home, Outgoing};
+use trialog_protocol::api::{InvitationView, MemberView};
+use trialog_protocol::consent::Purpose;
+use trialog_protocol::envelope::{Envelope, EnvelopeHeader, seal};
+use trialog_protocol::keys::VerifiedKeys;
 use trialog_protocol::riziv::Riziv;
-use trialog_protocol::{AccountId, CaseId, Role};
+use trialog_protocol::{
+    AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role,
+};
 use trialog_server::state::Settings;
 use trialog_server::{App, Config};
 
@@ -197,27 +202,111 @@ pub async fn grant(
     fields: &[&str],
     share_medically: &[&str],
 ) -> trialog_protocol::consent::Consent {
-    use trialog_protocol::FieldId;
-    let ids = |v: &[&str]| {
-        v.iter()
-            .map(|f| FieldId::parse(f).expect("known field"))
-            .collect::<Vec<_>>()
-    };
     patient
-        .grant(trialog_client::Grant {
-            case: case.clone(),
-            to: to.clone(),
-            fields: ids(fields),
-            share_medically: ids(share_medically),
-            until: None,
-            kinds: None,
-            senders: None,
-            purpose: trialog_protocol::consent::Purpose::ReturnToWork,
-            lang: trialog_protocol::Lang::En,
-        })
+        .grant(grant_request(case, to, fields, share_medically))
         .await
         .expect("grant")
         .0
+}
+
+/// What [`grant`] asks the patient's client for: no end date, the kinds and senders the
+/// recipient's role implies, for a return to work, in English. Tests that need other terms
+/// change those fields of it.
+pub fn grant_request(
+    case: &CaseId,
+    to: &AccountId,
+    fields: &[&str],
+    share_medically: &[&str],
+) -> Grant {
+    Grant {
+        case: case.clone(),
+        to: to.clone(),
+        fields: field_ids(fields),
+        share_medically: field_ids(share_medically),
+        until: None,
+        kinds: None,
+        senders: None,
+        purpose: Purpose::ReturnToWork,
+        lang: Lang::En,
+    }
+}
+
+/// A field of the catalogue, by its id.
+pub fn field(id: &str) -> FieldId {
+    FieldId::parse(id).expect("known field")
+}
+
+/// Fields of the catalogue, by their ids.
+pub fn field_ids(ids: &[&str]) -> Vec<FieldId> {
+    ids.iter().map(|id| field(id)).collect()
+}
+
+impl World {
+    /// A message of `kind` in this case to `to`, the leak guard left on.
+    pub fn message(
+        &self,
+        to: &AccountId,
+        kind: MessageKind,
+        values: Vec<(FieldId, serde_json::Value)>,
+    ) -> Outgoing {
+        Outgoing {
+            case: self.case.clone(),
+            to: to.clone(),
+            kind,
+            values,
+            override_leak_guard: false,
+        }
+    }
+
+    /// The whole test bilan ([`bilan_values`], diagnosis included) in this case to `to`.
+    pub fn bilan_to(&self, to: &AccountId) -> Outgoing {
+        self.message(to, MessageKind::Bilan, bilan_values())
+    }
+}
+
+/// The entry of `who` among a case's members, as the server lists them.
+pub fn member<'a>(case: &'a trialog_client::VerifiedCase, who: &AccountId) -> &'a MemberView {
+    case.view
+        .members
+        .iter()
+        .find(|m| &m.account.account == who)
+        .expect("a member of the case")
+}
+
+/// The header of a hand-built envelope from `from` to `to` (whose key has the fingerprint
+/// `to_fp`) under `consent`, created now; [`seal_for`] fills in the manifest. Tests build
+/// envelopes by hand to send what an honest client would refuse to.
+pub fn envelope_header(
+    case: &CaseId,
+    from: &AccountId,
+    to: &AccountId,
+    to_fp: &Fingerprint,
+    consent: &ConsentId,
+    kind: MessageKind,
+) -> EnvelopeHeader {
+    EnvelopeHeader {
+        message_id: MessageId::random().expect("randomness"),
+        created_at: trialog_client::client::now(),
+        kind,
+        case_id: case.clone(),
+        sender: from.clone(),
+        recipient: to.clone(),
+        recipient_fingerprint: to_fp.clone(),
+        consent_id: consent.clone(),
+        manifest: Vec::new(),
+        leak_guard_override: false,
+    }
+}
+
+/// Seals `values` under `header`, signed by `sender`'s key and encrypted to `to`'s, without
+/// any of the checks the client's own `send` makes.
+pub fn seal_for(
+    sender: &Client,
+    header: EnvelopeHeader,
+    to: &VerifiedKeys,
+    values: &[(FieldId, serde_json::Value)],
+) -> Envelope {
+    seal(sender.identity(), header, &to.recipient, values).expect("seal")
 }
 
 /// Functional fields the tests' patient shares with the work-side physicians.
@@ -234,32 +323,31 @@ pub const FUNCTIONAL: &[&str] = &[
 /// A bilan as an oncologist writes it, diagnosis included.
 pub fn bilan_values() -> Vec<(trialog_protocol::FieldId, serde_json::Value)> {
     use serde_json::json;
-    let f = |s: &str| trialog_protocol::FieldId::parse(s).expect("known field");
     vec![
-        (f("capacity.hours_per_week"), json!(12)),
+        (field("capacity.hours_per_week"), json!(12)),
         (
-            f("capacity.schedule"),
+            field("capacity.schedule"),
             json!("3 days of 4 hours, not 2 of 6; a break every 2 hours"),
         ),
         (
-            f("limits.fatigue"),
+            field("limits.fatigue"),
             json!("Fatigue 6/10, worst in the afternoon"),
         ),
         (
-            f("limits.physical"),
+            field("limits.physical"),
             json!("No lifting above 5 kg; reduced fine motor skills in both hands"),
         ),
         (
-            f("limits.cognitive"),
+            field("limits.cognitive"),
             json!("Concentration holds about 45 minutes"),
         ),
         (
-            f("adaptations.recommended"),
+            field("adaptations.recommended"),
             json!("Telework two days a week; quiet workspace"),
         ),
-        (f("review.next_date"), json!("2027-02-15")),
+        (field("review.next_date"), json!("2027-02-15")),
         (
-            f("medical.diagnosis"),
+            field("medical.diagnosis"),
             json!("Invasive ductal carcinoma of the left breast, C50.4"),
         ),
     ]

@@ -10,25 +10,24 @@ use sqlx::SqlitePool;
 use trialog_client::api::Api;
 use trialog_client::client::now;
 use trialog_client::{Client, ClientError, Home, Outgoing};
-use trialog_e2e::{FUNCTIONAL, PASSPHRASE, TestApp, World, bilan_values, grant, riziv};
-use trialog_protocol::api::{LoginRequest, RevokeRequest, SubmitConsentRequest};
+use trialog_e2e::{
+    FUNCTIONAL, PASSPHRASE, TestApp, World, bilan_values, envelope_header, field, field_ids, grant,
+    grant_request, riziv, seal_for,
+};
+use trialog_protocol::api::{AccountView, LoginRequest, RevokeRequest, SubmitConsentRequest};
 use trialog_protocol::audit::{AuditEntry, chain_hash};
 use trialog_protocol::auth::login_message;
 use trialog_protocol::consent::{Consent, Purpose, Revocation, consent_text};
 use trialog_protocol::encoding::{B64, sha256_hex};
-use trialog_protocol::envelope::{Envelope, EnvelopeHeader, seal};
+use trialog_protocol::envelope::{Envelope, EnvelopeHeader};
 use trialog_protocol::keys::{Identity, VerifiedKeys};
 use trialog_protocol::leak_guard::LeakSource;
 use trialog_protocol::{
-    AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role, Signed,
+    AccountId, CaseId, ConsentId, FieldId, Lang, MessageId, MessageKind, Role, Signed,
 };
 use trialog_server::state::Settings;
 
 // ---------------------------------------------------------------- helpers
-
-fn f(id: &str) -> FieldId {
-    FieldId::parse(id).expect("known field")
-}
 
 /// Asserts a refusal by the server with exactly this status and code; returns its message.
 #[track_caller]
@@ -54,6 +53,24 @@ fn refused<T: std::fmt::Debug>(r: Result<T, ClientError>, status: u16, code: &st
     }
 }
 
+/// Submits a hand-built envelope and asserts the server refuses it with exactly this status
+/// and code; returns the message.
+async fn envelope_refused(api: &Api, env: &Envelope, status: u16, code: &str) -> String {
+    refused(api.submit_envelope(env).await, status, code)
+}
+
+/// Submits a hand-signed consent and asserts the server refuses it with exactly this status
+/// and code.
+async fn consent_refused(api: &Api, consent: Signed<Consent>, status: u16, code: &str) {
+    let r = api.submit_consent(&SubmitConsentRequest { consent }).await;
+    refused(r, status, code);
+}
+
+/// The client's own connection, logged in, to send what the client itself never would.
+async fn api_of(client: &mut Client) -> Api {
+    client.api().await.expect("login").clone()
+}
+
 /// The server's SQLite database, opened beside the running server (WAL allows it): this is
 /// how the tests play a compromised server.
 async fn db(app: &TestApp) -> SqlitePool {
@@ -64,33 +81,54 @@ async fn db(app: &TestApp) -> SqlitePool {
         .clone()
 }
 
+/// How many rows a table of the server's database holds.
+async fn count_rows(pool: &SqlitePool, table: &'static str) -> i64 {
+    // Safe to splice: the table name is a literal of these tests, never input.
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+/// A second case the treating physician opens and a second patient joins with the
+/// enrolment code, not yet confirmed: that patient's client, account and the case.
+async fn second_case(w: &mut World, label: &str) -> (Client, AccountView, CaseId) {
+    let opened = w.treating.open_case(label).await.expect("open second case");
+    let mut p2 = w.app.client("patient-2").await;
+    let (view2, case2) = p2.join(&opened.enrolment_code).await.expect("join");
+    (p2, view2, case2)
+}
+
 /// The verified keys of a physician of the case, as `client` sees them.
 async fn keys_of(client: &mut Client, case: &CaseId, who: &AccountId) -> VerifiedKeys {
     let vc = client.case(case).await.expect("case verifies");
     vc.physician(who).expect("a physician of the case").1
 }
 
-/// A header from `from` to `to` under `consent`, created now.
-fn header(
-    case: &CaseId,
-    from: &AccountId,
+/// The patient consents to `fields` for the occupational physician: the consent, and that
+/// physician's keys as the treating physician verified them.
+async fn occupational_consent(w: &mut World, fields: &[&str]) -> (Consent, VerifiedKeys) {
+    let c = grant(&mut w.patient, &w.case, &w.occupational_id, fields, &[]).await;
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    (c, occ)
+}
+
+/// A bilan header from the treating physician to `to` (whose keys are `to_keys`) in the
+/// world's case under `consent`, created now.
+fn bilan_header(
+    w: &World,
     to: &AccountId,
-    to_fp: &Fingerprint,
+    to_keys: &VerifiedKeys,
     consent: &ConsentId,
-    kind: MessageKind,
 ) -> EnvelopeHeader {
-    EnvelopeHeader {
-        message_id: MessageId::random().expect("randomness"),
-        created_at: now(),
-        kind,
-        case_id: case.clone(),
-        sender: from.clone(),
-        recipient: to.clone(),
-        recipient_fingerprint: to_fp.clone(),
-        consent_id: consent.clone(),
-        manifest: Vec::new(),
-        leak_guard_override: false,
-    }
+    envelope_header(
+        &w.case,
+        &w.treating_id,
+        to,
+        &to_keys.fingerprint,
+        consent,
+        MessageKind::Bilan,
+    )
 }
 
 /// The bilan values of the named fields.
@@ -103,6 +141,11 @@ fn values(fields: &[&str]) -> Vec<(FieldId, Value)> {
     vals
 }
 
+/// A bilan in the world's case to `to`, carrying the test values of the named fields.
+fn bilan_of(w: &World, to: &AccountId, fields: &[&str]) -> Outgoing {
+    w.message(to, MessageKind::Bilan, values(fields))
+}
+
 /// FUNCTIONAL without the given fields.
 fn functional_without(drop: &[&str]) -> Vec<&'static str> {
     FUNCTIONAL
@@ -112,13 +155,13 @@ fn functional_without(drop: &[&str]) -> Vec<&'static str> {
         .collect()
 }
 
-/// A well-formed consent (text hash included), not yet signed.
-fn consent(
+/// A well-formed consent (text hash included), not yet signed, in `patient`'s name in `case`:
+/// FUNCTIONAL for the occupational physician, whose keys are `occ`.
+fn functional_consent(
+    w: &World,
     case: &CaseId,
     patient: &AccountId,
-    to: &AccountId,
-    to_fp: &Fingerprint,
-    fields: &[&str],
+    occ: &VerifiedKeys,
 ) -> Consent {
     let t = now();
     let mut c = Consent {
@@ -126,11 +169,11 @@ fn consent(
         supersedes: None,
         case_id: case.clone(),
         patient: patient.clone(),
-        recipient: to.clone(),
-        recipient_fingerprint: to_fp.clone(),
+        recipient: w.occupational_id.clone(),
+        recipient_fingerprint: occ.fingerprint.clone(),
         senders: None,
         kinds: vec![MessageKind::Bilan, MessageKind::Request],
-        fields: fields.iter().map(|x| f(x)).collect(),
+        fields: field_ids(FUNCTIONAL),
         share_medically: Vec::new(),
         purpose: Purpose::ReturnToWork,
         valid_from: t - 60,
@@ -159,21 +202,6 @@ async fn substitute_key(pool: &SqlitePool, account: &AccountId, role: Role, fres
     .expect("update accounts")
     .rows_affected();
     assert_eq!(n, 1);
-}
-
-fn outgoing(
-    w: &World,
-    to: &AccountId,
-    values: Vec<(FieldId, Value)>,
-    override_leak_guard: bool,
-) -> Outgoing {
-    Outgoing {
-        case: w.case.clone(),
-        to: to.clone(),
-        kind: MessageKind::Bilan,
-        values,
-        override_leak_guard,
-    }
 }
 
 /// A raw HTTP client that trusts only this server's certificate.
@@ -218,13 +246,7 @@ fn jwt(key: &ed25519_dalek::SigningKey, header: &Value, claims: &Value) -> Strin
 async fn consent_by_an_unconfirmed_patient_key_is_refused() {
     let mut w = World::new().await;
     // (a) A second case whose patient joined with the enrolment code but was never confirmed.
-    let opened = w
-        .treating
-        .open_case("Case 2026-018")
-        .await
-        .expect("open second case");
-    let mut p2 = w.app.client("patient-2").await;
-    let (view2, case2) = p2.join(&opened.enrolment_code).await.expect("join");
+    let (mut p2, view2, case2) = second_case(&mut w, "Case 2026-018").await;
     p2.add_member(&case2, &w.occupational_id)
         .await
         .expect("add occupational");
@@ -232,35 +254,14 @@ async fn consent_by_an_unconfirmed_patient_key_is_refused() {
 
     // The honest client refuses locally...
     let local = p2
-        .grant(trialog_client::Grant {
-            case: case2.clone(),
-            to: w.occupational_id.clone(),
-            fields: FUNCTIONAL.iter().map(|x| f(x)).collect(),
-            share_medically: Vec::new(),
-            until: None,
-            kinds: None,
-            senders: None,
-            purpose: Purpose::ReturnToWork,
-            lang: Lang::En,
-        })
+        .grant(grant_request(&case2, &w.occupational_id, FUNCTIONAL, &[]))
         .await;
     assert!(matches!(local, Err(ClientError::Invalid(_))), "{local:?}");
     // ...and the server refuses the same consent, hand-signed and posted.
-    let c = consent(
-        &case2,
-        &view2.account,
-        &w.occupational_id,
-        &occ.fingerprint,
-        FUNCTIONAL,
-    );
+    let c = functional_consent(&w, &case2, &view2.account, &occ);
     let signed = Signed::sign(&c, p2.identity().signing_key()).expect("sign");
-    let api = p2.api().await.expect("login").clone();
-    refused(
-        api.submit_consent(&SubmitConsentRequest { consent: signed })
-            .await,
-        403,
-        "patient_not_confirmed",
-    );
+    let api = api_of(&mut p2).await;
+    consent_refused(&api, signed, 403, "patient_not_confirmed").await;
     assert!(
         api.consents(&case2).await.expect("list").is_empty(),
         "nothing was recorded"
@@ -268,33 +269,15 @@ async fn consent_by_an_unconfirmed_patient_key_is_refused() {
 
     // (b) The confirmed patient's account posts a consent signed by a key nobody confirmed.
     let occ = keys_of(&mut w.patient, &w.case, &w.occupational_id).await;
-    let c = consent(
-        &w.case,
-        &w.patient_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        FUNCTIONAL,
-    );
+    let c = functional_consent(&w, &w.case, &w.patient_id, &occ);
     let other = Identity::generate().expect("identity");
     let signed = Signed::sign(&c, other.signing_key()).expect("sign");
-    let api = w.patient.api().await.expect("login").clone();
-    refused(
-        api.submit_consent(&SubmitConsentRequest {
-            consent: signed.clone(),
-        })
-        .await,
-        403,
-        "consent_bad_signature",
-    );
+    let api = api_of(&mut w.patient).await;
+    consent_refused(&api, signed.clone(), 403, "consent_bad_signature").await;
     // The same, claiming the confirmed key's id: the signature itself does not verify.
     let mut claimed = signed;
     claimed.key = trialog_protocol::signed::key_id(&w.patient.identity().verifying_key());
-    refused(
-        api.submit_consent(&SubmitConsentRequest { consent: claimed })
-            .await,
-        403,
-        "consent_bad_signature",
-    );
+    consent_refused(&api, claimed, 403, "consent_bad_signature").await;
     assert!(
         api.consents(&w.case).await.expect("list").is_empty(),
         "nothing was recorded"
@@ -305,7 +288,7 @@ async fn consent_by_an_unconfirmed_patient_key_is_refused() {
 #[tokio::test]
 async fn server_side_patient_key_substitution_is_caught_by_every_client() {
     let mut w = World::new().await;
-    let patient_api = w.patient.api().await.expect("login").clone();
+    let patient_api = api_of(&mut w.patient).await;
     for c in [
         &mut w.treating,
         &mut w.occupational,
@@ -337,26 +320,14 @@ async fn server_side_patient_key_substitution_is_caught_by_every_client() {
         }
     }
     // A consent signed by the substituted key is refused by the server too.
-    let c = consent(
-        &w.case,
-        &w.patient_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        FUNCTIONAL,
-    );
+    let c = functional_consent(&w, &w.case, &w.patient_id, &occ);
     let forged = Signed::sign(&c, server_key.signing_key()).expect("sign");
-    refused(
-        patient_api
-            .submit_consent(&SubmitConsentRequest { consent: forged })
-            .await,
-        403,
-        "patient_key_substituted",
+    consent_refused(&patient_api, forged, 403, "patient_key_substituted").await;
+    assert_eq!(
+        count_rows(&pool, "consents").await,
+        0,
+        "no consent was stored"
     );
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consents")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(n, 0, "no consent was stored");
 
     // Dropping the treating physician's binding as well does not help: no client accepts a
     // consent without it.
@@ -369,12 +340,7 @@ async fn server_side_patient_key_substitution_is_caught_by_every_client() {
     assert!(matches!(r, Err(ClientError::Invalid(_))), "{r:?}");
     let r = w
         .treating
-        .send(outgoing(
-            &w,
-            &w.occupational_id,
-            values(&["limits.fatigue"]),
-            false,
-        ))
+        .send(bilan_of(&w, &w.occupational_id, &["limits.fatigue"]))
         .await;
     assert!(matches!(r, Err(ClientError::Invalid(_))), "{r:?}");
 }
@@ -386,45 +352,18 @@ async fn server_side_patient_key_substitution_is_caught_by_every_client() {
 async fn envelope_with_an_unconsented_field_is_refused_by_the_server() {
     let mut w = World::new().await;
     let granted = functional_without(&["limits.cognitive"]);
-    let c = grant(&mut w.patient, &w.case, &w.occupational_id, &granted, &[]).await;
-    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
-    let api = w.treating.api().await.expect("login").clone();
+    let (c, occ) = occupational_consent(&mut w, &granted).await;
+    let api = api_of(&mut w.treating).await;
 
     for extra in ["limits.cognitive", "medical.diagnosis"] {
-        let h = header(
-            &w.case,
-            &w.treating_id,
-            &w.occupational_id,
-            &occ.fingerprint,
-            &c.consent_id,
-            MessageKind::Bilan,
-        );
-        let env = seal(
-            w.treating.identity(),
-            h,
-            &occ.recipient,
-            &values(&["limits.fatigue", extra]),
-        )
-        .expect("seal");
-        let msg = refused(api.submit_envelope(&env).await, 403, "field_not_consented");
+        let h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
+        let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue", extra]));
+        let msg = envelope_refused(&api, &env, 403, "field_not_consented").await;
         assert!(msg.contains(extra), "the refusal names {extra}: {msg}");
     }
     // The same envelope without the extra field goes through: the refusal was about the field.
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        &c.consent_id,
-        MessageKind::Bilan,
-    );
-    let env = seal(
-        w.treating.identity(),
-        h,
-        &occ.recipient,
-        &values(&["limits.fatigue"]),
-    )
-    .expect("seal");
+    let h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
+    let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]));
     api.submit_envelope(&env)
         .await
         .expect("a covered envelope is accepted");
@@ -437,51 +376,25 @@ async fn envelope_with_an_unconsented_field_is_refused_by_the_server() {
 #[tokio::test]
 async fn replayed_message_id_is_refused() {
     let mut w = World::new().await;
-    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
-    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
-    let api = w.treating.api().await.expect("login").clone();
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        &c.consent_id,
-        MessageKind::Bilan,
-    );
-    let env = seal(
-        w.treating.identity(),
-        h.clone(),
-        &occ.recipient,
-        &values(&["limits.fatigue"]),
-    )
-    .expect("seal");
+    let (c, occ) = occupational_consent(&mut w, FUNCTIONAL).await;
+    let api = api_of(&mut w.treating).await;
+    let h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
+    let env = seal_for(&w.treating, h.clone(), &occ, &values(&["limits.fatigue"]));
     api.submit_envelope(&env).await.expect("first submission");
-    refused(api.submit_envelope(&env).await, 409, "message_replayed");
+    envelope_refused(&api, &env, 409, "message_replayed").await;
     // Another, validly signed envelope that reuses the id.
-    let env2 = seal(
-        w.treating.identity(),
-        h,
-        &occ.recipient,
-        &values(&["limits.physical"]),
-    )
-    .expect("seal");
-    refused(api.submit_envelope(&env2).await, 409, "message_replayed");
+    let env2 = seal_for(&w.treating, h, &occ, &values(&["limits.physical"]));
+    envelope_refused(&api, &env2, 409, "message_replayed").await;
     assert_eq!(w.occupational.inbox(true).await.expect("inbox").len(), 1);
 
     // A signed consent is accepted once too.
-    let patient = w.patient.api().await.expect("login").clone();
+    let patient = api_of(&mut w.patient).await;
     let signed = patient
         .consent(&c.consent_id)
         .await
         .expect("consent")
         .consent;
-    refused(
-        patient
-            .submit_consent(&SubmitConsentRequest { consent: signed })
-            .await,
-        409,
-        "consent_exists",
-    );
+    consent_refused(&patient, signed, 409, "consent_exists").await;
     assert_eq!(patient.consents(&w.case).await.expect("consents").len(), 1);
 }
 
@@ -494,69 +407,34 @@ async fn envelope_readdressed_to_another_recipient_is_refused() {
     grant(&mut w.patient, &w.case, &w.advising_id, FUNCTIONAL, &[]).await;
     let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
     let adv = keys_of(&mut w.treating, &w.case, &w.advising_id).await;
-    let api = w.treating.api().await.expect("login").clone();
+    let api = api_of(&mut w.treating).await;
     let vals = values(&["limits.fatigue", "capacity.hours_per_week"]);
 
     // (a) The header re-addressed to the advising physician, signature left as it was.
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        &c_occ.consent_id,
-        MessageKind::Bilan,
-    );
-    let env = seal(w.treating.identity(), h, &occ.recipient, &vals).expect("seal");
+    let h = bilan_header(&w, &w.occupational_id, &occ, &c_occ.consent_id);
+    let env = seal_for(&w.treating, h, &occ, &vals);
     let mut claimed: EnvelopeHeader = env.header.parse_unverified().expect("header");
     claimed.recipient = w.advising_id.clone();
     claimed.recipient_fingerprint = adv.fingerprint.clone();
     let mut forged = env.clone();
     forged.header.payload = B64(serde_json::to_vec(&claimed).expect("json"));
-    refused(
-        api.submit_envelope(&forged).await,
-        403,
-        "bad_envelope_signature",
-    );
+    envelope_refused(&api, &forged, 403, "bad_envelope_signature").await;
 
     // (b) Re-signed for the advising physician, but under the occupational physician's consent.
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &w.advising_id,
-        &adv.fingerprint,
-        &c_occ.consent_id,
-        MessageKind::Bilan,
-    );
-    let env_adv = seal(w.treating.identity(), h, &adv.recipient, &vals).expect("seal");
-    refused(
-        api.submit_envelope(&env_adv).await,
-        403,
-        "consent_wrong_recipient",
-    );
+    let h = bilan_header(&w, &w.advising_id, &adv, &c_occ.consent_id);
+    let env_adv = seal_for(&w.treating, h, &adv, &vals);
+    envelope_refused(&api, &env_adv, 403, "consent_wrong_recipient").await;
 
     // (c) The ciphertexts of another message swapped in.
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        &c_occ.consent_id,
-        MessageKind::Bilan,
-    );
-    let other = seal(w.treating.identity(), h, &occ.recipient, &vals).expect("seal");
+    let h = bilan_header(&w, &w.occupational_id, &occ, &c_occ.consent_id);
+    let other = seal_for(&w.treating, h, &occ, &vals);
     let mut swapped = env.clone();
     swapped.fields = other.fields.clone();
-    refused(api.submit_envelope(&swapped).await, 400, "hash_mismatch");
+    envelope_refused(&api, &swapped, 400, "hash_mismatch").await;
 
     // (d) Re-signed onto another case (where both physicians are members too), still under
     //     this case's consent.
-    let opened = w
-        .treating
-        .open_case("Case 2026-021")
-        .await
-        .expect("open second case");
-    let mut p2 = w.app.client("patient-2").await;
-    let (view2, case2) = p2.join(&opened.enrolment_code).await.expect("join");
+    let (mut p2, view2, case2) = second_case(&mut w, "Case 2026-021").await;
     w.treating
         .confirm_patient(&case2, &view2.fingerprint.short())
         .await
@@ -564,7 +442,7 @@ async fn envelope_readdressed_to_another_recipient_is_refused() {
     p2.add_member(&case2, &w.occupational_id)
         .await
         .expect("add occupational");
-    let h = header(
+    let h = envelope_header(
         &case2,
         &w.treating_id,
         &w.occupational_id,
@@ -572,16 +450,12 @@ async fn envelope_readdressed_to_another_recipient_is_refused() {
         &c_occ.consent_id,
         MessageKind::Bilan,
     );
-    let env_case2 = seal(w.treating.identity(), h, &occ.recipient, &vals).expect("seal");
-    refused(
-        api.submit_envelope(&env_case2).await,
-        404,
-        "consent_not_found",
-    );
+    let env_case2 = seal_for(&w.treating, h, &occ, &vals);
+    envelope_refused(&api, &env_case2, 404, "consent_not_found").await;
 
     // (e) Submitted by another physician in the treating physician's name.
-    let occupational = w.occupational.api().await.expect("login").clone();
-    let h = header(
+    let occupational = api_of(&mut w.occupational).await;
+    let h = envelope_header(
         &w.case,
         &w.treating_id,
         &w.advising_id,
@@ -589,18 +463,8 @@ async fn envelope_readdressed_to_another_recipient_is_refused() {
         &c_occ.consent_id,
         MessageKind::Request,
     );
-    let env_request = seal(
-        w.treating.identity(),
-        h,
-        &adv.recipient,
-        &values(&["review.next_date"]),
-    )
-    .expect("seal");
-    refused(
-        occupational.submit_envelope(&env_request).await,
-        403,
-        "sender_mismatch",
-    );
+    let env_request = seal_for(&w.treating, h, &adv, &values(&["review.next_date"]));
+    envelope_refused(&occupational, &env_request, 403, "sender_mismatch").await;
 
     // Nothing was lost: the untouched envelopes are still accepted, and read intact.
     api.submit_envelope(&env).await.expect("original accepted");
@@ -621,28 +485,17 @@ fn env_header_id(env: &Envelope) -> MessageId {
 #[tokio::test]
 async fn ciphertext_moved_to_another_message_or_field_is_refused_by_the_recipient() {
     let mut w = World::new().await;
-    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
-    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
-    let api = w.treating.api().await.expect("login").clone();
-    let new_header = || {
-        header(
-            &w.case,
-            &w.treating_id,
-            &w.occupational_id,
-            &occ.fingerprint,
-            &c.consent_id,
-            MessageKind::Bilan,
-        )
-    };
+    let (c, occ) = occupational_consent(&mut w, FUNCTIONAL).await;
+    let api = api_of(&mut w.treating).await;
+    let new_header = || bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
 
     // Message X, sealed normally; message Y carries X's ciphertexts under its own signature.
-    let env_x = seal(
-        w.treating.identity(),
+    let env_x = seal_for(
+        &w.treating,
         new_header(),
-        &occ.recipient,
+        &occ,
         &values(&["limits.fatigue"]),
-    )
-    .expect("seal");
+    );
     let mut hy = new_header();
     hy.manifest = env_x.header.parse_unverified().expect("header").manifest;
     let env_y = Envelope {
@@ -651,23 +504,17 @@ async fn ciphertext_moved_to_another_message_or_field_is_refused_by_the_recipien
     };
     // One message whose limits.fatigue carries the ciphertext sealed for its limits.physical.
     let hz = new_header();
-    let sealed = seal(
-        w.treating.identity(),
-        hz.clone(),
-        &occ.recipient,
-        &values(&["limits.physical"]),
-    )
-    .expect("seal");
+    let sealed = seal_for(&w.treating, hz.clone(), &occ, &values(&["limits.physical"]));
     let ct = sealed.fields[0].ciphertext.clone();
     let mut hz2 = hz;
     hz2.manifest = vec![trialog_protocol::envelope::ManifestEntry {
-        field: f("limits.fatigue"),
+        field: field("limits.fatigue"),
         sha256: sha256_hex(&[&ct.0]),
     }];
     let env_z = Envelope {
         header: Signed::sign(&hz2, w.treating.identity().signing_key()).expect("sign"),
         fields: vec![trialog_protocol::envelope::EncryptedField {
-            field: f("limits.fatigue"),
+            field: field("limits.fatigue"),
             ciphertext: ct,
         }],
     };
@@ -708,42 +555,16 @@ async fn recipient_added_by_the_server_receives_nothing() {
 
     let r = w
         .treating
-        .send(outgoing(
-            &w,
-            &intruder_id,
-            values(&["limits.fatigue"]),
-            false,
-        ))
+        .send(bilan_of(&w, &intruder_id, &["limits.fatigue"]))
         .await;
     assert!(matches!(r, Err(ClientError::NoConsent { .. })), "{r:?}");
     // A hand-built envelope to them under the occupational physician's consent.
     let keys = keys_of(&mut w.treating, &w.case, &intruder_id).await;
-    let api = w.treating.api().await.expect("login").clone();
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &intruder_id,
-        &keys.fingerprint,
-        &c.consent_id,
-        MessageKind::Bilan,
-    );
-    let env = seal(
-        w.treating.identity(),
-        h,
-        &keys.recipient,
-        &values(&["limits.fatigue"]),
-    )
-    .expect("seal");
-    refused(
-        api.submit_envelope(&env).await,
-        403,
-        "consent_wrong_recipient",
-    );
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(n, 0);
+    let api = api_of(&mut w.treating).await;
+    let h = bilan_header(&w, &intruder_id, &keys, &c.consent_id);
+    let env = seal_for(&w.treating, h, &keys, &values(&["limits.fatigue"]));
+    envelope_refused(&api, &env, 403, "consent_wrong_recipient").await;
+    assert_eq!(count_rows(&pool, "envelopes").await, 0);
 }
 
 // ------------------------------------------- roles and tokens
@@ -754,7 +575,7 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
     let mut w = World::new().await;
     let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let occ = keys_of(&mut w.patient, &w.case, &w.occupational_id).await;
-    let patient = w.patient.api().await.expect("login").clone();
+    let patient = api_of(&mut w.patient).await;
 
     // Patient → physician endpoints.
     refused(patient.inbox(false).await, 403, "role_forbidden");
@@ -768,7 +589,7 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
         MessageKind::Request,
         MessageKind::Feedback,
     ] {
-        let h = header(
+        let h = envelope_header(
             &w.case,
             &w.patient_id,
             &w.occupational_id,
@@ -776,35 +597,17 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
             &c.consent_id,
             kind,
         );
-        let env = seal(
-            w.patient.identity(),
-            h,
-            &occ.recipient,
-            &values(&["review.next_date"]),
-        )
-        .expect("seal");
-        refused(patient.submit_envelope(&env).await, 403, "kind_forbidden");
+        let env = seal_for(&w.patient, h, &occ, &values(&["review.next_date"]));
+        envelope_refused(&patient, &env, 403, "kind_forbidden").await;
     }
 
     // Physician → patient endpoints.
-    let treating = w.treating.api().await.expect("login").clone();
-    let tc = consent(
-        &w.case,
-        &w.treating_id,
-        &w.occupational_id,
-        &occ.fingerprint,
-        FUNCTIONAL,
-    );
+    let treating = api_of(&mut w.treating).await;
+    let tc = functional_consent(&w, &w.case, &w.treating_id, &occ);
     let signed = Signed::sign(&tc, w.treating.identity().signing_key()).expect("sign");
-    refused(
-        treating
-            .submit_consent(&SubmitConsentRequest { consent: signed })
-            .await,
-        403,
-        "role_forbidden",
-    );
+    consent_refused(&treating, signed, 403, "role_forbidden").await;
     refused(treating.audit(&w.case).await, 403, "not_case_patient");
-    let occupational = w.occupational.api().await.expect("login").clone();
+    let occupational = api_of(&mut w.occupational).await;
     refused(occupational.audit(&w.case).await, 403, "not_case_patient");
     let r = Revocation {
         consent_id: c.consent_id.clone(),
@@ -823,7 +626,7 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
 
     // A physician may not send a kind of another role either.
     let treating_keys = keys_of(&mut w.occupational, &w.case, &w.treating_id).await;
-    let h = header(
+    let h = envelope_header(
         &w.case,
         &w.occupational_id,
         &w.treating_id,
@@ -831,18 +634,13 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
         &c.consent_id,
         MessageKind::Bilan,
     );
-    let env = seal(
-        w.occupational.identity(),
+    let env = seal_for(
+        &w.occupational,
         h,
-        &treating_keys.recipient,
+        &treating_keys,
         &values(&["review.next_date"]),
-    )
-    .expect("seal");
-    refused(
-        occupational.submit_envelope(&env).await,
-        403,
-        "kind_forbidden",
     );
+    envelope_refused(&occupational, &env, 403, "kind_forbidden").await;
 
     // None of it changed anything: the consent stands.
     let cs = w.patient.consents(&w.case).await.expect("consents");
@@ -863,7 +661,7 @@ async fn expired_forged_and_missing_tokens_are_refused() {
         .await;
     // A 2 s life (whole seconds on the server's clock: valid for at least 2 s, expired after 3 s
     // at most), so a slow machine does not expire the fresh token early.
-    let api = c.api().await.expect("login").clone();
+    let api = api_of(&mut c).await;
     api.me().await.expect("a fresh token works");
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     refused(api.me().await, 401, "token_expired");
@@ -932,27 +730,13 @@ async fn expired_forged_and_missing_tokens_are_refused() {
 #[tokio::test]
 async fn envelope_outside_the_clock_skew_is_refused() {
     let mut w = World::new().await;
-    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
-    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
-    let api = w.treating.api().await.expect("login").clone();
+    let (c, occ) = occupational_consent(&mut w, FUNCTIONAL).await;
+    let api = api_of(&mut w.treating).await;
     for shift in [-3600, 3600] {
-        let mut h = header(
-            &w.case,
-            &w.treating_id,
-            &w.occupational_id,
-            &occ.fingerprint,
-            &c.consent_id,
-            MessageKind::Bilan,
-        );
+        let mut h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
         h.created_at += shift;
-        let env = seal(
-            w.treating.identity(),
-            h,
-            &occ.recipient,
-            &values(&["limits.fatigue"]),
-        )
-        .expect("seal");
-        refused(api.submit_envelope(&env).await, 422, "clock_skew");
+        let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]));
+        envelope_refused(&api, &env, 422, "clock_skew").await;
     }
     assert!(w.occupational.inbox(true).await.expect("inbox").is_empty());
 }
@@ -965,28 +749,14 @@ async fn envelope_outside_the_clock_skew_is_refused() {
 async fn recipient_refuses_an_unconsented_field_the_server_let_through() {
     let mut w = World::new().await;
     let granted = functional_without(&["limits.cognitive"]);
-    let c = grant(&mut w.patient, &w.case, &w.occupational_id, &granted, &[]).await;
-    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let (c, occ) = occupational_consent(&mut w, &granted).await;
     let pool = db(&w.app).await;
     let home = Home::new(w.app.data.path().join("clients").join("Dr. Luc Janssens"));
 
     for extra in ["limits.cognitive", "medical.diagnosis"] {
-        let h = header(
-            &w.case,
-            &w.treating_id,
-            &w.occupational_id,
-            &occ.fingerprint,
-            &c.consent_id,
-            MessageKind::Bilan,
-        );
+        let h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
         let id = h.message_id.clone();
-        let env = seal(
-            w.treating.identity(),
-            h,
-            &occ.recipient,
-            &values(&["limits.fatigue", extra]),
-        )
-        .expect("seal");
+        let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue", extra]));
         sqlx::query(
             "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields)
              VALUES ($1, $2, $3, $4, $5, 'bilan', $6, $6, 'accepted', $7, $8)",
@@ -1034,7 +804,7 @@ async fn tampered_or_truncated_audit_log_is_detected() {
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let report = w
         .treating
-        .send(outgoing(&w, &w.occupational_id, bilan_values(), false))
+        .send(w.bilan_to(&w.occupational_id))
         .await
         .expect("send");
     w.occupational.read(&report.message_id).await.expect("read");
@@ -1187,26 +957,24 @@ async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
         }
     }
     let remarks = "Vermoeid na de chemotherapie, herstelt traag";
-    vals.push((f("remarks"), json!(remarks)));
+    vals.push((field("remarks"), json!(remarks)));
+    let message = w.message(&w.occupational_id, MessageKind::Bilan, vals);
 
-    let r = w
-        .treating
-        .send(outgoing(&w, &w.occupational_id, vals.clone(), false))
-        .await;
+    let r = w.treating.send(message.clone()).await;
     let hits = match r {
         Err(ClientError::LeakGuard { hits }) => hits,
         other => panic!("expected the leak guard to refuse, got {other:?}"),
     };
     assert!(
-        hits.iter().any(|h| h.field == f("remarks")
+        hits.iter().any(|h| h.field == field("remarks")
             && h.term == "chemotherapie"
             && h.source == LeakSource::OncologyTerm),
         "{hits:?}"
     );
     assert!(
-        hits.iter().any(|h| h.field == f("limits.cognitive")
+        hits.iter().any(|h| h.field == field("limits.cognitive")
             && h.term == "ductal"
-            && h.source == LeakSource::MedicalField(f("medical.diagnosis"))),
+            && h.source == LeakSource::MedicalField(field("medical.diagnosis"))),
         "{hits:?}"
     );
     assert!(
@@ -1214,15 +982,15 @@ async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
         "nothing was sent"
     );
 
-    let report = w
-        .treating
-        .send(outgoing(&w, &w.occupational_id, vals, true))
-        .await
-        .expect("override sends");
+    let overridden = Outgoing {
+        override_leak_guard: true,
+        ..message
+    };
+    let report = w.treating.send(overridden).await.expect("override sends");
     assert_eq!(report.leak_guard_overridden, hits);
     let msg = w.occupational.read(&report.message_id).await.expect("read");
     assert!(msg.leak_guard_override);
-    assert!(msg.fields.contains(&(f("remarks"), json!(remarks))));
+    assert!(msg.fields.contains(&(field("remarks"), json!(remarks))));
     assert!(
         msg.fields.iter().all(|(id, _)| !id.is_medical()),
         "the diagnosis itself stays stripped"
@@ -1235,8 +1003,7 @@ async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
 #[tokio::test]
 async fn changed_pinned_key_is_refused() {
     let mut w = World::new().await;
-    let c = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
-    let before = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    let (c, before) = occupational_consent(&mut w, FUNCTIONAL).await;
     let pool = db(&w.app).await;
     let server_key = Identity::generate().expect("identity");
     substitute_key(&pool, &w.occupational_id, Role::Occupational, &server_key).await;
@@ -1256,42 +1023,16 @@ async fn changed_pinned_key_is_refused() {
     check(w.treating.case(&w.case).await.map(|_| ()));
     check(
         w.treating
-            .send(outgoing(
-                &w,
-                &w.occupational_id,
-                values(&["limits.fatigue"]),
-                false,
-            ))
+            .send(bilan_of(&w, &w.occupational_id, &["limits.fatigue"]))
             .await
             .map(|_| ()),
     );
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(n, 0, "nothing was sent");
+    assert_eq!(count_rows(&pool, "envelopes").await, 0, "nothing was sent");
 
     // The server, for its part, refuses a message sealed to a key that is not the
     // recipient's current one.
-    let api = w.treating.api().await.expect("login").clone();
-    let h = header(
-        &w.case,
-        &w.treating_id,
-        &w.occupational_id,
-        &before.fingerprint,
-        &c.consent_id,
-        MessageKind::Bilan,
-    );
-    let env = seal(
-        w.treating.identity(),
-        h,
-        &before.recipient,
-        &values(&["limits.fatigue"]),
-    )
-    .expect("seal");
-    refused(
-        api.submit_envelope(&env).await,
-        422,
-        "recipient_key_mismatch",
-    );
+    let api = api_of(&mut w.treating).await;
+    let h = bilan_header(&w, &w.occupational_id, &before, &c.consent_id);
+    let env = seal_for(&w.treating, h, &before, &values(&["limits.fatigue"]));
+    envelope_refused(&api, &env, 422, "recipient_key_mismatch").await;
 }

@@ -34,12 +34,30 @@ impl Raw {
         format!("{}{path}", self.base)
     }
 
-    async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.post(self.url(path)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
+    /// Sends `req`, as the bearer of `token` if there is one.
+    async fn send(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::Response {
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
         req.send().await.expect("request")
+    }
+
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        Self::send(self.http.request(method, self.url(path)), token).await
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, token).await
+    }
+
+    async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> reqwest::Response {
+        Self::send(self.http.post(self.url(path)).json(body), token).await
     }
 
     /// POSTs raw bytes labelled as JSON.
@@ -49,23 +67,53 @@ impl Raw {
         body: impl Into<reqwest::Body>,
         token: Option<&str>,
     ) -> reqwest::Response {
-        let mut req = self
-            .http
-            .post(self.url(path))
-            .header("Content-Type", "application/json")
-            .body(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.expect("request")
+        self.post_typed(path, Some("application/json"), body, token)
+            .await
     }
 
-    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.get(self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
+    /// POSTs raw bytes with this `Content-Type`, or with none.
+    async fn post_typed(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path));
+        if let Some(t) = content_type {
+            req = req.header("Content-Type", t);
         }
-        req.send().await.expect("request")
+        Self::send(req.body(body), token).await
+    }
+
+    /// POSTs `body` as JSON and asserts the exact refusal (see [`expect_error`]); returns
+    /// the message.
+    async fn post_refused(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+        status: u16,
+        code: &str,
+    ) -> String {
+        expect_error(self.post_json(path, body, token).await, status, code).await
+    }
+
+    /// POSTs raw bytes labelled as JSON and asserts the exact refusal; returns the message.
+    async fn post_bytes_refused(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        token: Option<&str>,
+        status: u16,
+        code: &str,
+    ) -> String {
+        expect_error(self.post_bytes(path, body, token).await, status, code).await
+    }
+
+    /// POSTs `body` as JSON and asserts it succeeds with `status`; returns the answer.
+    async fn post_ok(&self, path: &str, body: &Value, token: Option<&str>, status: u16) -> Value {
+        expect_ok(self.post_json(path, body, token).await, status).await
     }
 }
 
@@ -102,6 +150,14 @@ async fn expect_ok(resp: reqwest::Response, status: u16) -> Value {
     }
 }
 
+/// A new account id and identity for `role`, and its self-signed key record as JSON.
+fn new_key_record(role: Role) -> (AccountId, Identity, Value) {
+    let id = Identity::generate().expect("identity");
+    let account = AccountId::random().expect("randomness");
+    let record = id.key_record(&account, role, now()).expect("key record");
+    (account, id, serde_json::to_value(&record).expect("json"))
+}
+
 /// A physician registered by hand: operator invitation, self-signed key record.
 async fn register_physician(
     app: &TestApp,
@@ -111,25 +167,29 @@ async fn register_physician(
     qual: u32,
 ) -> (AccountId, Identity) {
     let code = app.invite(role, &riziv(number, qual), "Dr. Test").await;
-    let id = Identity::generate().expect("identity");
-    let account = AccountId::random().expect("randomness");
-    let record = id.key_record(&account, role, now()).expect("key record");
-    let resp = raw
-        .post_json(
-            "/v1/accounts",
-            &json!({ "key_record": record, "invite_code": code }),
-            None,
-        )
-        .await;
-    expect_ok(resp, 201).await;
+    let (account, id, record) = new_key_record(role);
+    let body = json!({ "key_record": record, "invite_code": code });
+    raw.post_ok("/v1/accounts", &body, None, 201).await;
     (account, id)
 }
 
+/// A fresh server, a raw client to it, and a treating physician registered on it by hand.
+async fn server_with_a_physician() -> (TestApp, Raw, AccountId, Identity) {
+    let app = TestApp::spawn().await;
+    let raw = Raw::new(&app);
+    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    (app, raw, account, id)
+}
+
 async fn challenge(raw: &Raw, account: &AccountId) -> Vec<u8> {
-    let resp = raw
-        .post_json("/v1/auth/challenge", &json!({ "account": account }), None)
+    let body = raw
+        .post_ok(
+            "/v1/auth/challenge",
+            &json!({ "account": account }),
+            None,
+            200,
+        )
         .await;
-    let body = expect_ok(resp, 200).await;
     B64::decode(body["nonce"].as_str().expect("nonce")).expect("base64 nonce")
 }
 
@@ -141,14 +201,8 @@ fn login_body(account: &AccountId, nonce: &[u8], key: &ed25519_dalek::SigningKey
 /// Logs in by hand; returns the token.
 async fn login(raw: &Raw, account: &AccountId, id: &Identity) -> String {
     let nonce = challenge(raw, account).await;
-    let resp = raw
-        .post_json(
-            "/v1/auth/login",
-            &login_body(account, &nonce, id.signing_key()),
-            None,
-        )
-        .await;
-    let body = expect_ok(resp, 200).await;
+    let body = login_body(account, &nonce, id.signing_key());
+    let body = raw.post_ok("/v1/auth/login", &body, None, 200).await;
     body["token"].as_str().expect("token").to_owned()
 }
 
@@ -162,9 +216,7 @@ async fn still_serves(raw: &Raw, account: &AccountId, id: &Identity) {
 
 #[tokio::test]
 async fn malformed_json_gets_400_malformed_json() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let bodies: [&[u8]; 6] = [
         b"{\"key_record\": ",
         b"{not json}",
@@ -174,24 +226,17 @@ async fn malformed_json_gets_400_malformed_json() {
         b"[1, 2, 3]",
     ];
     for body in bodies {
-        expect_error(
-            raw.post_bytes("/v1/accounts", body.to_vec(), None).await,
-            400,
-            "malformed_json",
-        )
-        .await;
-        expect_error(
-            raw.post_bytes("/v1/auth/login", body.to_vec(), None).await,
-            400,
-            "malformed_json",
-        )
-        .await;
+        raw.post_bytes_refused("/v1/accounts", body.to_vec(), None, 400, "malformed_json")
+            .await;
+        raw.post_bytes_refused("/v1/auth/login", body.to_vec(), None, 400, "malformed_json")
+            .await;
     }
     let token = login(&raw, &account, &id).await;
     for path in ["/v1/cases", "/v1/consents", "/v1/envelopes"] {
-        expect_error(
-            raw.post_bytes(path, &b"{\"label\": \"x\""[..], Some(&token))
-                .await,
+        raw.post_bytes_refused(
+            path,
+            &b"{\"label\": \"x\""[..],
+            Some(&token),
             400,
             "malformed_json",
         )
@@ -202,9 +247,7 @@ async fn malformed_json_gets_400_malformed_json() {
 
 #[tokio::test]
 async fn wrong_json_shape_or_unknown_field_gets_400_malformed_json() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let cases = [
         ("/v1/invitations/lookup", json!({ "invite_code": 5 })),
         (
@@ -231,7 +274,9 @@ async fn wrong_json_shape_or_unknown_field_gets_400_malformed_json() {
         ),
     ];
     for (path, body) in &cases {
-        let m = expect_error(raw.post_json(path, body, None).await, 400, "malformed_json").await;
+        let m = raw
+            .post_refused(path, body, None, 400, "malformed_json")
+            .await;
         assert!(!m.contains("internal"), "{path} {body}: {m}");
     }
     let token = login(&raw, &account, &id).await;
@@ -249,30 +294,19 @@ async fn wrong_json_shape_or_unknown_field_gets_400_malformed_json() {
         ),
     ];
     for (path, body) in &cases {
-        expect_error(
-            raw.post_json(path, body, Some(&token)).await,
-            400,
-            "malformed_json",
-        )
-        .await;
+        raw.post_refused(path, body, Some(&token), 400, "malformed_json")
+            .await;
     }
     still_serves(&raw, &account, &id).await;
 }
 
 #[tokio::test]
 async fn bad_base64_or_bad_signature_in_a_signed_object_is_refused() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (app, raw, account, id) = server_with_a_physician().await;
     let code = app
         .invite(Role::Occupational, &riziv(234567, 4), "Dr. Luc Janssens")
         .await;
-    let fresh = Identity::generate().expect("identity");
-    let fresh_account = AccountId::random().expect("randomness");
-    let record = fresh
-        .key_record(&fresh_account, Role::Occupational, now())
-        .expect("key record");
-    let good = serde_json::to_value(&record).expect("json");
+    let (fresh_account, fresh, good) = new_key_record(Role::Occupational);
 
     // Bad base64 anywhere in the signed object: malformed JSON for this endpoint.
     for (part, bad) in [
@@ -283,23 +317,16 @@ async fn bad_base64_or_bad_signature_in_a_signed_object_is_refused() {
         let mut rec = good.clone();
         rec[part] = json!(bad);
         let body = json!({ "key_record": rec, "invite_code": code });
-        let m = expect_error(
-            raw.post_json("/v1/accounts", &body, None).await,
-            400,
-            "malformed_json",
-        )
-        .await;
+        let m = raw
+            .post_refused("/v1/accounts", &body, None, 400, "malformed_json")
+            .await;
         assert!(m.contains("base64"), "{m}");
     }
     // Bad base64 in a login signature.
     let nonce = challenge(&raw, &account).await;
     let body = json!({ "account": account, "nonce": B64::encode(&nonce), "sig": "!!not-base64!!" });
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        400,
-        "malformed_json",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 400, "malformed_json")
+        .await;
 
     // Good base64, wrong signature: the key record is refused as such.
     let mut rec = good.clone();
@@ -309,21 +336,14 @@ async fn bad_base64_or_bad_signature_in_a_signed_object_is_refused() {
         .expect("key record");
     rec["sig"] = serde_json::to_value(&forged).expect("json")["sig"].clone();
     let body = json!({ "key_record": rec, "invite_code": code });
-    expect_error(
-        raw.post_json("/v1/accounts", &body, None).await,
-        400,
-        "bad_key_record",
-    )
-    .await;
+    raw.post_refused("/v1/accounts", &body, None, 400, "bad_key_record")
+        .await;
 
     // Nothing was lost: the invitation was not used up by the refused attempts.
-    expect_ok(
-        raw.post_json(
-            "/v1/accounts",
-            &json!({ "key_record": good, "invite_code": code }),
-            None,
-        )
-        .await,
+    raw.post_ok(
+        "/v1/accounts",
+        &json!({ "key_record": good, "invite_code": code }),
+        None,
         201,
     )
     .await;
@@ -333,94 +353,57 @@ async fn bad_base64_or_bad_signature_in_a_signed_object_is_refused() {
 
 #[tokio::test]
 async fn missing_or_wrong_content_type_gets_415() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let body = json!({ "account": account }).to_string();
-    let resp = raw
-        .http
-        .post(raw.url("/v1/auth/challenge"))
-        .body(body.clone())
-        .send()
-        .await
-        .expect("request");
+    let path = "/v1/auth/challenge";
+    let resp = raw.post_typed(path, None, body.clone(), None).await;
     expect_error(resp, 415, "unsupported_media_type").await;
     let resp = raw
-        .http
-        .post(raw.url("/v1/auth/challenge"))
-        .header("Content-Type", "text/plain")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("request");
+        .post_typed(path, Some("text/plain"), body.clone(), None)
+        .await;
     expect_error(resp, 415, "unsupported_media_type").await;
     let token = login(&raw, &account, &id).await;
-    let resp = raw
-        .http
-        .post(raw.url("/v1/cases"))
-        .bearer_auth(&token)
-        .body(json!({ "label": "Case 1" }).to_string())
-        .send()
-        .await
-        .expect("request");
+    let body = json!({ "label": "Case 1" }).to_string();
+    let resp = raw.post_typed("/v1/cases", None, body, Some(&token)).await;
     expect_error(resp, 415, "unsupported_media_type").await;
     still_serves(&raw, &account, &id).await;
 }
 
 #[tokio::test]
 async fn oversized_bodies_get_413_body_too_large() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let mib = 1024 * 1024;
     let big = json!({ "invite_code": "A".repeat(mib) }).to_string();
     assert!(big.len() > mib);
-    expect_error(
-        raw.post_bytes("/v1/accounts", big.clone(), None).await,
-        413,
-        "body_too_large",
-    )
-    .await;
-    expect_error(
-        raw.post_bytes("/v1/invitations/lookup", big.clone(), None)
-            .await,
+    raw.post_bytes_refused("/v1/accounts", big.clone(), None, 413, "body_too_large")
+        .await;
+    raw.post_bytes_refused(
+        "/v1/invitations/lookup",
+        big.clone(),
+        None,
         413,
         "body_too_large",
     )
     .await;
     // Just over the general limit.
     let over = json!({ "invite_code": "A".repeat(trialog_server::MAX_BODY) }).to_string();
-    expect_error(
-        raw.post_bytes("/v1/invitations/lookup", over, None).await,
-        413,
-        "body_too_large",
-    )
-    .await;
+    raw.post_bytes_refused("/v1/invitations/lookup", over, None, 413, "body_too_large")
+        .await;
 
     // Envelopes have their own, larger limit: 1 MiB is read (and refused for its content),
     // beyond the envelope limit is refused for its size.
     let token = login(&raw, &account, &id).await;
-    expect_error(
-        raw.post_bytes("/v1/envelopes", big, Some(&token)).await,
-        400,
-        "malformed_json",
-    )
-    .await;
+    raw.post_bytes_refused("/v1/envelopes", big, Some(&token), 400, "malformed_json")
+        .await;
     let huge = json!({ "header": "A".repeat(trialog_server::MAX_ENVELOPE_BODY) }).to_string();
-    expect_error(
-        raw.post_bytes("/v1/envelopes", huge, Some(&token)).await,
-        413,
-        "body_too_large",
-    )
-    .await;
+    raw.post_bytes_refused("/v1/envelopes", huge, Some(&token), 413, "body_too_large")
+        .await;
     still_serves(&raw, &account, &id).await;
 }
 
 #[tokio::test]
 async fn unknown_path_gets_404_not_found() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let token = login(&raw, &account, &id).await;
     for path in [
         "/v1/nope",
@@ -433,20 +416,14 @@ async fn unknown_path_gets_404_not_found() {
         expect_error(raw.get(path, None).await, 404, "not_found").await;
         expect_error(raw.get(path, Some(&token)).await, 404, "not_found").await;
     }
-    expect_error(
-        raw.post_json("/v1/nope", &json!({}), Some(&token)).await,
-        404,
-        "not_found",
-    )
-    .await;
+    raw.post_refused("/v1/nope", &json!({}), Some(&token), 404, "not_found")
+        .await;
     still_serves(&raw, &account, &id).await;
 }
 
 #[tokio::test]
 async fn wrong_http_method_gets_a_clear_4xx() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let token = login(&raw, &account, &id).await;
     for (method, path) in [
         (reqwest::Method::DELETE, "/v1/accounts"),
@@ -454,13 +431,7 @@ async fn wrong_http_method_gets_a_clear_4xx() {
         (reqwest::Method::PUT, "/v1/cases"),
         (reqwest::Method::DELETE, "/v1/accounts/me"),
     ] {
-        let resp = raw
-            .http
-            .request(method.clone(), raw.url(path))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("request");
+        let resp = raw.request(method, path, Some(&token)).await;
         expect_error(resp, 405, "method_not_allowed").await;
     }
     still_serves(&raw, &account, &id).await;
@@ -468,9 +439,7 @@ async fn wrong_http_method_gets_a_clear_4xx() {
 
 #[tokio::test]
 async fn bad_id_or_query_gets_400_bad_parameter() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (_app, raw, account, id) = server_with_a_physician().await;
     let token = login(&raw, &account, &id).await;
     let t = Some(token.as_str());
     for path in [
@@ -497,11 +466,12 @@ async fn bad_id_or_query_gets_400_bad_parameter() {
         ("/v1/cases/nope/confirm", json!({ "binding": signed })),
         ("/v1/cases/nope/members", json!({ "account": account })),
     ] {
-        expect_error(raw.post_json(path, &body, t).await, 400, "bad_parameter").await;
+        raw.post_refused(path, &body, t, 400, "bad_parameter").await;
     }
-    expect_error(
-        raw.post_bytes("/v1/envelopes/nope/ack", Vec::new(), t)
-            .await,
+    raw.post_bytes_refused(
+        "/v1/envelopes/nope/ack",
+        Vec::new(),
+        t,
         400,
         "bad_parameter",
     )
@@ -517,79 +487,53 @@ async fn bad_or_reused_invitation_and_enrolment_codes_get_401() {
     let app = TestApp::spawn().await;
     let raw = Raw::new(&app);
     let bogus = "ABCD-EFGH-JKMN-PQRS-TVWX";
-    expect_error(
-        raw.post_json(
-            "/v1/invitations/lookup",
-            &json!({ "invite_code": bogus }),
-            None,
-        )
-        .await,
+    raw.post_refused(
+        "/v1/invitations/lookup",
+        &json!({ "invite_code": bogus }),
+        None,
         401,
         "bad_invitation",
     )
     .await;
-    let new_record = |role: Role| {
-        let id = Identity::generate().expect("identity");
-        let account = AccountId::random().expect("randomness");
-        let record = id.key_record(&account, role, now()).expect("key record");
-        (account, id, serde_json::to_value(&record).expect("json"))
-    };
-    let (_, _, rec) = new_record(Role::Treating);
+    let (_, _, rec) = new_key_record(Role::Treating);
     let body = json!({ "key_record": rec, "invite_code": bogus });
-    expect_error(
-        raw.post_json("/v1/accounts", &body, None).await,
-        401,
-        "bad_invitation",
-    )
-    .await;
+    raw.post_refused("/v1/accounts", &body, None, 401, "bad_invitation")
+        .await;
 
     // An invitation is used once; a role mismatch does not use it up.
     let code = app
         .invite(Role::Treating, &riziv(123456, 580), "Dr. An Peeters")
         .await;
-    let (_, _, wrong_role) = new_record(Role::Advising);
+    let (_, _, wrong_role) = new_key_record(Role::Advising);
     let body = json!({ "key_record": wrong_role, "invite_code": code });
-    expect_error(
-        raw.post_json("/v1/accounts", &body, None).await,
-        403,
-        "role_mismatch",
-    )
-    .await;
-    let (treating, treating_id, rec) = new_record(Role::Treating);
-    expect_ok(
-        raw.post_json(
-            "/v1/accounts",
-            &json!({ "key_record": rec, "invite_code": code }),
-            None,
-        )
-        .await,
+    raw.post_refused("/v1/accounts", &body, None, 403, "role_mismatch")
+        .await;
+    let (treating, treating_id, rec) = new_key_record(Role::Treating);
+    raw.post_ok(
+        "/v1/accounts",
+        &json!({ "key_record": rec, "invite_code": code }),
+        None,
         201,
     )
     .await;
-    let (_, _, rec) = new_record(Role::Treating);
+    let (_, _, rec) = new_key_record(Role::Treating);
     let body = json!({ "key_record": rec, "invite_code": code });
-    expect_error(
-        raw.post_json("/v1/accounts", &body, None).await,
-        401,
-        "bad_invitation",
-    )
-    .await;
-    expect_error(
-        raw.post_json(
-            "/v1/invitations/lookup",
-            &json!({ "invite_code": code }),
-            None,
-        )
-        .await,
+    raw.post_refused("/v1/accounts", &body, None, 401, "bad_invitation")
+        .await;
+    raw.post_refused(
+        "/v1/invitations/lookup",
+        &json!({ "invite_code": code }),
+        None,
         401,
         "bad_invitation",
     )
     .await;
     // Neither or both codes.
-    let (_, _, rec) = new_record(Role::Treating);
-    expect_error(
-        raw.post_json("/v1/accounts", &json!({ "key_record": rec }), None)
-            .await,
+    let (_, _, rec) = new_key_record(Role::Treating);
+    raw.post_refused(
+        "/v1/accounts",
+        &json!({ "key_record": rec }),
+        None,
         400,
         "code_kind",
     )
@@ -597,53 +541,37 @@ async fn bad_or_reused_invitation_and_enrolment_codes_get_401() {
 
     // An enrolment code is used once.
     let token = login(&raw, &treating, &treating_id).await;
-    let opened = expect_ok(
-        raw.post_json(
+    let opened = raw
+        .post_ok(
             "/v1/cases",
             &json!({ "label": "Case 2026-020" }),
             Some(&token),
+            201,
         )
-        .await,
-        201,
-    )
-    .await;
+        .await;
     let enrolment = opened["enrolment_code"].as_str().expect("code").to_owned();
-    let (patient, patient_id, rec) = new_record(Role::Patient);
-    let joined = expect_ok(
-        raw.post_json(
+    let (patient, patient_id, rec) = new_key_record(Role::Patient);
+    let joined = raw
+        .post_ok(
             "/v1/accounts",
             &json!({ "key_record": rec, "enrolment_code": enrolment }),
             None,
+            201,
         )
-        .await,
-        201,
-    )
-    .await;
+        .await;
     assert_eq!(joined["case_id"], opened["case_id"]);
-    let (intruder, _, rec) = new_record(Role::Patient);
+    let (intruder, _, rec) = new_key_record(Role::Patient);
     let body = json!({ "key_record": rec, "enrolment_code": enrolment });
-    expect_error(
-        raw.post_json("/v1/accounts", &body, None).await,
-        401,
-        "bad_enrolment_code",
-    )
-    .await;
-    let (_, _, rec) = new_record(Role::Patient);
+    raw.post_refused("/v1/accounts", &body, None, 401, "bad_enrolment_code")
+        .await;
+    let (_, _, rec) = new_key_record(Role::Patient);
     let body = json!({ "key_record": rec, "enrolment_code": bogus });
-    expect_error(
-        raw.post_json("/v1/accounts", &body, None).await,
-        401,
-        "bad_enrolment_code",
-    )
-    .await;
+    raw.post_refused("/v1/accounts", &body, None, 401, "bad_enrolment_code")
+        .await;
     // The refused registrant left no account behind.
     let body = json!({ "account": intruder });
-    expect_error(
-        raw.post_json("/v1/auth/challenge", &body, None).await,
-        404,
-        "unknown_account",
-    )
-    .await;
+    raw.post_refused("/v1/auth/challenge", &body, None, 404, "unknown_account")
+        .await;
 
     // Nothing was lost: the case still has its one patient, and both accounts log in.
     let case = opened["case_id"].as_str().expect("case id");
@@ -659,97 +587,64 @@ async fn bad_or_reused_invitation_and_enrolment_codes_get_401() {
 
 #[tokio::test]
 async fn bad_login_signature_and_reused_nonce_get_401() {
-    let app = TestApp::spawn().await;
-    let raw = Raw::new(&app);
-    let (account, id) = register_physician(&app, &raw, Role::Treating, 123456, 580).await;
+    let (app, raw, account, id) = server_with_a_physician().await;
     let (other, other_id) = register_physician(&app, &raw, Role::Occupational, 234567, 4).await;
     let stranger = Identity::generate().expect("identity");
 
     // Signed by another key.
     let nonce = challenge(&raw, &account).await;
     let body = login_body(&account, &nonce, stranger.signing_key());
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_login_signature",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_login_signature")
+        .await;
     // The failed attempt used the nonce up: the right signature over it is now too late.
     let body = login_body(&account, &nonce, id.signing_key());
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_challenge",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_challenge")
+        .await;
 
     // A signature of the wrong length.
     let nonce = challenge(&raw, &account).await;
     let body =
         json!({ "account": account, "nonce": B64::encode(&nonce), "sig": B64::encode(&[7u8; 32]) });
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_login_signature",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_login_signature")
+        .await;
 
     // The signature over another account's login message.
     let nonce = challenge(&raw, &account).await;
     let sig = id.signing_key().sign(&login_message(&other, &nonce));
     let body = json!({ "account": account, "nonce": B64::encode(&nonce), "sig": B64::encode(&sig.to_bytes()) });
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_login_signature",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_login_signature")
+        .await;
 
     // A nonce reused after a successful login.
     let nonce = challenge(&raw, &account).await;
     let body = login_body(&account, &nonce, id.signing_key());
-    expect_ok(raw.post_json("/v1/auth/login", &body, None).await, 200).await;
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_challenge",
-    )
-    .await;
+    raw.post_ok("/v1/auth/login", &body, None, 200).await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_challenge")
+        .await;
 
     // A nonce issued to another account, correctly signed by the one who uses it.
     let nonce = challenge(&raw, &other).await;
     let body = login_body(&account, &nonce, id.signing_key());
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_challenge",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_challenge")
+        .await;
     // ...which the rightful account can still use.
     let body = login_body(&other, &nonce, other_id.signing_key());
-    expect_ok(raw.post_json("/v1/auth/login", &body, None).await, 200).await;
+    raw.post_ok("/v1/auth/login", &body, None, 200).await;
 
     // A nonce the server never issued.
     let body = login_body(&account, &[9u8; 32], id.signing_key());
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        401,
-        "bad_challenge",
-    )
-    .await;
+    raw.post_refused("/v1/auth/login", &body, None, 401, "bad_challenge")
+        .await;
 
     // An account that does not exist.
     let ghost = AccountId::random().expect("randomness");
     let body = login_body(&ghost, &[9u8; 32], stranger.signing_key());
-    expect_error(
-        raw.post_json("/v1/auth/login", &body, None).await,
-        404,
-        "unknown_account",
-    )
-    .await;
-    expect_error(
-        raw.post_json("/v1/auth/challenge", &json!({ "account": ghost }), None)
-            .await,
+    raw.post_refused("/v1/auth/login", &body, None, 404, "unknown_account")
+        .await;
+    raw.post_refused(
+        "/v1/auth/challenge",
+        &json!({ "account": ghost }),
+        None,
         404,
         "unknown_account",
     )

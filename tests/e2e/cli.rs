@@ -151,10 +151,20 @@ impl Walkthrough {
         stdout
     }
 
+    /// `trialog` in `home`, which must succeed; returns its standard output.
+    fn trialog(&mut self, home: &str, args: &[&str]) -> String {
+        self.ok("trialog", Some(home), args)
+    }
+
+    /// `trialog init` in `home` against the server at `url`, pinned to its certificate.
+    fn init(&mut self, home: &str, url: &str, sha: &str) -> String {
+        self.trialog(home, &["init", "--server", url, "--cert-sha256", sha])
+    }
+
     fn json(&mut self, home: &str, args: &[&str]) -> Value {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
-        let s = self.ok("trialog", Some(home), &a);
+        let s = self.trialog(home, &a);
         serde_json::from_str(&s).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {s}"))
     }
 
@@ -186,6 +196,42 @@ impl Walkthrough {
         );
         code.trim().to_owned()
     }
+}
+
+/// `trialog case confirm-patient`'s arguments.
+fn confirm_args<'a>(case: &'a str, fingerprint: &'a str) -> [&'a str; 6] {
+    [
+        "case",
+        "confirm-patient",
+        "--case",
+        case,
+        "--fingerprint",
+        fingerprint,
+    ]
+}
+
+/// `trialog send`'s arguments, as the README writes them.
+fn send_args<'a>(case: &'a str, to: &'a str, kind: &'a str, file: &'a str) -> Vec<&'a str> {
+    vec![
+        "send", "--case", case, "--to", to, "--kind", kind, "--file", file,
+    ]
+}
+
+/// `trialog consent grant`'s arguments: each field, then each one shared medically.
+fn grant_args<'a>(
+    case: &'a str,
+    to: &'a str,
+    fields: &[&'a str],
+    share_medically: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["consent", "grant", "--case", case, "--to", to];
+    for f in fields {
+        args.extend(["--field", f]);
+    }
+    for f in share_medically {
+        args.extend(["--share-medically", f]);
+    }
+    args
 }
 
 fn s(v: &Value, key: &str) -> String {
@@ -266,24 +312,16 @@ async fn readme_walkthrough() {
         ("janssens", &inv_occ),
         ("dubois", &inv_adv),
     ] {
-        let out = w.ok(
-            "trialog",
-            Some(home),
-            &["init", "--server", &url, "--cert-sha256", &sha],
-        );
+        let out = w.init(home, &url, &sha);
         assert!(out.contains("Fingerprint"), "{out}");
-        let out = w.ok("trialog", Some(home), &["register", "--invite", code]);
+        let out = w.trialog(home, &["register", "--invite", code]);
         assert!(out.contains("Registered"), "{out}");
         let me = w.json(home, &["whoami"]);
         ids.push(s(&me, "account"));
     }
     let (treating, occ, adv) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
     // An invitation works once.
-    w.ok(
-        "trialog",
-        Some("intruder"),
-        &["init", "--server", &url, "--cert-sha256", &sha],
-    );
+    w.init("intruder", &url, &sha);
     let err = w.fails("intruder", &["register", "--invite", &inv_occ]);
     assert!(err.contains("unknown, used or expired"), "{err}");
 
@@ -292,16 +330,8 @@ async fn readme_walkthrough() {
     let (case, code) = (s(&opened, "case_id"), s(&opened, "enrolment_code"));
 
     // Patient joins and reads out the fingerprint.
-    w.ok(
-        "trialog",
-        Some("patient"),
-        &["init", "--server", &url, "--cert-sha256", &sha],
-    );
-    let joined = w.ok(
-        "trialog",
-        Some("patient"),
-        &["--lang", "nl", "join", "--code", &code],
-    );
+    w.init("patient", &url, &sha);
+    let joined = w.trialog("patient", &["--lang", "nl", "join", "--code", &code]);
     assert!(joined.contains("Lees deze vingerafdruk voor"), "{joined}");
     let fingerprint = joined
         .lines()
@@ -311,57 +341,27 @@ async fn readme_walkthrough() {
         .to_owned();
 
     // A wrong fingerprint is refused; the right one confirms.
-    let err = w.fails(
-        "peeters",
-        &[
-            "case",
-            "confirm-patient",
-            "--case",
-            &case,
-            "--fingerprint",
-            "0000 0000 0000 0000 0000 0000 0000 0000",
-        ],
-    );
+    let wrong = "0000 0000 0000 0000 0000 0000 0000 0000";
+    let err = w.fails("peeters", &confirm_args(&case, wrong));
     assert!(err.contains("does not match"), "{err}");
-    let out = w.ok(
-        "trialog",
-        Some("peeters"),
-        &[
-            "case",
-            "confirm-patient",
-            "--case",
-            &case,
-            "--fingerprint",
-            &fingerprint,
-        ],
-    );
+    let out = w.trialog("peeters", &confirm_args(&case, &fingerprint));
     assert!(out.contains("confirmed"), "{out}");
 
     // Patient adds the physicians and checks the case.
-    let dir = w.ok(
-        "trialog",
-        Some("patient"),
-        &["directory", "--role", "occupational"],
-    );
+    let dir = w.trialog("patient", &["directory", "--role", "occupational"]);
     assert!(
         dir.contains("Dr. Luc Janssens") && dir.contains(&occ) && !dir.contains("Dr. Marie Dubois"),
         "{dir}"
     );
-    w.ok(
-        "trialog",
-        Some("patient"),
+    w.trialog(
+        "patient",
         &["case", "add", "--case", &case, "--member", &occ],
     );
-    w.ok(
-        "trialog",
-        Some("patient"),
+    w.trialog(
+        "patient",
         &["case", "add", "--case", &case, "--member", &adv],
     );
-    let show = w.ok(
-        "trialog",
-        Some("patient"),
-        &["case", "show", "--case", &case],
-    );
+    let show = w.trialog("patient", &["case", "show", "--case", &case]);
     assert!(
         show.contains("confirmed")
             && show.contains("Dr. Luc Janssens")
@@ -372,80 +372,33 @@ async fn readme_walkthrough() {
     // Consents.
     let err = w.fails(
         "patient",
-        &[
-            "consent",
-            "grant",
-            "--case",
-            &case,
-            "--to",
-            &occ,
-            "--field",
-            "medical.diagnosis",
-        ],
+        &grant_args(&case, &occ, &["medical.diagnosis"], &[]),
     );
     assert!(err.contains("--share-medically"), "{err}");
-    let c_occ = w.json(
+    let work_side = [
+        "capacity.hours_per_week",
+        "limits.fatigue",
+        "limits.physical",
+    ];
+    let c_occ = w.json("patient", &grant_args(&case, &occ, &work_side, &[]));
+    let to_adv = grant_args(&case, &adv, &work_side, &["medical.diagnosis"]);
+    w.trialog("patient", &to_adv);
+    w.trialog(
         "patient",
-        &[
-            "consent",
-            "grant",
-            "--case",
+        &grant_args(
             &case,
-            "--to",
-            &occ,
-            "--field",
-            "capacity.hours_per_week",
-            "--field",
-            "limits.fatigue",
-            "--field",
-            "limits.physical",
-        ],
-    );
-    w.ok(
-        "trialog",
-        Some("patient"),
-        &[
-            "consent",
-            "grant",
-            "--case",
-            &case,
-            "--to",
-            &adv,
-            "--field",
-            "capacity.hours_per_week",
-            "--field",
-            "limits.fatigue",
-            "--field",
-            "limits.physical",
-            "--share-medically",
-            "medical.diagnosis",
-        ],
-    );
-    w.ok(
-        "trialog",
-        Some("patient"),
-        &[
-            "consent",
-            "grant",
-            "--case",
-            &case,
-            "--to",
             &treating,
-            "--field",
-            "job.demands",
-            "--field",
-            "job.adaptation_options",
-            "--field",
-            "reintegration.plan",
-        ],
+            &[
+                "job.demands",
+                "job.adaptation_options",
+                "reintegration.plan",
+            ],
+            &[],
+        ),
     );
 
     // Treating physician: template, then the README's filled-in bilan, sent to both.
-    let template = w.ok(
-        "trialog",
-        Some("peeters"),
-        &["template", "--kind", "bilan", "--lang", "nl"],
-    );
+    let template = w.trialog("peeters", &["template", "--kind", "bilan", "--lang", "nl"]);
     assert!(
         template.contains("#limits.fatigue") && template.contains("Vermoeidheid"),
         "{template}"
@@ -456,37 +409,9 @@ async fn readme_walkthrough() {
         .and_then(|b| b.split("```").next())
         .expect("README toml block");
     std::fs::write(w.root.path().join("bilan.toml"), bilan).expect("write bilan");
-    let to_occ = w.ok(
-        "trialog",
-        Some("peeters"),
-        &[
-            "send",
-            "--case",
-            &case,
-            "--to",
-            &occ,
-            "--kind",
-            "bilan",
-            "--file",
-            "bilan.toml",
-        ],
-    );
+    let to_occ = w.trialog("peeters", &send_args(&case, &occ, "bilan", "bilan.toml"));
     assert!(to_occ.contains("Stripped: medical.diagnosis"), "{to_occ}");
-    let to_adv = w.ok(
-        "trialog",
-        Some("peeters"),
-        &[
-            "send",
-            "--case",
-            &case,
-            "--to",
-            &adv,
-            "--kind",
-            "bilan",
-            "--file",
-            "bilan.toml",
-        ],
-    );
+    let to_adv = w.trialog("peeters", &send_args(&case, &adv, "bilan", "bilan.toml"));
     assert!(!to_adv.contains("Stripped"), "{to_adv}");
 
     // The leak guard stops a diagnosis hidden in free text, in words.
@@ -495,63 +420,35 @@ async fn readme_walkthrough() {
         "capacity.hours_per_week = 12\nlimits.fatigue = \"Moe sinds de chemotherapie\"\n",
     )
     .expect("write");
-    let err = w.fails(
-        "peeters",
-        &[
-            "send",
-            "--case",
-            &case,
-            "--to",
-            &adv,
-            "--kind",
-            "bilan",
-            "--file",
-            "leaky.toml",
-        ],
-    );
+    let err = w.fails("peeters", &send_args(&case, &adv, "bilan", "leaky.toml"));
     assert!(
         err.contains("chemotherapie") && err.contains("--override-leak-guard"),
         "{err}"
     );
 
     // Occupational physician reads (no diagnosis) and answers.
-    let inbox = w.ok("trialog", Some("janssens"), &["inbox"]);
+    let inbox = w.trialog("janssens", &["inbox"]);
     let msg = inbox
         .split_whitespace()
         .next()
         .expect("a message")
         .to_owned();
     assert!(msg.starts_with("msg_"), "{inbox}");
-    let read = w.ok("trialog", Some("janssens"), &["read", &msg]);
+    let read = w.trialog("janssens", &["read", &msg]);
     assert!(
         read.contains("Vermoeidheid 6/10") && !read.contains("carcinoom"),
         "{read}"
     );
-    let fb_template = w.ok(
-        "trialog",
-        Some("janssens"),
-        &["template", "--kind", "feedback"],
-    );
+    let fb_template = w.trialog("janssens", &["template", "--kind", "feedback"]);
     assert!(fb_template.contains("#job.demands"));
     std::fs::write(
         w.root.path().join("feedback.toml"),
         "[job]\ndemands = \"Planner: screen work, lifting up to 10 kg\"\nadaptation_options = \"Desk tasks only for 3 months\"\n[reintegration]\nplan = \"Adapted work at 50 % from 2027-01-04\"\n",
     )
     .expect("write feedback");
-    w.ok(
-        "trialog",
-        Some("janssens"),
-        &[
-            "send",
-            "--case",
-            &case,
-            "--to",
-            &treating,
-            "--kind",
-            "feedback",
-            "--file",
-            "feedback.toml",
-        ],
+    w.trialog(
+        "janssens",
+        &send_args(&case, &treating, "feedback", "feedback.toml"),
     );
 
     // The advising physician sees the diagnosis; the treating physician the feedback.
@@ -560,11 +457,7 @@ async fn readme_walkthrough() {
         .as_str()
         .expect("message")
         .to_owned();
-    let read = w.ok(
-        "trialog",
-        Some("dubois"),
-        &["--lang", "fr", "read", &adv_msg],
-    );
+    let read = w.trialog("dubois", &["--lang", "fr", "read", &adv_msg]);
     assert!(
         read.contains("Diagnostic") && read.contains("carcinoom"),
         "{read}"
@@ -574,63 +467,32 @@ async fn readme_walkthrough() {
         .as_str()
         .expect("feedback")
         .to_owned();
-    let read = w.ok("trialog", Some("peeters"), &["read", &fb]);
+    let read = w.trialog("peeters", &["read", &fb]);
     assert!(read.contains("Desk tasks only"), "{read}");
 
     // Patient: consents, audit, revocation.
-    let list = w.ok(
-        "trialog",
-        Some("patient"),
-        &["consent", "list", "--case", &case],
-    );
+    let list = w.trialog("patient", &["consent", "list", "--case", &case]);
     assert!(
         list.contains(&occ) && list.contains("valid until"),
         "{list}"
     );
-    let audit = w.ok("trialog", Some("patient"), &["audit", "--case", &case]);
+    let audit = w.trialog("patient", &["audit", "--case", &case]);
     assert!(
         audit.contains("Audit log verified") && audit.contains("message accepted"),
         "{audit}"
     );
-    let revoke = w.ok(
-        "trialog",
-        Some("patient"),
+    let revoke = w.trialog(
+        "patient",
         &["consent", "revoke", "--consent", &s(&c_occ, "consent")],
     );
     assert!(revoke.contains("cannot be recalled"), "{revoke}");
 
     // The next bilan under it is refused, in words, in the physician's language.
-    let err = w.fails(
-        "peeters",
-        &[
-            "send",
-            "--case",
-            &case,
-            "--to",
-            &occ,
-            "--kind",
-            "bilan",
-            "--file",
-            "bilan.toml",
-        ],
-    );
+    let err = w.fails("peeters", &send_args(&case, &occ, "bilan", "bilan.toml"));
     assert!(err.contains("revoked this consent"), "{err}");
-    let err = w.fails(
-        "peeters",
-        &[
-            "--lang",
-            "fr",
-            "send",
-            "--case",
-            &case,
-            "--to",
-            &occ,
-            "--kind",
-            "bilan",
-            "--file",
-            "bilan.toml",
-        ],
-    );
+    let mut in_french = vec!["--lang", "fr"];
+    in_french.extend(send_args(&case, &occ, "bilan", "bilan.toml"));
+    let err = w.fails("peeters", &in_french);
     assert!(err.contains("retiré ce consentement"), "{err}");
 
     // Every command the README shows was run above with at least its flags.

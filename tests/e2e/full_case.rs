@@ -3,15 +3,11 @@
 //! patient's verified audit, and a database dump that holds none of the values sent.
 
 use serde_json::json;
-use trialog_client::{ClientError, Outgoing};
-use trialog_e2e::{FUNCTIONAL, World, bilan_values, grant};
+use trialog_client::{ClientError, Grant};
+use trialog_e2e::{FUNCTIONAL, World, bilan_values, field, grant, grant_request, member};
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::StripReason;
-use trialog_protocol::{FieldId, MessageKind};
-
-fn f(id: &str) -> FieldId {
-    FieldId::parse(id).unwrap()
-}
+use trialog_protocol::{Lang, MessageKind};
 
 #[tokio::test]
 async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
@@ -49,33 +45,17 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     // The treating physician sends the same bilan, diagnosis included, to both.
     let to_occ = w
         .treating
-        .send(Outgoing {
-            case: w.case.clone(),
-            to: w.occupational_id.clone(),
-            kind: MessageKind::Bilan,
-            values: bilan_values(),
-            override_leak_guard: false,
-        })
+        .send(w.bilan_to(&w.occupational_id))
         .await
         .unwrap();
     assert_eq!(to_occ.sent.len(), FUNCTIONAL.len());
     assert_eq!(to_occ.stripped.len(), 1);
-    assert_eq!(to_occ.stripped[0].field, f("medical.diagnosis"));
+    assert_eq!(to_occ.stripped[0].field, field("medical.diagnosis"));
     assert_eq!(to_occ.stripped[0].reason, StripReason::MedicalNotShared);
 
-    let to_adv = w
-        .treating
-        .send(Outgoing {
-            case: w.case.clone(),
-            to: w.advising_id.clone(),
-            kind: MessageKind::Bilan,
-            values: bilan_values(),
-            override_leak_guard: false,
-        })
-        .await
-        .unwrap();
+    let to_adv = w.treating.send(w.bilan_to(&w.advising_id)).await.unwrap();
     assert!(to_adv.stripped.is_empty(), "{:?}", to_adv.stripped);
-    assert!(to_adv.sent.contains(&f("medical.diagnosis")));
+    assert!(to_adv.sent.contains(&field("medical.diagnosis")));
 
     // The occupational physician reads it without the diagnosis.
     let inbox = w.occupational.inbox(false).await.unwrap();
@@ -108,28 +88,22 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     // The occupational physician answers with feedback under the treating physician's consent.
     let feedback = vec![
         (
-            f("job.demands"),
+            field("job.demands"),
             json!("Warehouse planner: screen work, occasional lifting of 10 kg boxes"),
         ),
         (
-            f("job.adaptation_options"),
+            field("job.adaptation_options"),
             json!("Desk-only tasks for 3 months; flexible hours"),
         ),
         (
-            f("reintegration.plan"),
+            field("reintegration.plan"),
             json!("Adapted work at 50 % from 2027-01-04, reviewed monthly"),
         ),
-        (f("limits.cognitive"), json!("not carried by feedback")),
+        (field("limits.cognitive"), json!("not carried by feedback")),
     ];
     let fb = w
         .occupational
-        .send(Outgoing {
-            case: w.case.clone(),
-            to: w.treating_id.clone(),
-            kind: MessageKind::Feedback,
-            values: feedback.clone(),
-            override_leak_guard: false,
-        })
+        .send(w.message(&w.treating_id, MessageKind::Feedback, feedback.clone()))
         .await
         .unwrap();
     assert_eq!(fb.sent.len(), 3);
@@ -142,28 +116,20 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     // physician carrying a field their consent does not cover has nothing left to send.
     let e = w
         .occupational
-        .send(Outgoing {
-            case: w.case.clone(),
-            to: w.advising_id.clone(),
-            kind: MessageKind::Bilan,
-            values: bilan_values(),
-            override_leak_guard: false,
-        })
+        .send(w.bilan_to(&w.advising_id))
         .await
         .unwrap_err();
     assert!(matches!(e, ClientError::WrongRole(_)), "{e:?}");
     let e = w
         .occupational
-        .send(Outgoing {
-            case: w.case.clone(),
-            to: w.advising_id.clone(),
-            kind: MessageKind::Request,
-            values: vec![(
-                f("remarks"),
+        .send(w.message(
+            &w.advising_id,
+            MessageKind::Request,
+            vec![(
+                field("remarks"),
                 json!("Could you share your decision on progressive resumption?"),
             )],
-            override_leak_guard: false,
-        })
+        ))
         .await
         .unwrap_err();
     // The advising physician's consent covers bilan and request, but not the remarks field.
@@ -236,16 +202,9 @@ async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
     // The client refuses a medical field not also named to be shared medically.
     let e = w
         .patient
-        .grant(trialog_client::Grant {
-            case: w.case.clone(),
-            to: w.occupational_id.clone(),
-            fields: vec![f("medical.diagnosis")],
-            share_medically: vec![],
-            until: None,
-            kinds: None,
-            senders: None,
-            purpose: trialog_protocol::consent::Purpose::ReturnToWork,
-            lang: trialog_protocol::Lang::Nl,
+        .grant(Grant {
+            lang: Lang::Nl,
+            ..grant_request(&w.case, &w.occupational_id, &["medical.diagnosis"], &[])
         })
         .await
         .unwrap_err();
@@ -257,17 +216,14 @@ async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
     // A message under the superseded consent is sent under the new one.
     let r = w
         .treating
-        .send(Outgoing {
-            case: w.case.clone(),
-            to: w.occupational_id.clone(),
-            kind: MessageKind::Bilan,
-            values: bilan_values(),
-            override_leak_guard: false,
-        })
+        .send(w.bilan_to(&w.occupational_id))
         .await
         .unwrap();
     assert_eq!(r.consent_id, second.consent_id);
-    assert_eq!(r.sent, vec![f("limits.fatigue"), f("limits.physical")]);
+    assert_eq!(
+        r.sent,
+        vec![field("limits.fatigue"), field("limits.physical")]
+    );
 }
 
 #[tokio::test]
@@ -275,13 +231,7 @@ async fn a_waiting_recipient_is_woken_by_a_new_message() {
     let mut w = World::new().await;
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let started = std::time::Instant::now();
-    let out = Outgoing {
-        case: w.case.clone(),
-        to: w.occupational_id.clone(),
-        kind: MessageKind::Bilan,
-        values: bilan_values(),
-        override_leak_guard: false,
-    };
+    let out = w.bilan_to(&w.occupational_id);
     let send = async {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         w.treating.send(out).await
@@ -321,27 +271,12 @@ async fn a_physician_invited_by_the_treating_physician_joins_only_when_the_patie
         .physician(Role::Occupational, &riziv(456789, 4), "Dr. Els Maes")
         .await;
     let case = w.treating.add_member(&w.case, &gp_id).await.unwrap();
-    let m = case
-        .view
-        .members
-        .iter()
-        .find(|m| m.account.account == gp_id)
-        .unwrap();
+    let m = member(&case, &gp_id);
     assert_eq!(m.status, MemberStatus::Invited);
     // Not yet a physician of the case: the patient cannot address a consent to them.
     let e = w
         .patient
-        .grant(trialog_client::Grant {
-            case: w.case.clone(),
-            to: gp_id.clone(),
-            fields: vec![f("limits.fatigue")],
-            share_medically: vec![],
-            until: None,
-            kinds: None,
-            senders: None,
-            purpose: trialog_protocol::consent::Purpose::ReturnToWork,
-            lang: trialog_protocol::Lang::En,
-        })
+        .grant(grant_request(&w.case, &gp_id, &["limits.fatigue"], &[]))
         .await
         .unwrap_err();
     assert!(matches!(e, ClientError::NotAMember { .. }), "{e:?}");
@@ -356,12 +291,7 @@ async fn a_physician_invited_by_the_treating_physician_joins_only_when_the_patie
     assert_eq!(e.api_code(), Some("not_case_patient"));
     // The patient accepts; now a consent can name them.
     let case = w.patient.add_member(&w.case, &gp_id).await.unwrap();
-    let m = case
-        .view
-        .members
-        .iter()
-        .find(|m| m.account.account == gp_id)
-        .unwrap();
+    let m = member(&case, &gp_id);
     assert_eq!(m.status, MemberStatus::Active);
     grant(&mut w.patient, &w.case, &gp_id, &["limits.fatigue"], &[]).await;
     // A patient cannot be added as a physician of a case.

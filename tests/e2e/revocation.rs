@@ -1,22 +1,18 @@
 //! Revocation is prospective and immediate (DESIGN.md §2.6): nothing new is accepted under
 //! a revoked consent, unread envelopes are destroyed, delivered ones stay delivered.
 
-use trialog_client::{ClientError, Outgoing};
-use trialog_e2e::{FUNCTIONAL, World, bilan_values, grant};
+use trialog_client::{ClientError, Grant, Outgoing};
+use trialog_e2e::{
+    FUNCTIONAL, World, envelope_header, field, grant, grant_request, member, seal_for,
+};
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::consent::Refusal;
-use trialog_protocol::envelope::{EnvelopeHeader, seal};
+use trialog_protocol::consent::{Purpose, Refusal};
 use trialog_protocol::keys::open_key_record;
-use trialog_protocol::{FieldId, MessageId, MessageKind};
+use trialog_protocol::{Lang, MessageKind};
 
+/// The test bilan to the occupational physician, whose consent these tests end.
 fn bilan(w: &World) -> Outgoing {
-    Outgoing {
-        case: w.case.clone(),
-        to: w.occupational_id.clone(),
-        kind: MessageKind::Bilan,
-        values: bilan_values(),
-        override_leak_guard: false,
-    }
+    w.bilan_to(&w.occupational_id)
 }
 
 #[tokio::test]
@@ -48,35 +44,23 @@ async fn revocation_refuses_new_envelopes_and_destroys_unread_ones() {
         matches!(e, ClientError::ConsentRefused(Refusal::Revoked)),
         "{e:?}"
     );
-    let sentence = trialog_client::i18n::explain(&e, trialog_protocol::Lang::En);
+    let sentence = trialog_client::i18n::explain(&e, Lang::En);
     assert!(sentence.contains("revoked"), "{sentence}");
 
     // A hand-built envelope under the revoked consent is refused by the server with its own code.
     let case = w.treating.case(&w.case).await.unwrap();
-    let occ = case
-        .view
-        .members
-        .iter()
-        .find(|m| m.account.account == w.occupational_id)
-        .unwrap();
+    let occ = member(&case, &w.occupational_id);
     let keys = open_key_record(&occ.account.key_record).unwrap();
-    let header = EnvelopeHeader {
-        message_id: MessageId::random().unwrap(),
-        created_at: trialog_client::client::now(),
-        kind: MessageKind::Bilan,
-        case_id: w.case.clone(),
-        sender: w.treating_id.clone(),
-        recipient: w.occupational_id.clone(),
-        recipient_fingerprint: keys.fingerprint.clone(),
-        consent_id: consent.consent_id.clone(),
-        manifest: vec![],
-        leak_guard_override: false,
-    };
-    let values = vec![(
-        FieldId::parse("limits.fatigue").unwrap(),
-        serde_json::json!("6/10"),
-    )];
-    let env = seal(w.treating.identity(), header, &keys.recipient, &values).unwrap();
+    let header = envelope_header(
+        &w.case,
+        &w.treating_id,
+        &w.occupational_id,
+        &keys.fingerprint,
+        &consent.consent_id,
+        MessageKind::Bilan,
+    );
+    let values = vec![(field("limits.fatigue"), serde_json::json!("6/10"))];
+    let env = seal_for(&w.treating, header, &keys, &values);
     let e = w
         .treating
         .api()
@@ -110,23 +94,14 @@ async fn revocation_refuses_new_envelopes_and_destroys_unread_ones() {
 #[tokio::test]
 async fn an_expired_consent_allows_nothing() {
     let mut w = World::new().await;
-    let fields: Vec<FieldId> = FUNCTIONAL
-        .iter()
-        .map(|f| FieldId::parse(f).unwrap())
-        .collect();
     // The server refuses to record a consent that has already ended.
     let e = w
         .patient
-        .grant(trialog_client::Grant {
-            case: w.case.clone(),
-            to: w.occupational_id.clone(),
-            fields,
-            share_medically: vec![],
+        .grant(Grant {
             until: Some(trialog_client::client::now() - 10),
-            kinds: None,
-            senders: None,
-            purpose: trialog_protocol::consent::Purpose::Reintegration,
-            lang: trialog_protocol::Lang::Fr,
+            purpose: Purpose::Reintegration,
+            lang: Lang::Fr,
+            ..grant_request(&w.case, &w.occupational_id, FUNCTIONAL, &[])
         })
         .await
         .unwrap_err();

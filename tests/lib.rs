@@ -352,3 +352,102 @@ pub fn bilan_values() -> Vec<(trialog_protocol::FieldId, serde_json::Value)> {
         ),
     ]
 }
+
+/// Where the `trialog` and `trialog-server` binaries are. Builds them once if this test
+/// binary was built alone (`cargo test` builds a binary only for its own package's tests).
+pub fn bin_dir() -> &'static std::path::Path {
+    use std::path::Path;
+    use std::process::Command;
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--bins",
+                "-p",
+                "trialog-client",
+                "-p",
+                "trialog-server",
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the binaries failed");
+        assert!(
+            dir.join("trialog").exists() && dir.join("trialog-server").exists(),
+            "binaries not in {}",
+            dir.display()
+        );
+        dir
+    })
+}
+
+/// The real `trialog-server serve` binary in its own process; killed on drop.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub url: String,
+    pub cert_sha256: String,
+}
+
+impl ServerProcess {
+    /// Starts `trialog-server --data-dir DATA serve --listen LISTEN` and reads the URL and
+    /// certificate fingerprint it prints.
+    pub fn start(data: &std::path::Path, listen: &str) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(bin_dir().join("trialog-server"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["serve", "--listen", listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start trialog-server");
+        let stdout = child.stdout.take().expect("server stdout");
+        let (mut url, mut cert_sha256) = (String::new(), String::new());
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("server output");
+            if let Some(u) = line.strip_prefix("Trialog server listening on ") {
+                url = u.trim().to_owned();
+            }
+            if let Some(h) = line.strip_prefix("TLS certificate SHA-256: ") {
+                cert_sha256 = h.trim().to_owned();
+                break;
+            }
+        }
+        assert!(
+            url.starts_with("https://127.0.0.1:") && cert_sha256.len() == 64,
+            "server did not start: {url} {cert_sha256}"
+        );
+        // Keep draining stdout so the server never writes into a closed pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess {
+            child,
+            url,
+            cert_sha256,
+        }
+    }
+
+    /// `kill -9`: no shutdown, no flush: what a crash looks like.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -109,12 +109,24 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            println!("Trialog server listening on https://{}", app.local_addr);
-            println!("TLS certificate SHA-256: {}", app.cert_sha256);
-            println!(
-                "Clients connect with:  trialog init --server https://{} --cert-sha256 {}",
-                app.local_addr, app.cert_sha256
-            );
+            // Written, not `println!`: if whoever started us stops reading our stdout, the
+            // server must keep serving rather than die on a broken pipe.
+            {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "Trialog server listening on https://{}",
+                    app.local_addr
+                );
+                let _ = writeln!(out, "TLS certificate SHA-256: {}", app.cert_sha256);
+                let _ = writeln!(
+                    out,
+                    "Clients connect with:  trialog init --server https://{} --cert-sha256 {}",
+                    app.local_addr, app.cert_sha256
+                );
+                let _ = out.flush();
+            }
             let shutdown = shutdown_signal();
             if let Err(e) = app.run(shutdown).await {
                 eprintln!("trialog-server: {e}");

@@ -3,50 +3,13 @@
 //! every `trialog …` command the README shows must have been run here with its flags.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Output};
 
 use serde_json::Value;
+use trialog_e2e::{ServerProcess, bin_dir};
 
 const PASSPHRASE: &str = "a long passphrase for the demo";
-
-/// Where the `trialog` and `trialog-server` binaries are; builds them if this test binary
-/// was built alone (`cargo test` builds binaries only for their own package's tests).
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--bins",
-                "-p",
-                "trialog-client",
-                "-p",
-                "trialog-server",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the binaries failed");
-        assert!(
-            dir.join("trialog").exists() && dir.join("trialog-server").exists(),
-            "binaries not in {}",
-            dir.display()
-        );
-        dir
-    })
-}
 
 /// One command as it appears in the README or as this test ran it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,15 +72,6 @@ fn readme_invocations(readme: &str) -> Vec<Invocation> {
         }
     }
     out
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 struct Walkthrough {
@@ -279,31 +233,9 @@ async fn readme_walkthrough() {
         .expect("run");
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("check digits"));
 
-    let data_s = data.display().to_string();
     w.ran.push(invocation("trialog-server", &["serve"]));
-    let mut child = Command::new(bin_dir().join("trialog-server"))
-        .args(["--data-dir", &data_s, "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let stdout = child.stdout.take().expect("stdout");
-    let _server = Server(child);
-    let (mut url, mut sha) = (String::new(), String::new());
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("server output");
-        if let Some(u) = line.strip_prefix("Trialog server listening on ") {
-            url = u.trim().to_owned();
-        }
-        if let Some(h) = line.strip_prefix("TLS certificate SHA-256: ") {
-            sha = h.trim().to_owned();
-            break;
-        }
-    }
-    assert!(
-        url.starts_with("https://127.0.0.1:") && sha.len() == 64,
-        "{url} {sha}"
-    );
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let (url, sha) = (server.url.clone(), server.cert_sha256.clone());
 
     // Each physician: init, register, whoami.
     let mut ids = Vec::new();
@@ -327,6 +259,15 @@ async fn readme_walkthrough() {
 
     // Treating physician opens the case.
     let opened = w.json("peeters", &["case", "open", "--label", "Case 2026-017"]);
+    // For people: the code as text and as a QR code; a label that looks like a national
+    // register number is refused.
+    let text = w.trialog("peeters", &["case", "open", "--label", "Case 2026-018"]);
+    assert!(
+        text.contains("Enrolment code") && text.contains('█'),
+        "{text}"
+    );
+    let err = w.fails("peeters", &["case", "open", "--label", "85.07.30-033.61"]);
+    assert!(err.contains("national register number"), "{err}");
     let (case, code) = (s(&opened, "case_id"), s(&opened, "enrolment_code"));
 
     // Patient joins and reads out the fingerprint.

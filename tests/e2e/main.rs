@@ -6,3 +6,4 @@ mod bad_input;
 mod cli;
 mod full_case;
 mod revocation;
+mod server;

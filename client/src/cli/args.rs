@@ -1,0 +1,174 @@
+//! The command line as clap types: every command, subcommand and flag of `trialog`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use trialog_protocol::consent::Purpose;
+use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageId, MessageKind, Role};
+
+#[derive(Parser)]
+#[command(
+    name = "trialog",
+    version,
+    about = "Trialog: end-to-end encrypted, consent-gated messages between the physicians around a worker on sick leave"
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Language of the output: nl, fr or en (default: TRIALOG_LANG or LANG).
+    #[arg(long, global = true)]
+    pub lang: Option<Lang>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create your keys and keystore, and pin the server's certificate.
+    Init {
+        /// The server, e.g. https://127.0.0.1:8443
+        #[arg(long)]
+        server: String,
+        /// SHA-256 of the server's TLS certificate, as `trialog-server serve` prints it.
+        #[arg(long)]
+        cert_sha256: String,
+    },
+    /// Register as a physician with the operator's invitation code.
+    Register {
+        #[arg(long)]
+        invite: String,
+    },
+    /// Join your case as a patient with the code your treating physician gave you.
+    Join {
+        #[arg(long)]
+        code: String,
+    },
+    /// Show your account, role and key fingerprint.
+    Whoami,
+    /// Search the directory of physicians.
+    Directory {
+        #[arg(long)]
+        role: Option<Role>,
+        /// Part of a name, a RIZIV/INAMI number or an account id.
+        #[arg(long)]
+        query: Option<String>,
+    },
+    /// Open, confirm, extend and show cases.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Grant, list and revoke consents (patient).
+    #[command(subcommand)]
+    Consent(ConsentCmd),
+    /// Print a commented template of every field a kind of message can carry.
+    Template {
+        #[arg(long)]
+        kind: MessageKind,
+    },
+    /// Send a message file to one physician of a case.
+    Send {
+        #[arg(long)]
+        case: CaseId,
+        #[arg(long)]
+        to: AccountId,
+        #[arg(long)]
+        kind: MessageKind,
+        /// TOML file mapping field ids to values (see `trialog template`).
+        #[arg(long)]
+        file: PathBuf,
+        /// Send although the leak guard found words that may reveal the diagnosis
+        /// (recorded in the signed message).
+        #[arg(long)]
+        override_leak_guard: bool,
+    },
+    /// List the messages waiting for you.
+    Inbox {
+        /// Include messages already read.
+        #[arg(long)]
+        all: bool,
+        /// With nothing waiting, wait up to this many seconds for a message (at most 60).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60))]
+        wait: u64,
+    },
+    /// Verify, decrypt and show a message (and acknowledge it).
+    Read { message: MessageId },
+    /// Show and verify everything that happened on your case (patient).
+    Audit {
+        #[arg(long)]
+        case: CaseId,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CaseCmd {
+    /// Open a case for a patient (treating physician); prints the enrolment code.
+    Open {
+        /// A pseudonymous label, never the national register number.
+        #[arg(long)]
+        label: String,
+    },
+    /// Confirm the patient's key after they read you its fingerprint.
+    ConfirmPatient {
+        #[arg(long)]
+        case: CaseId,
+        #[arg(long)]
+        fingerprint: String,
+    },
+    /// Add a physician (patient), or invite one (treating physician).
+    Add {
+        #[arg(long)]
+        case: CaseId,
+        #[arg(long)]
+        member: AccountId,
+    },
+    /// Show a case, its members and their key fingerprints.
+    Show {
+        #[arg(long)]
+        case: CaseId,
+    },
+    /// List your cases.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum ConsentCmd {
+    /// Allow one physician to receive named fields (deny by default).
+    Grant(GrantArgs),
+    /// List the consents of a case.
+    List {
+        #[arg(long)]
+        case: CaseId,
+    },
+    /// Revoke a consent: nothing more is sent under it; unread messages are destroyed.
+    Revoke {
+        #[arg(long)]
+        consent: ConsentId,
+    },
+}
+
+#[derive(Args)]
+pub struct GrantArgs {
+    #[arg(long)]
+    pub case: CaseId,
+    /// The physician who may receive.
+    #[arg(long)]
+    pub to: AccountId,
+    /// A field id to share (repeat); see `trialog template`.
+    #[arg(long = "field", value_parser = parse_field)]
+    pub fields: Vec<FieldId>,
+    /// A medical field to share medically with this physician (repeat; explicit per field).
+    #[arg(long = "share-medically", value_parser = parse_field)]
+    pub share_medically: Vec<FieldId>,
+    /// Last day of validity, YYYY-MM-DD (default and maximum: one year).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Message kinds allowed (default: what this physician's role receives).
+    #[arg(long = "kind")]
+    pub kinds: Vec<MessageKind>,
+    /// return-to-work, reintegration or pre-resumption-visit.
+    #[arg(long, default_value = "return-to-work")]
+    pub purpose: Purpose,
+}
+
+fn parse_field(s: &str) -> Result<FieldId, String> {
+    FieldId::parse(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,121 @@
+//! Output of `trialog audit`: the verified audit log of a case, one event a line.
+
+use trialog_client::ClientError;
+use trialog_client::i18n::tr;
+use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::time::format_ts;
+use trialog_protocol::{CaseId, Lang};
+
+use super::output::out;
+use super::passphrase::open;
+
+pub async fn audit(case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let mut c = open(lang)?;
+    let entries = c.audit(&case).await?;
+    out(
+        json,
+        serde_json::to_value(&entries).unwrap_or_default(),
+        || {
+            let mut s = format!(
+                "{} ({} {})\n",
+                tr(
+                    lang,
+                    "Auditlog geverifieerd",
+                    "Journal d'audit vérifié",
+                    "Audit log verified"
+                ),
+                entries.len(),
+                tr(lang, "gebeurtenissen", "événements", "events")
+            );
+            for e in &entries {
+                s.push_str(&format!(
+                    "{:>3}  {}  {:<28} {} {}\n",
+                    e.seq,
+                    format_ts(e.at),
+                    event_label(e.event, lang),
+                    e.subject.clone().unwrap_or_default(),
+                    e.detail
+                        .clone()
+                        .map(|d| format!("({d})"))
+                        .unwrap_or_default()
+                ));
+            }
+            s
+        },
+    );
+    Ok(())
+}
+
+fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
+    use AuditEvent::*;
+    match e {
+        CaseOpened => tr(lang, "dossier geopend", "dossier ouvert", "case opened"),
+        PatientJoined => tr(
+            lang,
+            "patiënt ingeschreven",
+            "patient inscrit",
+            "patient joined",
+        ),
+        PatientConfirmed => tr(
+            lang,
+            "sleutel patiënt bevestigd",
+            "clé du patient confirmée",
+            "patient key confirmed",
+        ),
+        MemberInvited => tr(
+            lang,
+            "arts uitgenodigd",
+            "médecin invité",
+            "physician invited",
+        ),
+        MemberAdded => tr(lang, "arts toegevoegd", "médecin ajouté", "physician added"),
+        KeyRegistered => tr(
+            lang,
+            "sleutel geregistreerd",
+            "clé enregistrée",
+            "key registered",
+        ),
+        ConsentGranted => tr(
+            lang,
+            "toestemming gegeven",
+            "consentement donné",
+            "consent granted",
+        ),
+        ConsentSuperseded => tr(
+            lang,
+            "toestemming vervangen",
+            "consentement remplacé",
+            "consent superseded",
+        ),
+        ConsentRevoked => tr(
+            lang,
+            "toestemming ingetrokken",
+            "consentement retiré",
+            "consent revoked",
+        ),
+        EnvelopeAccepted => tr(
+            lang,
+            "bericht aanvaard",
+            "message accepté",
+            "message accepted",
+        ),
+        EnvelopeDelivered => tr(
+            lang,
+            "bericht afgehaald",
+            "message retiré",
+            "message delivered",
+        ),
+        EnvelopeAcknowledged => tr(
+            lang,
+            "bericht ontvangen bevestigd",
+            "réception confirmée",
+            "message acknowledged",
+        ),
+        EnvelopePurged => tr(
+            lang,
+            "bericht vernietigd",
+            "message détruit",
+            "message destroyed",
+        ),
+    }
+}

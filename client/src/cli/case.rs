@@ -1,0 +1,214 @@
+//! Output of `trialog case …`: open, confirm-patient, add, show, list.
+
+use serde_json::json;
+use trialog_client::i18n::tr;
+use trialog_client::{Client, ClientError};
+use trialog_protocol::time::{format_date, format_ts};
+use trialog_protocol::{AccountId, CaseId, Lang, Role};
+
+use super::args::CaseCmd;
+use super::output::{name_of, out, qr, role_label};
+use super::passphrase::open;
+
+/// Every `case` subcommand needs the unlocked keystore, so it is opened once, first.
+pub async fn run(cmd: CaseCmd, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let mut c = open(lang)?;
+    match cmd {
+        CaseCmd::Open { label } => open_case(&mut c, label, json, lang).await,
+        CaseCmd::ConfirmPatient { case, fingerprint } => {
+            confirm_patient(&mut c, case, fingerprint, json, lang).await
+        }
+        CaseCmd::Add { case, member } => add(&mut c, case, member, json, lang).await,
+        CaseCmd::Show { case } => show(&mut c, case, json, lang).await,
+        CaseCmd::List => list(&mut c, json, lang).await,
+    }
+}
+
+async fn open_case(
+    c: &mut Client,
+    label: String,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let r = c.open_case(&label).await?;
+    out(json, serde_json::to_value(&r).unwrap_or_default(), || {
+        format!(
+            "{} {}\n{} {}\n{} {}\n{}",
+            tr(lang, "Dossier:", "Dossier :", "Case:"),
+            r.case_id,
+            tr(
+                lang,
+                "Inschrijvingscode voor de patiënt:",
+                "Code d'inscription pour le patient :",
+                "Enrolment code for the patient:"
+            ),
+            r.enrolment_code,
+            tr(lang, "Geldig tot", "Valable jusqu'au", "Valid until"),
+            format_date(r.expires_at),
+            tr(
+                lang,
+                "Geef de code persoonlijk aan de patiënt; die schrijft zich in met `trialog join --code CODE`.",
+                "Remettez le code en personne au patient ; il s'inscrit avec `trialog join --code CODE`.",
+                "Hand the code to the patient in person; they join with `trialog join --code CODE`."
+            )
+        ) + &qr(&r.enrolment_code)
+    });
+    Ok(())
+}
+
+async fn confirm_patient(
+    c: &mut Client,
+    case: CaseId,
+    fingerprint: String,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let v = c.confirm_patient(&case, &fingerprint).await?;
+    let fp = v
+        .patient
+        .as_ref()
+        .map(|p| p.fingerprint.short())
+        .unwrap_or_default();
+    out(
+        json,
+        json!({ "case": case, "patient_fingerprint": fp }),
+        || {
+            format!(
+                "{} {fp}",
+                tr(
+                    lang,
+                    "Sleutel van de patiënt bevestigd:",
+                    "Clé du patient confirmée :",
+                    "Patient key confirmed:"
+                )
+            )
+        },
+    );
+    Ok(())
+}
+
+async fn add(
+    c: &mut Client,
+    case: CaseId,
+    member: AccountId,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let v = c.add_member(&case, &member).await?;
+    let m = v.view.members.iter().find(|m| m.account.account == member);
+    let status = m.map(|m| m.status);
+    out(
+        json,
+        json!({ "case": case, "member": member, "status": status }),
+        || {
+            let name = m
+                .map(|m| name_of(&m.account))
+                .unwrap_or_else(|| member.to_string());
+            match status {
+                Some(trialog_protocol::api::MemberStatus::Invited) => format!(
+                    "{name} {}",
+                    tr(
+                        lang,
+                        "is uitgenodigd; de patiënt moet de arts ook toevoegen.",
+                        "est invité ; le patient doit aussi l'ajouter.",
+                        "is invited; the patient must add them too."
+                    )
+                ),
+                _ => format!(
+                    "{name} {}",
+                    tr(
+                        lang,
+                        "is toegevoegd aan het dossier.",
+                        "a été ajouté au dossier.",
+                        "was added to the case."
+                    )
+                ),
+            }
+        },
+    );
+    Ok(())
+}
+
+async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let v = c.case(&case).await?;
+    out(
+        json,
+        serde_json::to_value(&v.view).unwrap_or_default(),
+        || {
+            let mut s = format!(
+                "{} {} — {}\n{} {}\n",
+                tr(lang, "Dossier", "Dossier", "Case"),
+                v.view.case_id,
+                v.view.label,
+                tr(lang, "Geopend", "Ouvert le", "Opened"),
+                format_ts(v.view.opened_at)
+            );
+            s.push_str(&format!(
+                "  {:<24} {} [{}]\n",
+                role_label(Role::Treating, lang),
+                name_of(&v.view.treating),
+                v.view.treating.fingerprint.short()
+            ));
+            match (&v.view.patient, &v.patient) {
+                (Some(p), Some(_)) => s.push_str(&format!(
+                    "  {:<24} {} [{}] {}\n",
+                    role_label(Role::Patient, lang),
+                    p.account,
+                    p.fingerprint.short(),
+                    tr(lang, "bevestigd", "confirmé", "confirmed")
+                )),
+                (Some(p), None) => s.push_str(&format!(
+                    "  {:<24} {} [{}] {}\n",
+                    role_label(Role::Patient, lang),
+                    p.account,
+                    p.fingerprint.short(),
+                    tr(lang, "NIET bevestigd", "NON confirmé", "NOT confirmed")
+                )),
+                (None, _) => s.push_str(&format!(
+                    "  {:<24} {}\n",
+                    role_label(Role::Patient, lang),
+                    tr(
+                        lang,
+                        "nog niet ingeschreven",
+                        "pas encore inscrit",
+                        "not joined yet"
+                    )
+                )),
+            }
+            for m in &v.view.members {
+                let status = if m.status == trialog_protocol::api::MemberStatus::Invited {
+                    tr(lang, " (uitgenodigd)", " (invité)", " (invited)")
+                } else {
+                    ""
+                };
+                s.push_str(&format!(
+                    "  {:<24} {} {} [{}]{status}\n",
+                    role_label(m.account.role, lang),
+                    name_of(&m.account),
+                    m.account.account,
+                    m.account.fingerprint.short()
+                ));
+            }
+            s
+        },
+    );
+    Ok(())
+}
+
+async fn list(c: &mut Client, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let list = c.cases().await?;
+    out(
+        json,
+        serde_json::to_value(&list).unwrap_or_default(),
+        || {
+            if list.is_empty() {
+                return tr(lang, "Geen dossiers.", "Aucun dossier.", "No cases.").into();
+            }
+            list.iter()
+                .map(|v| format!("{}  {}  {}", v.case_id, v.label, format_date(v.opened_at)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    );
+    Ok(())
+}

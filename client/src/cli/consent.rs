@@ -1,0 +1,171 @@
+//! Output of `trialog consent …`: grant, list, revoke (patient).
+
+use serde_json::json;
+use trialog_client::i18n::tr;
+use trialog_client::{Client, ClientError, Grant};
+use trialog_protocol::time::format_date;
+use trialog_protocol::{CaseId, ConsentId, Lang};
+
+use super::args::{ConsentCmd, GrantArgs};
+use super::output::out;
+use super::passphrase::open;
+
+/// Every `consent` subcommand needs the unlocked keystore, so it is opened once, first.
+pub async fn run(cmd: ConsentCmd, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let mut c = open(lang)?;
+    match cmd {
+        ConsentCmd::Grant(a) => grant(&mut c, a, json, lang).await,
+        ConsentCmd::List { case } => list(&mut c, case, json, lang).await,
+        ConsentCmd::Revoke { consent } => revoke(&mut c, consent, json, lang).await,
+    }
+}
+
+async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let until = match &a.until {
+        Some(d) => Some(trialog_protocol::time::end_of_day(
+            trialog_protocol::time::parse_date(d).ok_or_else(|| {
+                ClientError::Invalid(format!(
+                    "--until {d}: {}",
+                    tr(
+                        lang,
+                        "geef een datum als JJJJ-MM-DD",
+                        "donnez une date AAAA-MM-JJ",
+                        "give a date as YYYY-MM-DD"
+                    )
+                ))
+            })?,
+        )),
+        None => None,
+    };
+    let (consent, text) = c
+        .grant(Grant {
+            case: a.case,
+            to: a.to,
+            fields: a.fields,
+            share_medically: a.share_medically,
+            until,
+            kinds: if a.kinds.is_empty() {
+                None
+            } else {
+                Some(a.kinds)
+            },
+            senders: None,
+            purpose: a.purpose,
+            lang,
+        })
+        .await?;
+    out(
+        json,
+        json!({ "consent": consent.consent_id, "supersedes": consent.supersedes, "fields": consent.fields, "valid_until": format_date(consent.valid_until), "text": text }),
+        || {
+            format!(
+                "{} {}\n\n{}\n",
+                tr(
+                    lang,
+                    "Toestemming ondertekend en bezorgd:",
+                    "Consentement signé et transmis :",
+                    "Consent signed and submitted:"
+                ),
+                consent.consent_id,
+                text
+            )
+        },
+    );
+    Ok(())
+}
+
+async fn list(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {
+    let list = c.consents(&case).await?;
+    out(
+        json,
+        serde_json::to_value(&list).unwrap_or_default(),
+        || {
+            if list.is_empty() {
+                return tr(
+                    lang,
+                    "Geen toestemmingen.",
+                    "Aucun consentement.",
+                    "No consents.",
+                )
+                .into();
+            }
+            let now = trialog_client::client::now();
+            list.iter()
+                .map(|ci| {
+                    let state = if let Some(t) = ci.revoked_at {
+                        format!(
+                            "{} {}",
+                            tr(lang, "ingetrokken op", "retiré le", "revoked on"),
+                            format_date(t)
+                        )
+                    } else if ci.superseded_by.is_some() {
+                        tr(lang, "vervangen", "remplacé", "superseded").into()
+                    } else if !ci.is_current(now) {
+                        tr(lang, "verlopen", "expiré", "expired").into()
+                    } else {
+                        format!(
+                            "{} {}",
+                            tr(lang, "geldig tot", "valable jusqu'au", "valid until"),
+                            format_date(ci.consent.valid_until)
+                        )
+                    };
+                    format!(
+                        "{}  → {}  [{state}]\n    {}",
+                        ci.consent.consent_id,
+                        ci.consent.recipient,
+                        ci.consent
+                            .fields
+                            .iter()
+                            .map(|f| f.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    );
+    Ok(())
+}
+
+async fn revoke(
+    c: &mut Client,
+    consent: ConsentId,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let r = c.revoke(&consent).await?;
+    out(json, serde_json::to_value(&r).unwrap_or_default(), || {
+        format!(
+            "{} {}\n{} {}\n{} {}\n{}",
+            tr(
+                lang,
+                "Toestemming ingetrokken:",
+                "Consentement retiré :",
+                "Consent revoked:"
+            ),
+            r.consent_id,
+            tr(
+                lang,
+                "Ongelezen berichten vernietigd:",
+                "Messages non lus détruits :",
+                "Unread messages destroyed:"
+            ),
+            r.purged,
+            tr(
+                lang,
+                "Al afgeleverde berichten:",
+                "Messages déjà remis :",
+                "Messages already delivered:"
+            ),
+            r.already_delivered,
+            tr(
+                lang,
+                "Wat al afgeleverd is, kan niet worden teruggehaald.",
+                "Ce qui a déjà été remis ne peut pas être rappelé.",
+                "What was already delivered cannot be recalled."
+            )
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Becoming an account and looking others up: register, join, whoami, directory.
+
+use trialog_protocol::api::{AccountView, InvitationView, RegisterRequest};
+use trialog_protocol::keys::KeyRecord;
+use trialog_protocol::{AccountId, CaseId, Role, Signed};
+
+use super::{Client, now};
+use crate::error::ClientError;
+
+impl Client {
+    fn register_request(&self, role: Role) -> Result<(AccountId, Signed<KeyRecord>), ClientError> {
+        if let Some(a) = &self.config.account {
+            return Err(ClientError::AlreadyRegistered(a.to_string()));
+        }
+        let account = AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let record = self
+            .identity
+            .key_record(&account, role, now())
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        Ok((account, record))
+    }
+
+    fn registered(&mut self, view: &AccountView) -> Result<(), ClientError> {
+        self.config.account = Some(view.account.clone());
+        self.config.role = Some(view.role);
+        self.home.save_config(&self.config)?;
+        self.pin(&view.account, &self.identity.fingerprint())
+    }
+
+    /// What an invitation code stands for, before using it.
+    pub async fn lookup_invitation(&self, code: &str) -> Result<InvitationView, ClientError> {
+        self.api.lookup_invitation(code).await
+    }
+
+    /// Registers a physician with the operator's one-time invitation.
+    pub async fn register(&mut self, invite_code: &str) -> Result<AccountView, ClientError> {
+        let inv = self.api.lookup_invitation(invite_code).await?;
+        let (_, key_record) = self.register_request(inv.role)?;
+        let resp = self
+            .api
+            .register(&RegisterRequest {
+                key_record,
+                invite_code: Some(invite_code.into()),
+                enrolment_code: None,
+            })
+            .await?;
+        self.registered(&resp.account)?;
+        Ok(resp.account)
+    }
+
+    /// Registers a patient with the enrolment code from their treating physician.
+    pub async fn join(
+        &mut self,
+        enrolment_code: &str,
+    ) -> Result<(AccountView, CaseId), ClientError> {
+        let (_, key_record) = self.register_request(Role::Patient)?;
+        let resp = self
+            .api
+            .register(&RegisterRequest {
+                key_record,
+                invite_code: None,
+                enrolment_code: Some(enrolment_code.into()),
+            })
+            .await?;
+        self.registered(&resp.account)?;
+        let case = resp
+            .case_id
+            .ok_or_else(|| ClientError::BadResponse("no case in the answer".into()))?;
+        Ok((resp.account, case))
+    }
+
+    pub async fn whoami(&mut self) -> Result<AccountView, ClientError> {
+        self.ensure_login().await?;
+        let me = self.api.me().await?;
+        if me.fingerprint != self.identity.fingerprint() {
+            return Err(ClientError::KeyChanged {
+                account: me.account.to_string(),
+                pinned: self.identity.fingerprint().short(),
+                now: me.fingerprint.short(),
+            });
+        }
+        Ok(me)
+    }
+
+    pub async fn directory(
+        &mut self,
+        role: Option<Role>,
+        q: Option<&str>,
+    ) -> Result<Vec<AccountView>, ClientError> {
+        self.ensure_login().await?;
+        let list = self.api.directory(role, q).await?;
+        for a in &list {
+            self.check_view(a)?;
+        }
+        Ok(list)
+    }
+}

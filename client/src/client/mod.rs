@@ -1,0 +1,217 @@
+//! The client: every user action as one method, each verifying what the server returns
+//! before acting on it. The CLI and the end-to-end tests both drive this.
+//!
+//! This module holds the `Client` itself (opening a home, logging in, pinning keys); the
+//! actions live in one `impl Client` block per area:
+//!
+//! - `account`: register, join, whoami, directory;
+//! - `cases`: open, confirm, extend and verify cases;
+//! - `consents`: list, grant and revoke consents;
+//! - `messages`: send, inbox, read (with the recipient's verification);
+//! - `audit`: the patient's verified audit log.
+
+mod account;
+mod audit;
+mod cases;
+mod consents;
+mod messages;
+
+use ed25519_dalek::{Signer, VerifyingKey};
+use trialog_protocol::api::{AccountView, LoginRequest};
+use trialog_protocol::auth::login_message;
+use trialog_protocol::encoding::B64;
+use trialog_protocol::keys::{Identity, VerifiedKeys, open_key_record, verifying_key};
+use trialog_protocol::{AccountId, Fingerprint, Role};
+
+use crate::api::Api;
+use crate::error::ClientError;
+use crate::home::{Config, Home};
+
+pub use cases::VerifiedCase;
+pub use consents::{ConsentInfo, Grant};
+pub use messages::{Outgoing, ReadMessage, SendReport};
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub struct Client {
+    home: Home,
+    config: Config,
+    identity: Identity,
+    api: Api,
+    server_key: VerifyingKey,
+    logged_in: bool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("home", &self.home.dir)
+            .field("account", &self.config.account)
+            .finish()
+    }
+}
+
+fn pin_bytes(pin: &str) -> Result<[u8; 32], ClientError> {
+    crate::tls::parse_pin(pin).ok_or_else(|| ClientError::BadPin(pin.to_owned()))
+}
+
+impl Client {
+    /// Creates keys and the keystore, pins the server's certificate and its signing key.
+    pub async fn init(
+        home: Home,
+        server: &str,
+        cert_sha256: &str,
+        passphrase: &str,
+    ) -> Result<Client, ClientError> {
+        if home.keystore_path().exists() || home.config_path().exists() {
+            return Err(ClientError::AlreadyInitialized(home.dir.clone()));
+        }
+        let server = server.trim().trim_end_matches('/');
+        if !server.starts_with("https://") {
+            return Err(ClientError::Invalid(
+                "the server address must start with https://".into(),
+            ));
+        }
+        let pin = pin_bytes(cert_sha256)?;
+        let api = Api::new(server, pin)?;
+        let info = api.server_info().await?;
+        let server_key = verifying_key(&info.server_key.0).map_err(|_| {
+            ClientError::BadResponse("the server key is not a valid Ed25519 key".into())
+        })?;
+        let identity = Identity::generate().map_err(|e| ClientError::Invalid(e.to_string()))?;
+        crate::keystore::save(&home.keystore_path(), &identity, passphrase)?;
+        let config = Config {
+            server: server.to_owned(),
+            cert_sha256: hex::encode(pin),
+            server_key: hex::encode(server_key.as_bytes()),
+            account: None,
+            role: None,
+        };
+        home.save_config(&config)?;
+        Ok(Client {
+            home,
+            config,
+            identity,
+            api,
+            server_key,
+            logged_in: false,
+        })
+    }
+
+    /// Opens an initialised home with its passphrase.
+    pub fn open(home: Home, passphrase: &str) -> Result<Client, ClientError> {
+        let config = home.load_config()?;
+        let identity = crate::keystore::load(&home.keystore_path(), passphrase)?;
+        let api = Api::new(&config.server, pin_bytes(&config.cert_sha256)?)?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(&config.server_key, &mut key)
+            .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
+        let server_key = verifying_key(&key)
+            .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
+        Ok(Client {
+            home,
+            config,
+            identity,
+            api,
+            server_key,
+            logged_in: false,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.identity.fingerprint()
+    }
+    pub fn account(&self) -> Result<&AccountId, ClientError> {
+        self.config
+            .account
+            .as_ref()
+            .ok_or(ClientError::NotRegistered)
+    }
+    pub fn role(&self) -> Result<Role, ClientError> {
+        self.config.role.ok_or(ClientError::NotRegistered)
+    }
+
+    /// The raw API, logged in: for tests that play a hostile client.
+    pub async fn api(&mut self) -> Result<&Api, ClientError> {
+        self.ensure_login().await?;
+        Ok(&self.api)
+    }
+
+    async fn ensure_login(&mut self) -> Result<(), ClientError> {
+        if self.logged_in {
+            return Ok(());
+        }
+        let account = self.account()?.clone();
+        let ch = self.api.challenge(&account).await?;
+        let sig = self
+            .identity
+            .signing_key()
+            .sign(&login_message(&account, &ch.nonce.0));
+        let resp = self
+            .api
+            .login(&LoginRequest {
+                account,
+                nonce: ch.nonce,
+                sig: B64(sig.to_bytes().to_vec()),
+            })
+            .await?;
+        self.api.set_token(resp.token);
+        self.logged_in = true;
+        Ok(())
+    }
+
+    fn require_role(&self, roles: &[Role], name: &'static str) -> Result<(), ClientError> {
+        if roles.contains(&self.role()?) {
+            Ok(())
+        } else {
+            Err(ClientError::WrongRole(name))
+        }
+    }
+
+    /// Checks an account view's key record against itself and against the pinned key.
+    fn check_view(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
+        let k =
+            open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
+        if k.record.account != a.account
+            || k.fingerprint != a.fingerprint
+            || k.record.role != a.role
+        {
+            return Err(ClientError::Verification(format!(
+                "the key record of {} does not match its account",
+                a.account
+            )));
+        }
+        self.pin(&a.account, &k.fingerprint)?;
+        Ok(k)
+    }
+
+    /// Trust on first use, then refuse a changed key (DESIGN.md §2.5).
+    fn pin(&self, account: &AccountId, fp: &Fingerprint) -> Result<(), ClientError> {
+        let mut pins = self.home.load_pins()?;
+        match pins.keys.get(account.as_str()) {
+            Some(p) if p == fp.as_str() => Ok(()),
+            Some(p) => Err(ClientError::KeyChanged {
+                account: account.to_string(),
+                pinned: Fingerprint::parse(p)
+                    .map(|f| f.short())
+                    .unwrap_or_else(|_| p.clone()),
+                now: fp.short(),
+            }),
+            None => {
+                pins.keys.insert(account.to_string(), fp.to_string());
+                self.home.save_pins(&pins)
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The server as an operator runs it: a process that can be killed, restarted, and given
+//! its own certificate.
+
+use trialog_client::{Client, Home};
+use trialog_e2e::{
+    FUNCTIONAL, PASSPHRASE, ServerProcess, bilan_values, grant, install_tls_provider, riziv,
+};
+use trialog_protocol::riziv::Riziv;
+use trialog_protocol::{MessageKind, Role};
+use trialog_server::{App, Config, StartError};
+
+async fn invite(data: &std::path::Path, role: Role, riziv: &str, name: &str) -> String {
+    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
+    trialog_server::invite(
+        &config,
+        role,
+        &Riziv::parse(riziv).expect("riziv"),
+        name,
+        14,
+    )
+    .await
+    .expect("invite")
+    .0
+}
+
+async fn client(root: &std::path::Path, who: &str, server: &ServerProcess) -> Client {
+    Client::init(
+        Home::new(root.join(who)),
+        &server.url,
+        &server.cert_sha256,
+        PASSPHRASE,
+    )
+    .await
+    .expect("client init")
+}
+
+/// An envelope answered with 201 is on disk: `kill -9` right after, restart, and the
+/// recipient reads it intact (DESIGN.md §2.8: commit before 2xx).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accepted_envelope_survives_a_killed_server() {
+    install_tls_provider();
+    let root = tempfile::tempdir().expect("tmp");
+    let data = root.path().join("data");
+    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let port = server.url.rsplit(':').next().expect("port").to_owned();
+
+    let mut treating = client(root.path(), "treating", &server).await;
+    treating
+        .register(&invite(&data, Role::Treating, &riziv(123456, 580), "Dr. An Peeters").await)
+        .await
+        .expect("register");
+    let mut occ = client(root.path(), "occ", &server).await;
+    let occ_id = occ
+        .register(
+            &invite(
+                &data,
+                Role::Occupational,
+                &riziv(234567, 4),
+                "Dr. Luc Janssens",
+            )
+            .await,
+        )
+        .await
+        .expect("register")
+        .account;
+    let opened = treating.open_case("Case 2026-099").await.expect("open");
+    let mut patient = client(root.path(), "patient", &server).await;
+    let (view, case) = patient.join(&opened.enrolment_code).await.expect("join");
+    treating
+        .confirm_patient(&case, &view.fingerprint.short())
+        .await
+        .expect("confirm");
+    patient.add_member(&case, &occ_id).await.expect("add");
+    grant(&mut patient, &case, &occ_id, FUNCTIONAL, &[]).await;
+    let sent = treating
+        .send(trialog_client::Outgoing {
+            case: case.clone(),
+            to: occ_id.clone(),
+            kind: MessageKind::Bilan,
+            values: bilan_values(),
+            override_leak_guard: false,
+        })
+        .await
+        .expect("send");
+
+    // Crash right after the 201, then start again on the same port and data directory:
+    // same certificate (so the pin still holds), same database.
+    server.kill();
+    let restarted = ServerProcess::start(&data, &format!("127.0.0.1:{port}"));
+    let read = occ
+        .read(&sent.message_id)
+        .await
+        .expect("read after restart");
+    let expected: Vec<_> = bilan_values()
+        .into_iter()
+        .filter(|(f, _)| !f.is_medical())
+        .collect();
+    assert_eq!(read.fields, expected);
+    // The replay protection survived too.
+    let env = occ
+        .api()
+        .await
+        .expect("api")
+        .envelope(&sent.message_id)
+        .await;
+    assert_eq!(
+        env.expect_err("acknowledged").api_code(),
+        Some("message_gone")
+    );
+    drop(restarted);
+}
+
+/// A certificate the operator brings is served, and clients pin its fingerprint.
+#[tokio::test]
+async fn a_given_certificate_is_served_and_pinned() {
+    install_tls_provider();
+    let dir = tempfile::tempdir().expect("tmp");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("cert");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).expect("write cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write key");
+    let expected = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(ck.cert.der()))
+    };
+
+    let mut config = Config::new(
+        dir.path().join("data"),
+        "127.0.0.1:0".parse().expect("addr"),
+    );
+    config.tls_cert = Some(cert.clone());
+    let half = App::build(config.clone())
+        .await
+        .expect_err("a certificate without its key");
+    assert!(matches!(half, StartError::HalfTls), "{half}");
+
+    config.tls_key = Some(key);
+    let app = App::build(config)
+        .await
+        .expect("start with the given certificate");
+    assert_eq!(app.cert_sha256, expected);
+    assert!(
+        !dir.path().join("data/tls-cert.pem").exists(),
+        "no self-signed certificate is made"
+    );
+    let url = format!("https://{}", app.local_addr);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    let c = Client::init(
+        Home::new(dir.path().join("client")),
+        &url,
+        &expected,
+        PASSPHRASE,
+    )
+    .await;
+    assert!(c.is_ok(), "{:?}", c.err());
+    let _ = tx.send(());
+    task.await.expect("join").expect("server ran");
+}

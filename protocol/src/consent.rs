@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use crate::catalogue::{FieldId, Lang};
 use crate::encoding::sha256_hex;
 use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
-use crate::roles::MessageKind;
+use crate::roles::{MessageKind, Role};
 use crate::signed::{Signed, SignedKind};
 use crate::time::{YEAR_SECS, format_date};
 
@@ -66,6 +66,10 @@ pub struct Consent {
     pub recipient: AccountId,
     /// The recipient's key fingerprint when the patient signed.
     pub recipient_fingerprint: Fingerprint,
+    /// The recipient as the patient read it in the consent text: name (from the operator's
+    /// invitation) and role. The server checks both against its directory.
+    pub recipient_name: String,
+    pub recipient_role: Role,
     /// Who may send under this consent; `None` means every physician of the case.
     pub senders: Option<Vec<AccountId>>,
     pub kinds: Vec<MessageKind>,
@@ -209,30 +213,36 @@ pub fn consent_text(c: &Consent) -> String {
     match lang {
         Lang::Nl => format!(
             "Ik geef toestemming dat {senders} de volgende gegevens uit dossier {case} \
-             versleuteld bezorgt aan arts {rcpt} (sleutel {fp}), voor {purpose}, \
+             versleuteld bezorgt aan {role} {name} ({rcpt}, sleutel {fp}), voor {purpose}, \
              in berichten van het type {kinds}, van {from} tot {until}:\n{fields}\n\
              Ik kan deze toestemming altijd intrekken. Wat al bezorgd is, kan niet worden teruggehaald.",
             case = c.case_id,
             rcpt = c.recipient,
             fp = c.recipient_fingerprint.short(),
+            role = c.recipient_role.label(lang),
+            name = c.recipient_name,
         ),
         Lang::Fr => format!(
             "J'autorise {senders} à transmettre, chiffrées, les données suivantes du dossier {case} \
-             au médecin {rcpt} (clé {fp}), pour {purpose}, dans des messages de type {kinds}, \
+             au {role} {name} ({rcpt}, clé {fp}), pour {purpose}, dans des messages de type {kinds}, \
              du {from} au {until} :\n{fields}\n\
              Je peux retirer ce consentement à tout moment. Ce qui a déjà été remis ne peut pas être rappelé.",
             case = c.case_id,
             rcpt = c.recipient,
             fp = c.recipient_fingerprint.short(),
+            role = c.recipient_role.label(lang),
+            name = c.recipient_name,
         ),
         Lang::En => format!(
             "I allow {senders} to send the following data from case {case}, encrypted, \
-             to physician {rcpt} (key {fp}), for {purpose}, in messages of kind {kinds}, \
+             to the {role} {name} ({rcpt}, key {fp}), for {purpose}, in messages of kind {kinds}, \
              from {from} until {until}:\n{fields}\n\
              I can revoke this consent at any time. What was already delivered cannot be recalled.",
             case = c.case_id,
             rcpt = c.recipient,
             fp = c.recipient_fingerprint.short(),
+            role = c.recipient_role.label(lang),
+            name = c.recipient_name,
         ),
     }
 }

@@ -26,6 +26,24 @@ impl Role {
             Role::Patient => "patient",
         }
     }
+    /// The role as people say it.
+    pub fn label(self, lang: crate::Lang) -> &'static str {
+        use crate::Lang::*;
+        match (self, lang) {
+            (Role::Treating, Nl) => "behandelend arts",
+            (Role::Treating, Fr) => "médecin traitant",
+            (Role::Treating, En) => "treating physician",
+            (Role::Occupational, Nl) => "arbeidsarts",
+            (Role::Occupational, Fr) => "médecin du travail",
+            (Role::Occupational, En) => "occupational physician",
+            (Role::Advising, Nl) => "adviserend arts",
+            (Role::Advising, Fr) => "médecin-conseil",
+            (Role::Advising, En) => "advising physician",
+            (Role::Patient, Nl) => "patiënt",
+            (Role::Patient, Fr | En) => "patient",
+        }
+    }
+
     pub fn is_physician(self) -> bool {
         self != Role::Patient
     }

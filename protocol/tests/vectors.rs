@@ -224,6 +224,8 @@ fn consent() -> Consent {
         patient: PATIENT.account(),
         recipient: OCCUPATIONAL.account(),
         recipient_fingerprint: OCCUPATIONAL.fingerprint(),
+        recipient_name: "Dr. Luc Janssens".into(),
+        recipient_role: Role::Occupational,
         senders: Some(vec![TREATING.account()]),
         kinds: vec![MessageKind::Bilan],
         fields: fields(&[

@@ -99,6 +99,8 @@ pub enum ApiError {
     MalformedConsent(MalformedConsent),
     #[error("a consent with this id already exists")]
     ConsentExists,
+    #[error("the consent names the recipient with another name or role than the directory's")]
+    RecipientMismatch,
     #[error(
         "the consent names {0} as the one it replaces, but that is not the current consent for this recipient"
     )]
@@ -145,7 +147,9 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedJson(_) | BadRequest(_) | BadParameter(_) | CodeKind | BadKeyRecord(_)
-            | MalformedConsent(_) | Envelope(_) | BindingMismatch => StatusCode::BAD_REQUEST,
+            | MalformedConsent(_) | Envelope(_) | BindingMismatch | RecipientMismatch => {
+                StatusCode::BAD_REQUEST
+            }
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -214,6 +218,7 @@ impl ApiError {
             Refused(r) => r.code(),
             MalformedConsent(e) => e.code(),
             ConsentExists => "consent_exists",
+            RecipientMismatch => "consent_recipient_mismatch",
             BadSupersedes(_) => "bad_supersedes",
             AlreadyRevoked => "already_revoked",
             BadRevocation => "bad_revocation",

@@ -171,6 +171,8 @@ fn functional_consent(
         patient: patient.clone(),
         recipient: w.occupational_id.clone(),
         recipient_fingerprint: occ.fingerprint.clone(),
+        recipient_name: "Dr. Luc Janssens".into(),
+        recipient_role: Role::Occupational,
         senders: None,
         kinds: vec![MessageKind::Bilan, MessageKind::Request],
         fields: field_ids(FUNCTIONAL),
@@ -1035,4 +1037,34 @@ async fn changed_pinned_key_is_refused() {
     let h = bilan_header(&w, &w.occupational_id, &before, &c.consent_id);
     let env = seal_for(&w.treating, h, &before, &values(&["limits.fatigue"]));
     envelope_refused(&api, &env, 422, "recipient_key_mismatch").await;
+}
+
+/// The patient signs the name and role they read; a consent whose text names someone else
+/// than the directory's recipient is refused, so the words signed and the account that
+/// receives cannot differ.
+#[tokio::test]
+async fn consent_naming_another_physician_than_its_recipient_is_refused() {
+    let mut w = World::new().await;
+    let occ = keys_of(&mut w.patient, &w.case, &w.occupational_id).await;
+    let patient = w.patient_id.clone();
+    let honest = functional_consent(&w, &w.case, &patient, &occ);
+    for (name, role) in [
+        ("Dr. Marie Dubois", Role::Occupational),
+        ("Dr. Luc Janssens", Role::Advising),
+    ] {
+        let mut c = Consent {
+            recipient_name: name.into(),
+            recipient_role: role,
+            ..honest.clone()
+        };
+        c.text_sha256 = sha256_hex(&[consent_text(&c).as_bytes()]);
+        let signed = Signed::sign(&c, w.patient.identity().signing_key()).expect("sign");
+        let api = api_of(&mut w.patient).await;
+        consent_refused(&api, signed, 400, "consent_recipient_mismatch").await;
+    }
+    let signed = Signed::sign(&honest, w.patient.identity().signing_key()).expect("sign");
+    let api = api_of(&mut w.patient).await;
+    api.submit_consent(&SubmitConsentRequest { consent: signed })
+        .await
+        .expect("the honest one is accepted");
 }

@@ -1,7 +1,6 @@
 //! Printing shared by every command: text or JSON, and how roles, RIZIV numbers, names
 //! and the enrolment code are shown.
 
-use trialog_client::i18n::tr;
 use trialog_protocol::{Lang, Role};
 
 pub fn out(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
@@ -16,27 +15,7 @@ pub fn out(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) 
 }
 
 pub fn role_label(r: Role, lang: Lang) -> &'static str {
-    match r {
-        Role::Treating => tr(
-            lang,
-            "behandelend arts",
-            "médecin traitant",
-            "treating physician",
-        ),
-        Role::Occupational => tr(
-            lang,
-            "arbeidsarts",
-            "médecin du travail",
-            "occupational physician",
-        ),
-        Role::Advising => tr(
-            lang,
-            "adviserend arts",
-            "médecin-conseil",
-            "advising physician",
-        ),
-        Role::Patient => tr(lang, "patiënt", "patient", "patient"),
-    }
+    r.label(lang)
 }
 
 /// `1-23456-25-580`, as physicians write it.

@@ -103,6 +103,7 @@ impl Client {
                 account: g.to.to_string(),
             })?;
         let recipient_role = view.role;
+        let recipient_name = view.name.clone().unwrap_or_else(|| g.to.to_string());
         let now = now();
         let previous = self
             .consents(&g.case)
@@ -131,6 +132,8 @@ impl Client {
             patient: self.account()?.clone(),
             recipient: g.to.clone(),
             recipient_fingerprint: keys.fingerprint.clone(),
+            recipient_name,
+            recipient_role,
             senders: g.senders.clone(),
             kinds,
             fields,

@@ -52,6 +52,13 @@ pub async fn submit(
     if recipient.fingerprint != c.recipient_fingerprint.as_str() {
         return Err(ApiError::Refused(Refusal::RecipientKeyChanged));
     }
+    // The patient read a name and a role: they must be the recipient's, as the operator
+    // registered them, or the text they signed misled them.
+    if recipient.name.as_deref() != Some(c.recipient_name.as_str())
+        || recipient.role != c.recipient_role.as_str()
+    {
+        return Err(ApiError::RecipientMismatch);
+    }
     let now = now();
     if c.valid_until <= now {
         return Err(ApiError::Refused(Refusal::Expired));

@@ -43,6 +43,8 @@ pub enum ClientError {
     WrongRole(&'static str),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0} is medical: it is shared only if you also name it with --share-medically {0}")]
+    MedicalNotShared(trialog_protocol::FieldId),
     #[error(
         "the key of {account} changed (pinned {pinned}, now {now}); do not continue until you have checked with them"
     )]

@@ -104,6 +104,15 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
             field_list(stripped),
             tr(lang, "voor deze ontvanger; vraag de patiënt toestemming of verwijder het veld.", "pour ce destinataire ; demandez-lui son consentement ou retirez le champ.", "for this recipient; ask them to grant it or remove the field.")),
         ClientError::ConsentRefused(r) => refusal(r, lang),
+        ClientError::MedicalNotShared(f) => format!(
+            "{f} {} --share-medically {f}",
+            tr(
+                lang,
+                "is een medisch gegeven: het wordt enkel gedeeld als u het ook vermeldt met",
+                "est une donnée médicale : elle n'est partagée que si vous la nommez aussi avec",
+                "is medical: it is shared only if you also name it with"
+            )
+        ),
         ClientError::LeakGuard { hits } => {
             let list = hits
                 .iter()

@@ -152,9 +152,9 @@ impl Consent {
             if !seen.insert(*f) {
                 return Err(MalformedConsent::Duplicate(*f));
             }
-            if f.is_medical() && !self.share_medically.contains(f) {
-                return Err(MalformedConsent::MedicalNotShared(*f));
-            }
+        }
+        if let Some(f) = unshared_medical(&self.fields, &self.share_medically) {
+            return Err(MalformedConsent::MedicalNotShared(f));
         }
         for f in &self.share_medically {
             if !f.is_medical() || !self.fields.contains(f) {
@@ -173,6 +173,15 @@ impl Consent {
         }
         Ok(())
     }
+}
+
+/// The first medical field among `fields` that the patient did not also tick to share
+/// medically: such a consent is not valid (medical fields are never in a consent by default).
+pub fn unshared_medical(fields: &[FieldId], share_medically: &[FieldId]) -> Option<FieldId> {
+    fields
+        .iter()
+        .find(|f| f.is_medical() && !share_medically.contains(f))
+        .copied()
 }
 
 /// The text the patient reads before signing, in the consent's language. Its hash is

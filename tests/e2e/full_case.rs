@@ -209,8 +209,13 @@ async fn consent_supersedes_and_medical_fields_need_sharing_medically() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, ClientError::Invalid(ref m) if m.contains("share-medically")),
+        matches!(e, ClientError::MedicalNotShared(f) if f == field("medical.diagnosis")),
         "{e:?}"
+    );
+    let sentence = trialog_client::i18n::explain(&e, Lang::Nl);
+    assert!(
+        sentence.contains("medisch gegeven") && sentence.contains("--share-medically"),
+        "{sentence}"
     );
 
     // A message under the superseded consent is sent under the new one.

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use trialog_protocol::api::{RevokeRequest, RevokeResponse, SubmitConsentRequest};
-use trialog_protocol::catalogue::FieldClass;
+use trialog_protocol::consent::unshared_medical;
 use trialog_protocol::consent::{Consent, Purpose, Revocation, consent_text, open_consent};
 use trialog_protocol::encoding::sha256_hex;
 use trialog_protocol::time::YEAR_SECS;
@@ -84,12 +84,9 @@ impl Client {
     /// The patient signs a consent for one recipient (superseding their current one).
     pub async fn grant(&mut self, g: Grant) -> Result<(Consent, String), ClientError> {
         self.require_role(&[Role::Patient], "patient")?;
-        for f in &g.fields {
-            if f.class() == FieldClass::Medical && !g.share_medically.contains(f) {
-                return Err(ClientError::Invalid(format!(
-                    "{f} is medical: it is shared only if you also name it with --share-medically {f}"
-                )));
-            }
+        // Before any network call: the rule is protocol's, the early answer is the patient's.
+        if let Some(f) = unshared_medical(&g.fields, &g.share_medically) {
+            return Err(ClientError::MedicalNotShared(f));
         }
         let case = self.case(&g.case).await?;
         if case.patient.is_none() {

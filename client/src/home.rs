@@ -100,7 +100,7 @@ impl Home {
     pub fn save_pins(&self, pins: &Pins) -> Result<(), ClientError> {
         let text = toml::to_string(pins)
             .map_err(|e| ClientError::Corrupt("pins".into(), e.to_string()))?;
-        write_file(&self.pins_path(), text.as_bytes(), false)
+        write_file(&self.pins_path(), text.as_bytes(), true)
     }
 }
 
@@ -109,7 +109,15 @@ pub fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), Client
     use std::io::Write;
     let io = |e| ClientError::Io(path.display().to_string(), e);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        // The home holds the keystore and the pinned keys: owner only.
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(io)?;
     }
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();

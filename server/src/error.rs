@@ -47,6 +47,8 @@ pub enum ApiError {
     BadChallenge,
     #[error("the login signature does not verify for this account")]
     BadLoginSignature,
+    #[error("too many login challenges for this account; wait two minutes")]
+    TooManyChallenges,
 
     // --- registration
     #[error("the invitation code is unknown, used or expired")]
@@ -152,6 +154,7 @@ impl ApiError {
             }
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            TooManyChallenges => StatusCode::TOO_MANY_REQUESTS,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_)
             | UnknownMessage(_) | ConsentNotFound(_) => StatusCode::NOT_FOUND,
@@ -195,6 +198,7 @@ impl ApiError {
             RoleForbidden { .. } => "role_forbidden",
             BadChallenge => "bad_challenge",
             BadLoginSignature => "bad_login_signature",
+            TooManyChallenges => "too_many_challenges",
             BadInvitation => "bad_invitation",
             BadEnrolmentCode => "bad_enrolment_code",
             CodeKind => "code_kind",

@@ -101,7 +101,7 @@ impl std::fmt::Debug for App {
 
 /// Opens the data directory's database and server key (creating both on first use).
 pub async fn open_data_dir(config: &Config) -> Result<(Db, ServerKey), StartError> {
-    std::fs::create_dir_all(&config.data_dir)
+    files::create_private_dir(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let db = Db::open(&config.database_url()).await?;
     let key = ServerKey::load_or_create(&config.data_dir.join("server-key.pem"))?;

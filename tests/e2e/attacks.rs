@@ -740,6 +740,13 @@ async fn envelope_outside_the_clock_skew_is_refused() {
         let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]));
         envelope_refused(&api, &env, 422, "clock_skew").await;
     }
+    // Extreme values must not overflow the check (a panic, or a wrap that lets them in).
+    for extreme in [i64::MIN, i64::MAX] {
+        let mut h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
+        h.created_at = extreme;
+        let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]));
+        envelope_refused(&api, &env, 422, "clock_skew").await;
+    }
     assert!(w.occupational.inbox(true).await.expect("inbox").is_empty());
 }
 

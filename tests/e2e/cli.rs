@@ -185,6 +185,8 @@ fn grant_args<'a>(
     for f in share_medically {
         args.extend(["--share-medically", f]);
     }
+    // No terminal here to confirm on; the text is checked in the output instead.
+    args.push("--yes");
     args
 }
 
@@ -323,7 +325,18 @@ async fn readme_walkthrough() {
     ];
     let c_occ = w.json("patient", &grant_args(&case, &occ, &work_side, &[]));
     let to_adv = grant_args(&case, &adv, &work_side, &["medical.diagnosis"]);
-    w.trialog("patient", &to_adv);
+    // Without a terminal to confirm on, nothing is signed unless --yes says so.
+    let unconfirmed: Vec<&str> = to_adv.iter().copied().filter(|a| *a != "--yes").collect();
+    let err = w.fails("patient", &unconfirmed);
+    assert!(err.contains("--yes"), "{err}");
+    // The text the patient signs names the physician, their role and what is shared medically.
+    let granted = w.trialog("patient", &to_adv);
+    assert!(
+        granted.contains("the advising physician Dr. Marie Dubois")
+            && granted.contains("Diagnosis")
+            && granted.contains("shared MEDICALLY"),
+        "{granted}"
+    );
     w.trialog(
         "patient",
         &grant_args(

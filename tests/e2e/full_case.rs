@@ -271,7 +271,7 @@ async fn a_physician_invited_by_the_treating_physician_joins_only_when_the_patie
     use trialog_protocol::Role;
     use trialog_protocol::api::MemberStatus;
     let mut w = World::new().await;
-    let (_gp, gp_id) = w
+    let (mut gp, gp_id) = w
         .app
         .physician(Role::Occupational, &riziv(456789, 4), "Dr. Els Maes")
         .await;
@@ -295,10 +295,19 @@ async fn a_physician_invited_by_the_treating_physician_joins_only_when_the_patie
         .unwrap_err();
     assert_eq!(e.api_code(), Some("not_case_patient"));
     // The patient accepts; now a consent can name them.
+    // Invited only: the case (members, consents, who gets what) stays hidden from them.
+    let e = gp.case(&w.case).await.unwrap_err();
+    assert_eq!(e.api_code(), Some("unknown_case"), "{e:?}");
+    let e = gp.consents(&w.case).await.unwrap_err();
+    assert_eq!(e.api_code(), Some("unknown_case"), "{e:?}");
     let case = w.patient.add_member(&w.case, &gp_id).await.unwrap();
     let m = member(&case, &gp_id);
     assert_eq!(m.status, MemberStatus::Active);
     grant(&mut w.patient, &w.case, &gp_id, &["limits.fatigue"], &[]).await;
+    assert!(
+        gp.case(&w.case).await.is_ok(),
+        "accepted: now they see the case"
+    );
     // A patient cannot be added as a physician of a case.
     let e = w
         .patient

@@ -112,3 +112,46 @@ async fn an_expired_consent_allows_nothing() {
     let e = w.treating.send(bilan(&w)).await.unwrap_err();
     assert!(matches!(e, ClientError::NoConsent { .. }), "{e:?}");
 }
+
+/// A new version of a consent, like expiry, acts as a revocation for what was not delivered
+/// yet: the patient may have narrowed it.
+#[tokio::test]
+async fn a_new_version_of_a_consent_stops_undelivered_messages_under_the_old_one() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let waiting = w
+        .treating
+        .send(w.bilan_to(&w.occupational_id))
+        .await
+        .unwrap();
+    // The patient narrows the consent to one field.
+    grant(
+        &mut w.patient,
+        &w.case,
+        &w.occupational_id,
+        &["limits.fatigue"],
+        &[],
+    )
+    .await;
+    let e = w.occupational.read(&waiting.message_id).await.unwrap_err();
+    assert_eq!(e.api_code(), Some("message_gone"), "{e:?}");
+    let audit = w.patient.audit(&w.case).await.unwrap();
+    assert!(audit.iter().any(|e| e.event == AuditEvent::EnvelopePurged
+        && e.subject.as_deref() == Some(waiting.message_id.as_str())));
+    // What is sent now goes under the new version, narrowed.
+    let r = w
+        .treating
+        .send(w.bilan_to(&w.occupational_id))
+        .await
+        .unwrap();
+    assert_eq!(r.sent, vec![trialog_e2e::field("limits.fatigue")]);
+    assert_eq!(
+        w.occupational
+            .read(&r.message_id)
+            .await
+            .unwrap()
+            .fields
+            .len(),
+        1
+    );
+}

@@ -167,6 +167,9 @@ pub struct GrantArgs {
     /// return-to-work, reintegration or pre-resumption-visit.
     #[arg(long, default_value = "return-to-work")]
     pub purpose: Purpose,
+    /// Sign without asking (the text is still printed): for scripts that showed it.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 fn parse_field(s: &str) -> Result<FieldId, String> {

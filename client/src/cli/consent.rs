@@ -37,8 +37,8 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
         )),
         None => None,
     };
-    let (consent, text) = c
-        .grant(Grant {
+    let draft = c
+        .prepare_grant(Grant {
             case: a.case,
             to: a.to,
             fields: a.fields,
@@ -54,6 +54,19 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
             lang,
         })
         .await?;
+    // The patient reads what they sign: the text's hash is part of the signed consent.
+    if !a.yes && !confirm(&draft.1, lang)? {
+        return Err(ClientError::Invalid(
+            tr(
+                lang,
+                "Niets ondertekend.",
+                "Rien n'a été signé.",
+                "Nothing was signed.",
+            )
+            .into(),
+        ));
+    }
+    let (consent, text) = c.sign_grant(draft).await?;
     out(
         json,
         json!({ "consent": consent.consent_id, "supersedes": consent.supersedes, "fields": consent.fields, "valid_until": format_date(consent.valid_until), "text": text }),
@@ -168,4 +181,38 @@ async fn revoke(
         )
     });
     Ok(())
+}
+
+/// Shows the consent text and asks for a yes; without a terminal to ask on, `--yes` is
+/// required, so a script never signs what nobody saw by accident.
+fn confirm(text: &str, lang: Lang) -> Result<bool, ClientError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(ClientError::Invalid(
+            tr(
+                lang,
+                "Geen terminal om te bevestigen: lees de tekst met --json en onderteken met --yes.",
+                "Pas de terminal pour confirmer : lisez le texte avec --json et signez avec --yes.",
+                "No terminal to confirm on: read the text, then sign with --yes.",
+            )
+            .into(),
+        ));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}\n", crate::cli::output::printable(text));
+    let _ = write!(
+        err,
+        "{} ",
+        tr(lang, "Ondertekenen? [j/N]", "Signer ? [o/N]", "Sign? [y/N]")
+    );
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| ClientError::Io("stdin".into(), e))?;
+    Ok(matches!(
+        answer.trim().to_lowercase().as_str(),
+        "y" | "yes" | "j" | "ja" | "o" | "oui"
+    ))
 }

@@ -10,8 +10,23 @@ pub fn out(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) 
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     } else {
-        println!("{}", text());
+        println!("{}", printable(&text()));
     }
+}
+
+/// Text as a terminal may show it: values and names come from other people (and through
+/// the server), so control characters (escape sequences that could move the cursor, hide
+/// or fake a line such as "Verified") are replaced; new lines and tabs stay.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 pub fn role_label(r: Role, lang: Lang) -> &'static str {

@@ -61,6 +61,7 @@ impl Client {
                     "a consent of another case was listed".into(),
                 ));
             }
+            let mut revoked_at = v.revoked_at;
             if let Some(r) = &v.revocation {
                 let r = r
                     .open(&patient.signing)
@@ -70,19 +71,45 @@ impl Client {
                         "a revocation names another consent".into(),
                     ));
                 }
+                // The patient's signed word counts, whatever the server's column says.
+                revoked_at.get_or_insert(r.revoked_at);
             }
             out.push(ConsentInfo {
                 view_id: v.consent_id,
                 consent,
-                revoked_at: v.revoked_at,
+                revoked_at,
                 superseded_by: v.superseded_by,
             });
+        }
+        // A consent that a later signed consent names as replaced is replaced, even if the
+        // server does not say so: a server cannot roll a patient back to a broader version.
+        let replaced: Vec<(ConsentId, ConsentId)> = out
+            .iter()
+            .filter_map(|c| {
+                c.consent
+                    .supersedes
+                    .clone()
+                    .map(|old| (old, c.consent.consent_id.clone()))
+            })
+            .collect();
+        for (old, new) in replaced {
+            if let Some(c) = out.iter_mut().find(|c| c.consent.consent_id == old) {
+                c.superseded_by.get_or_insert(new);
+            }
         }
         Ok(out)
     }
 
     /// The patient signs a consent for one recipient (superseding their current one).
+    /// Prepares, signs and submits in one step; a person should see the text first
+    /// (`prepare_grant`, then `sign_grant`), as `trialog consent grant` does.
     pub async fn grant(&mut self, g: Grant) -> Result<(Consent, String), ClientError> {
+        let draft = self.prepare_grant(g).await?;
+        self.sign_grant(draft).await
+    }
+
+    /// Builds the consent and the text the patient will sign, without signing anything.
+    pub async fn prepare_grant(&mut self, g: Grant) -> Result<(Consent, String), ClientError> {
         self.require_role(&[Role::Patient], "patient")?;
         // Before any network call: the rule is protocol's, the early answer is the patient's.
         if let Some(f) = unshared_medical(&g.fields, &g.share_medically) {
@@ -146,6 +173,15 @@ impl Client {
         consent
             .check_well_formed()
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        Ok((consent, text))
+    }
+
+    /// Signs a prepared consent (the patient has read its text) and submits it.
+    pub async fn sign_grant(
+        &mut self,
+        (consent, text): (Consent, String),
+    ) -> Result<(Consent, String), ClientError> {
+        self.require_role(&[Role::Patient], "patient")?;
         let signed = Signed::sign(&consent, self.identity.signing_key())
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
         self.api

@@ -156,6 +156,19 @@ pub async fn insert_nonce(
     Ok(())
 }
 
+/// How many live nonces an account has: challenges are unauthenticated, so they are capped.
+pub async fn live_nonces(
+    e: impl SqliteExecutor<'_>,
+    account: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM login_nonces WHERE account = $1 AND expires_at > $2")
+        .bind(account)
+        .bind(now)
+        .fetch_one(e)
+        .await
+}
+
 /// Consumes a nonce: true if it existed for this account and had not expired. Expired
 /// nonces of everyone are swept at the same time.
 pub async fn take_nonce(

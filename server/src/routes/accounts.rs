@@ -20,6 +20,9 @@ use crate::db::{self, accounts::AccountRow, accounts::InvitationRow};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 
+/// Unused login challenges one account may hold at once (they expire after two minutes).
+const MAX_LIVE_NONCES: i64 = 16;
+
 /// The audit chain of key events that belong to no case.
 pub const DIRECTORY_CHAIN: &str = "directory";
 
@@ -158,7 +161,12 @@ pub async fn challenge(
     }
     let nonce: [u8; NONCE_LEN] =
         random_bytes().map_err(|_| ApiError::Internal("randomness".into()))?;
-    let expires_at = now() + NONCE_TTL;
+    let now = now();
+    if db::accounts::live_nonces(st.db.pool(), req.account.as_str(), now).await? >= MAX_LIVE_NONCES
+    {
+        return Err(ApiError::TooManyChallenges);
+    }
+    let expires_at = now + NONCE_TTL;
     db::accounts::insert_nonce(st.db.pool(), &nonce, req.account.as_str(), expires_at).await?;
     Ok(ApiJson(ChallengeResponse {
         nonce: B64(nonce.to_vec()),

@@ -90,11 +90,14 @@ pub async fn load_visible(st: &AppState, s: &Session, id: &str) -> Result<CaseRo
         .await?
         .ok_or_else(|| ApiError::UnknownCase(id.into()))?;
     let me = s.account.as_str();
+    // An invited physician sees nothing until the patient accepts them: not the members,
+    // not the consents, not which fields are shared with whom.
     let visible = case.treating == me
         || case.patient.as_deref() == Some(me)
         || db::cases::member_status(st.db.pool(), id, me)
             .await?
-            .is_some();
+            .as_deref()
+            == Some("active");
     if visible {
         Ok(case)
     } else {

@@ -56,7 +56,8 @@ pub async fn submit(
     }
     // 4. Created-at within the allowed skew.
     let now = now();
-    if (h.created_at - now).abs() > MAX_CLOCK_SKEW {
+    // abs_diff: created_at comes from the network and may be i64::MIN.
+    if h.created_at.abs_diff(now) > MAX_CLOCK_SKEW.unsigned_abs() {
         return Err(ApiError::ClockSkew);
     }
     // 5. Case exists; sender and recipient are its physicians.
@@ -89,20 +90,26 @@ pub async fn submit(
         revoked_at: row.revoked_at,
         superseded_at: row.superseded_at,
     };
-    let ctx = SendContext {
-        case_id: &h.case_id,
-        sender: &h.sender,
-        recipient: &h.recipient,
-        recipient_fingerprint: &h.recipient_fingerprint,
-        kind: h.kind,
-        // The server's clock, not the sender's claim: a backdated header cannot slip
-        // under a consent that has since been revoked or has expired.
-        at: now,
-    };
-    let decision = evaluate(&consent, &standing, &ctx, &h.fields()).map_err(|r| match r {
-        Refusal::Malformed(m) => ApiError::MalformedConsent(m),
-        other => ApiError::Refused(other),
-    })?;
+    // Evaluated at the server's clock, so a backdated header cannot slip under a consent
+    // that has since been revoked or has expired; and at the header's created-at, which is
+    // when the recipient's client will evaluate it, so nothing accepted here is refused there.
+    let mut decision = None;
+    for at in [now, h.created_at] {
+        let ctx = SendContext {
+            case_id: &h.case_id,
+            sender: &h.sender,
+            recipient: &h.recipient,
+            recipient_fingerprint: &h.recipient_fingerprint,
+            kind: h.kind,
+            at,
+        };
+        let d = evaluate(&consent, &standing, &ctx, &h.fields()).map_err(|r| match r {
+            Refusal::Malformed(m) => ApiError::MalformedConsent(m),
+            other => ApiError::Refused(other),
+        })?;
+        decision.get_or_insert(d);
+    }
+    let decision = decision.unwrap_or_default();
     if !decision.stripped.is_empty() {
         let fields = decision
             .stripped
@@ -131,9 +138,19 @@ pub async fn submit(
         fields: Some(fields),
     };
     let mut tx = st.db.write().await?;
-    // Checked again inside the write transaction: two racing submissions of one id.
+    // Checked again inside the write transaction: two racing submissions of one id, and a
+    // revocation or a new version of the consent committed since it was read above (a
+    // revocation purges only what it sees, so this envelope must not slip in after it).
     if db::envelopes::exists(&mut *tx, &row.id).await? {
         return Err(ApiError::Replay(row.id));
+    }
+    match db::consents::get(&mut *tx, &row.consent_id).await? {
+        Some(c) if c.revoked_at.is_some() => return Err(ApiError::Refused(Refusal::Revoked)),
+        Some(c) if c.superseded_at.is_some() => {
+            return Err(ApiError::Refused(Refusal::Superseded));
+        }
+        Some(_) => {}
+        None => return Err(ApiError::ConsentNotFound(row.consent_id)),
     }
     db::envelopes::insert(&mut *tx, &row).await?;
     let detail = format!(
@@ -249,29 +266,67 @@ pub async fn fetch(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<EnvelopeView>> {
     let r = own_envelope(&st, &s, &id).await?;
+    if r.state != "accepted" {
+        // Delivered before (fetched again before acknowledging), or gone.
+        return envelope_view(&r);
+    }
+    // First delivery: decided inside one write transaction, so a revocation cannot purge
+    // the row between our read and our answer.
+    let now = now();
+    let mut tx = st.db.write().await?;
+    let r = db::envelopes::get(&mut *tx, &r.id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownMessage(r.id.clone()))?;
+    if r.state != "accepted" {
+        return envelope_view(&r);
+    }
+    // Expiry and a newer version act like revocation for what was not delivered yet.
+    let consent = db::consents::get(&mut *tx, &r.consent_id).await?;
+    let stands = consent.as_ref().is_some_and(|c| {
+        c.revoked_at.is_none() && c.superseded_at.is_none() && c.valid_until >= now
+    });
+    if !stands {
+        db::envelopes::drop_ciphertext(&mut *tx, &r.id, "purged").await?;
+        db::audit::append(
+            &mut tx,
+            &r.case_id,
+            now,
+            AuditEvent::EnvelopePurged,
+            None,
+            Some(&r.id),
+            Some(format!(
+                "consent {} no longer stands (expired or replaced)",
+                r.consent_id
+            )),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(ApiError::MessageGone(r.id));
+    }
+    db::envelopes::set_state(&mut *tx, &r.id, "delivered").await?;
+    db::audit::append(
+        &mut tx,
+        &r.case_id,
+        now,
+        AuditEvent::EnvelopeDelivered,
+        Some(&s.account),
+        Some(&r.id),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    envelope_view(&r)
+}
+
+fn envelope_view(r: &EnvelopeRow) -> ApiResult<ApiJson<EnvelopeView>> {
     let fields: Vec<EncryptedField> = match &r.fields {
         Some(f) => {
             serde_json::from_slice(f).map_err(|_| ApiError::Internal("stored fields".into()))?
         }
-        None => return Err(ApiError::MessageGone(r.id)),
+        None => return Err(ApiError::MessageGone(r.id.clone())),
     };
     let header =
         serde_json::from_str(&r.header).map_err(|_| ApiError::Internal("stored header".into()))?;
-    if r.state == "accepted" {
-        let mut tx = st.db.write().await?;
-        db::envelopes::set_state(&mut *tx, &r.id, "delivered").await?;
-        db::audit::append(
-            &mut tx,
-            &r.case_id,
-            now(),
-            AuditEvent::EnvelopeDelivered,
-            Some(&s.account),
-            Some(&r.id),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-    }
     Ok(ApiJson(EnvelopeView {
         envelope: Envelope { header, fields },
         accepted_at: r.accepted_at,

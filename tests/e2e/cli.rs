@@ -427,7 +427,9 @@ async fn readme_walkthrough() {
     // Patient: consents, audit, revocation.
     let list = w.trialog("patient", &["consent", "list", "--case", &case]);
     assert!(
-        list.contains(&occ) && list.contains("valid until"),
+        list.contains(&occ)
+            && list.contains("Dr. Luc Janssens (occupational physician")
+            && list.contains("valid until"),
         "{list}"
     );
     let audit = w.trialog("patient", &["audit", "--case", &case]);

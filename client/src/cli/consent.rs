@@ -123,8 +123,10 @@ async fn list(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<()
                         )
                     };
                     format!(
-                        "{}  → {}  [{state}]\n    {}",
+                        "{}  → {} ({}, {})  [{state}]\n    {}",
                         ci.consent.consent_id,
+                        ci.consent.recipient_name,
+                        ci.consent.recipient_role.label(lang),
                         ci.consent.recipient,
                         ci.consent
                             .fields

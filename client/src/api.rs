@@ -220,6 +220,9 @@ impl Api {
             .await
             .map(|_| ())
     }
+    pub async fn directory_audit(&self) -> Result<AuditView, ClientError> {
+        self.get("/directory/audit").await
+    }
     pub async fn audit(&self, id: &CaseId) -> Result<AuditView, ClientError> {
         self.get(&format!("/cases/{id}/audit")).await
     }

@@ -46,7 +46,7 @@ async fn main() -> ExitCode {
         } => message::send(case, to, kind, file, override_leak_guard, json, lang).await,
         Command::Inbox { all, wait } => message::inbox(all, wait, json, lang).await,
         Command::Read { message } => message::read(message, json, lang).await,
-        Command::Audit { case } => audit::audit(case, json, lang).await,
+        Command::Audit { case, directory } => audit::audit(case, directory, json, lang).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -432,6 +432,11 @@ async fn readme_walkthrough() {
             && list.contains("valid until"),
         "{list}"
     );
+    let keys = w.trialog("janssens", &["audit", "--directory"]);
+    assert!(
+        keys.contains("key registered") && keys.contains(&occ),
+        "{keys}"
+    );
     let audit = w.trialog("patient", &["audit", "--case", &case]);
     assert!(
         audit.contains("Audit log verified") && audit.contains("message accepted"),

@@ -316,3 +316,46 @@ async fn a_physician_invited_by_the_treating_physician_joins_only_when_the_patie
         .unwrap_err();
     assert_eq!(e.api_code(), Some("not_a_physician"));
 }
+
+/// DESIGN.md §2.5: every key registration is an entry of an audit chain any account can
+/// verify, and each entry names the fingerprint the directory serves.
+#[tokio::test]
+async fn every_key_registration_is_in_the_verified_directory_log() {
+    let mut w = World::new().await;
+    let log = w.occupational.directory_audit().await.unwrap();
+    let registered: Vec<_> = log
+        .iter()
+        .filter(|e| e.event == AuditEvent::KeyRegistered)
+        .collect();
+    assert_eq!(registered.len(), 3, "three physicians registered");
+    let directory = w.occupational.directory(None, None).await.unwrap();
+    for a in &directory {
+        let entry = registered
+            .iter()
+            .find(|e| e.subject.as_deref() == Some(a.account.as_str()))
+            .unwrap_or_else(|| panic!("{} has no registration entry", a.account));
+        assert!(
+            entry
+                .detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains(a.fingerprint.as_str())
+        );
+    }
+    // A second look must extend the first; a new registration appends.
+    w.app
+        .physician(
+            trialog_protocol::Role::Advising,
+            &trialog_e2e::riziv(567890, 9),
+            "Dr. Nora Claes",
+        )
+        .await;
+    let again = w.occupational.directory_audit().await.unwrap();
+    assert_eq!(again.len(), log.len() + 1);
+    // Patients' keys are not published there (they belong to their case's log).
+    assert!(
+        again
+            .iter()
+            .all(|e| e.subject.as_deref() != Some(w.patient_id.as_str()))
+    );
+}

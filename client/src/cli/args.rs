@@ -93,8 +93,16 @@ pub enum Command {
     Read { message: MessageId },
     /// Show and verify everything that happened on your case (patient).
     Audit {
+        /// Your case (patient).
+        #[arg(
+            long,
+            required_unless_present = "directory",
+            conflicts_with = "directory"
+        )]
+        case: Option<CaseId>,
+        /// Instead: every key registration on the server (any account).
         #[arg(long)]
-        case: CaseId,
+        directory: bool,
     },
 }
 

@@ -9,9 +9,17 @@ use trialog_protocol::{CaseId, Lang};
 use super::output::out;
 use super::passphrase::open;
 
-pub async fn audit(case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {
+pub async fn audit(
+    case: Option<CaseId>,
+    directory: bool,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
     let mut c = open(lang)?;
-    let entries = c.audit(&case).await?;
+    let entries = match case {
+        Some(case) if !directory => c.audit(&case).await?,
+        _ => c.directory_audit().await?,
+    };
     out(
         json,
         serde_json::to_value(&entries).unwrap_or_default(),

@@ -1,4 +1,5 @@
-//! The patient's view of everything that happened on their case, with a signed checkpoint.
+//! Audit chains with a signed checkpoint: the patient's view of everything that happened
+//! on their case, and the directory's chain of key registrations, open to every account.
 
 use axum::extract::State;
 use trialog_protocol::api::AuditView;
@@ -23,7 +24,19 @@ pub async fn for_case(
     if case.patient.as_deref() != Some(s.account.as_str()) {
         return Err(ApiError::NotCasePatient);
     }
-    let records: Vec<AuditRecord> = db::audit::chain(st.db.pool(), id.as_str())
+    Ok(ApiJson(chain_view(&st, id.as_str()).await?))
+}
+
+/// Every key registration (DESIGN.md §2.5), for any signed-in account to verify.
+pub async fn directory(State(st): State<AppState>, _s: Session) -> ApiResult<ApiJson<AuditView>> {
+    Ok(ApiJson(
+        chain_view(&st, super::accounts::DIRECTORY_CHAIN).await?,
+    ))
+}
+
+/// A whole chain and a checkpoint over its head, signed now.
+async fn chain_view(st: &AppState, chain: &str) -> Result<AuditView, ApiError> {
+    let records: Vec<AuditRecord> = db::audit::chain(st.db.pool(), chain)
         .await?
         .into_iter()
         .map(|(entry, hash)| AuditRecord {
@@ -32,7 +45,7 @@ pub async fn for_case(
         })
         .collect();
     let cp = Checkpoint {
-        chain: id.to_string(),
+        chain: chain.to_owned(),
         seq: records.len() as u64,
         head: records
             .last()
@@ -42,8 +55,8 @@ pub async fn for_case(
     };
     let checkpoint =
         Signed::sign(&cp, &st.key.signing).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(ApiJson(AuditView {
+    Ok(AuditView {
         records,
         checkpoint,
-    }))
+    })
 }

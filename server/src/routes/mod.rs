@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/challenge", post(accounts::challenge))
         .route("/auth/login", post(accounts::login))
         .route("/directory", get(accounts::directory))
+        .route("/directory/audit", get(audit::directory))
         .route("/cases", post(cases::open).get(cases::list))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/confirm", post(cases::confirm_patient))

@@ -432,6 +432,9 @@ async fn readme_walkthrough() {
             && list.contains("valid until"),
         "{list}"
     );
+    // Everything read: a long poll ends empty at its limit.
+    let idle = w.trialog("janssens", &["inbox", "--wait", "1"]);
+    assert!(idle.contains("No messages"), "{idle}");
     let keys = w.trialog("janssens", &["audit", "--directory"]);
     assert!(
         keys.contains("key registered") && keys.contains(&occ),

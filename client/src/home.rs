@@ -24,6 +24,16 @@ pub struct Config {
     pub server_key: String,
     pub account: Option<AccountId>,
     pub role: Option<Role>,
+    /// The registration under way, saved before the request: if its answer is lost,
+    /// registering again repeats the same registration instead of spending a new code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub account: AccountId,
+    pub role: Role,
 }
 
 /// `pins.toml`: the key fingerprint of every account this client has dealt with.

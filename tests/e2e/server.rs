@@ -160,3 +160,83 @@ async fn a_given_certificate_is_served_and_pinned() {
     let _ = tx.send(());
     task.await.expect("join").expect("server ran");
 }
+
+/// The answer to `join` or `register` is lost after the server committed: running the
+/// command again repeats the same registration instead of failing on a spent code.
+#[tokio::test]
+async fn a_registration_whose_answer_was_lost_can_be_repeated() {
+    use trialog_e2e::TestApp;
+    let app = TestApp::spawn().await;
+    let (mut treating, _) = app
+        .physician(Role::Treating, &riziv(123456, 580), "Dr. An Peeters")
+        .await;
+    let opened = treating.open_case("Case 2026-120").await.expect("open");
+
+    // First attempt: committed on the server, but pretend the client never heard back.
+    let mut patient = app.client("patient").await;
+    let (view, case) = patient.join(&opened.enrolment_code).await.expect("join");
+    let home = Home::new(app.data.path().join("clients").join("patient"));
+    let lose_answer = |home: &Home| {
+        let mut cfg = home.load_config().expect("config");
+        let (account, role) = (
+            cfg.account.take().expect("account"),
+            cfg.role.take().expect("role"),
+        );
+        cfg.pending = Some(trialog_client::home::Pending { account, role });
+        home.save_config(&cfg).expect("save");
+    };
+    lose_answer(&home);
+    let mut again = Client::open(home.clone(), PASSPHRASE).expect("open");
+    let (view2, case2) = again
+        .join(&opened.enrolment_code)
+        .await
+        .expect("join repeated");
+    assert_eq!((view2.account, case2), (view.account.clone(), case.clone()));
+    assert_eq!(again.config().pending, None);
+    assert_eq!(again.whoami().await.expect("whoami").account, view.account);
+
+    // Someone else cannot use the spent code, nor claim that account with another key.
+    let mut other = app.client("other").await;
+    let e = other
+        .join(&opened.enrolment_code)
+        .await
+        .expect_err("spent code");
+    assert_eq!(e.api_code(), Some("bad_enrolment_code"));
+    let mut cfg = other.config().clone();
+    cfg.pending = Some(trialog_client::home::Pending {
+        account: view.account.clone(),
+        role: Role::Patient,
+    });
+    let other_home = Home::new(app.data.path().join("clients").join("other"));
+    other_home.save_config(&cfg).expect("save");
+    let mut other = Client::open(other_home, PASSPHRASE).expect("open");
+    let e = other
+        .join(&opened.enrolment_code)
+        .await
+        .expect_err("another key");
+    assert_eq!(e.api_code(), Some("account_exists"));
+
+    // The same for a physician's invitation.
+    let code = app
+        .invite(Role::Occupational, &riziv(234567, 4), "Dr. Luc Janssens")
+        .await;
+    let mut occ = app.client("occ").await;
+    let first = occ.register(&code).await.expect("register");
+    let occ_home = Home::new(app.data.path().join("clients").join("occ"));
+    lose_answer(&occ_home);
+    let mut occ = Client::open(occ_home, PASSPHRASE).expect("open");
+    assert_eq!(
+        occ.register(&code)
+            .await
+            .expect("register repeated")
+            .account,
+        first.account
+    );
+    // Only one registration entry in the directory's log.
+    let log = occ.directory_audit().await.expect("directory log");
+    let entries = log
+        .iter()
+        .filter(|e| e.subject.as_deref() == Some(first.account.as_str()))
+        .count();
+    assert_eq!(entries, 1);
+}

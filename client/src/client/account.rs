@@ -6,13 +6,29 @@ use trialog_protocol::{AccountId, CaseId, Role, Signed};
 
 use super::{Client, now};
 use crate::error::ClientError;
+use crate::home::Pending;
 
 impl Client {
-    fn register_request(&self, role: Role) -> Result<(AccountId, Signed<KeyRecord>), ClientError> {
+    fn register_request(
+        &mut self,
+        role: Role,
+    ) -> Result<(AccountId, Signed<KeyRecord>), ClientError> {
         if let Some(a) = &self.config.account {
             return Err(ClientError::AlreadyRegistered(a.to_string()));
         }
-        let account = AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let account = match &self.config.pending {
+            Some(p) if p.role == role => p.account.clone(),
+            _ => {
+                let account =
+                    AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
+                self.config.pending = Some(Pending {
+                    account: account.clone(),
+                    role,
+                });
+                self.home.save_config(&self.config)?;
+                account
+            }
+        };
         let record = self
             .identity
             .key_record(&account, role, now())
@@ -20,9 +36,21 @@ impl Client {
         Ok((account, record))
     }
 
+    /// A refusal from the server means nothing was committed: forget the pending
+    /// registration so the next attempt starts afresh. A network failure keeps it, since
+    /// the server may have committed and the next attempt must repeat the same one.
+    fn settle<T>(&mut self, r: Result<T, ClientError>) -> Result<T, ClientError> {
+        if let Err(ClientError::Api { .. }) = &r {
+            self.config.pending = None;
+            self.home.save_config(&self.config)?;
+        }
+        r
+    }
+
     fn registered(&mut self, view: &AccountView) -> Result<(), ClientError> {
         self.config.account = Some(view.account.clone());
         self.config.role = Some(view.role);
+        self.config.pending = None;
         self.home.save_config(&self.config)?;
         self.pin(&view.account, &self.identity.fingerprint())
     }
@@ -34,8 +62,13 @@ impl Client {
 
     /// Registers a physician with the operator's one-time invitation.
     pub async fn register(&mut self, invite_code: &str) -> Result<AccountView, ClientError> {
-        let inv = self.api.lookup_invitation(invite_code).await?;
-        let (_, key_record) = self.register_request(inv.role)?;
+        // A repeated registration (the first answer lost) already knows its role; the
+        // invitation itself is spent and no longer looks anything up.
+        let role = match &self.config.pending {
+            Some(p) if p.role != Role::Patient => p.role,
+            _ => self.api.lookup_invitation(invite_code).await?.role,
+        };
+        let (_, key_record) = self.register_request(role)?;
         let resp = self
             .api
             .register(&RegisterRequest {
@@ -43,7 +76,8 @@ impl Client {
                 invite_code: Some(invite_code.into()),
                 enrolment_code: None,
             })
-            .await?;
+            .await;
+        let resp = self.settle(resp)?;
         self.registered(&resp.account)?;
         Ok(resp.account)
     }
@@ -61,7 +95,8 @@ impl Client {
                 invite_code: None,
                 enrolment_code: Some(enrolment_code.into()),
             })
-            .await?;
+            .await;
+        let resp = self.settle(resp)?;
         self.registered(&resp.account)?;
         let case = resp
             .case_id

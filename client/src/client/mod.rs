@@ -91,6 +91,7 @@ impl Client {
             server_key: hex::encode(server_key.as_bytes()),
             account: None,
             role: None,
+            pending: None,
         };
         home.save_config(&config)?;
         Ok(Client {

@@ -69,6 +69,20 @@ pub async fn take_invitation(
     Ok(row)
 }
 
+/// Who used an invitation, if anyone.
+pub async fn invitation_used_by(
+    e: impl SqliteExecutor<'_>,
+    code_hash: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT used_by FROM invitations WHERE code_hash = $1",
+    )
+    .bind(code_hash)
+    .fetch_optional(e)
+    .await?
+    .flatten())
+}
+
 /// An unused, unexpired invitation, without taking it.
 pub async fn peek_invitation(
     e: impl SqliteExecutor<'_>,

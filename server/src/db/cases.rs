@@ -65,15 +65,28 @@ pub async fn take_enrolment(
     .fetch_optional(&mut *c)
     .await?;
     if let Some(id) = &id {
-        sqlx::query(
-            "UPDATE cases SET patient = $1, enrol_code_hash = NULL, enrol_expires_at = NULL WHERE id = $2",
-        )
-        .bind(patient)
-        .bind(id)
-        .execute(&mut *c)
-        .await?;
+        // The hash of the spent code stays, so a repeated registration of the same patient
+        // (its answer lost) can be recognised; the code itself cannot be used again.
+        sqlx::query("UPDATE cases SET patient = $1, enrol_expires_at = NULL WHERE id = $2")
+            .bind(patient)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
     }
     Ok(id)
+}
+
+/// The case a spent enrolment code attached `patient` to.
+pub async fn enrolled_case(
+    e: impl SqliteExecutor<'_>,
+    code_hash: &str,
+    patient: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM cases WHERE enrol_code_hash = $1 AND patient = $2")
+        .bind(code_hash)
+        .bind(patient)
+        .fetch_optional(e)
+        .await
 }
 
 pub async fn set_binding(

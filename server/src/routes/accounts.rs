@@ -43,11 +43,35 @@ pub async fn register(
     let rec = &keys.record;
     let now = now();
     let mut tx = st.db.write().await?;
-    if db::accounts::get(&mut *tx, rec.account.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::AccountExists);
+    if let Some(existing) = db::accounts::get(&mut *tx, rec.account.as_str()).await? {
+        // The same registration again (its answer was lost): answer it again, so a patient
+        // whose `join` timed out is not left with a spent code and no account.
+        let same_keys =
+            existing.fingerprint == keys.fingerprint.as_str() && existing.role == rec.role.as_str();
+        let case = match (&req.invite_code, &req.enrolment_code) {
+            (Some(code), None) if same_keys => {
+                db::accounts::invitation_used_by(&mut *tx, &crate::codes::hash(code))
+                    .await?
+                    .filter(|used_by| *used_by == existing.id)
+                    .map(|_| None)
+            }
+            (None, Some(code)) if same_keys => {
+                db::cases::enrolled_case(&mut *tx, &crate::codes::hash(code), &existing.id)
+                    .await?
+                    .map(|c| CaseId::parse(&c).ok())
+            }
+            _ => None,
+        };
+        return match case {
+            Some(case_id) => Ok((
+                StatusCode::OK,
+                ApiJson(RegisterResponse {
+                    account: account_view(&existing)?,
+                    case_id,
+                }),
+            )),
+            None => Err(ApiError::AccountExists),
+        };
     }
     let mut row = AccountRow {
         id: rec.account.to_string(),

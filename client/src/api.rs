@@ -239,8 +239,3 @@ fn encode_query(s: &str) -> String {
         })
         .collect()
 }
-
-/// Is this the server's answer with `code`?
-pub fn is_code(e: &ClientError, code: &str) -> bool {
-    e.api_code() == Some(code)
-}

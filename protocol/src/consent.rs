@@ -275,6 +275,29 @@ pub struct Standing {
     pub superseded_at: Option<i64>,
 }
 
+impl Standing {
+    /// Revoked or replaced by `at`: from then on the consent allows nothing.
+    pub fn check(&self, at: i64) -> Result<(), Refusal> {
+        if self.revoked_at.is_some_and(|t| t <= at) {
+            return Err(Refusal::Revoked);
+        }
+        if self.superseded_at.is_some_and(|t| t <= at) {
+            return Err(Refusal::Superseded);
+        }
+        Ok(())
+    }
+
+    /// Does a consent ending at `valid_until` still stand at `at`? Expiry acts like
+    /// revocation (DESIGN.md §6): what was not delivered by then is not delivered.
+    pub fn live_at(&self, valid_until: i64, at: i64) -> Result<(), Refusal> {
+        self.check(at)?;
+        if at > valid_until {
+            return Err(Refusal::Expired);
+        }
+        Ok(())
+    }
+}
+
 /// The message a consent is being asked to cover.
 #[derive(Debug, Clone)]
 pub struct SendContext<'a> {
@@ -367,12 +390,7 @@ pub fn evaluate(
     ctx: &SendContext<'_>,
     fields: &[FieldId],
 ) -> Result<Decision, Refusal> {
-    if standing.revoked_at.is_some_and(|t| t <= ctx.at) {
-        return Err(Refusal::Revoked);
-    }
-    if standing.superseded_at.is_some_and(|t| t <= ctx.at) {
-        return Err(Refusal::Superseded);
-    }
+    standing.check(ctx.at)?;
     if &consent.case_id != ctx.case_id {
         return Err(Refusal::WrongCase);
     }

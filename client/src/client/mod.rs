@@ -94,14 +94,24 @@ impl Client {
             pending: None,
         };
         home.save_config(&config)?;
-        Ok(Client {
+        Ok(Client::assemble(home, config, identity, api, server_key))
+    }
+
+    fn assemble(
+        home: Home,
+        config: Config,
+        identity: Identity,
+        api: Api,
+        server_key: VerifyingKey,
+    ) -> Client {
+        Client {
             home,
             config,
             identity,
             api,
             server_key,
             logged_in: false,
-        })
+        }
     }
 
     /// Opens an initialised home with its passphrase.
@@ -114,14 +124,7 @@ impl Client {
             .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
         let server_key = verifying_key(&key)
             .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
-        Ok(Client {
-            home,
-            config,
-            identity,
-            api,
-            server_key,
-            logged_in: false,
-        })
+        Ok(Client::assemble(home, config, identity, api, server_key))
     }
 
     pub fn config(&self) -> &Config {

@@ -16,6 +16,16 @@ pub struct ConsentRow {
     pub superseded_at: Option<i64>,
 }
 
+impl ConsentRow {
+    /// What has happened to this consent since it was signed.
+    pub fn standing(&self) -> trialog_protocol::consent::Standing {
+        trialog_protocol::consent::Standing {
+            revoked_at: self.revoked_at,
+            superseded_at: self.superseded_at,
+        }
+    }
+}
+
 pub async fn insert(e: impl SqliteExecutor<'_>, c: &ConsentRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO consents (id, case_id, recipient, signed, valid_until, created_at)

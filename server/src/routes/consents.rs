@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use trialog_protocol::api::{ConsentView, RevokeRequest, RevokeResponse, SubmitConsentRequest};
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::consent::{Consent, Refusal, open_consent};
+use trialog_protocol::consent::{Consent, Refusal, Standing, open_consent};
 use trialog_protocol::{CaseId, ConsentId, Role};
 
 use super::cases::{confirmed_patient, is_active_physician, load_visible};
@@ -60,9 +60,9 @@ pub async fn submit(
         return Err(ApiError::RecipientMismatch);
     }
     let now = now();
-    if c.valid_until <= now {
-        return Err(ApiError::Refused(Refusal::Expired));
-    }
+    Standing::default()
+        .live_at(c.valid_until, now)
+        .map_err(ApiError::Refused)?;
     let mut tx = st.db.write().await?;
     if db::consents::get(&mut *tx, c.consent_id.as_str())
         .await?

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trialog_protocol::api::{EnvelopeState, EnvelopeView, InboxItem, SubmitEnvelopeResponse};
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::consent::{Refusal, SendContext, Standing, evaluate, open_consent};
+use trialog_protocol::consent::{Refusal, SendContext, evaluate, open_consent};
 use trialog_protocol::envelope::{
     EncryptedField, Envelope, EnvelopeHeader, MAX_CLOCK_SKEW, check_ciphertexts, check_manifest,
 };
@@ -86,10 +86,7 @@ pub async fn submit(
     let signed = serde_json::from_str(&row.signed)
         .map_err(|_| ApiError::Internal("stored consent".into()))?;
     let consent = open_consent(&signed, &patient.signing).map_err(ApiError::Refused)?;
-    let standing = Standing {
-        revoked_at: row.revoked_at,
-        superseded_at: row.superseded_at,
-    };
+    let standing = row.standing();
     // Evaluated at the server's clock, so a backdated header cannot slip under a consent
     // that has since been revoked or has expired; and at the header's created-at, which is
     // when the recipient's client will evaluate it, so nothing accepted here is refused there.
@@ -145,11 +142,7 @@ pub async fn submit(
         return Err(ApiError::Replay(row.id));
     }
     match db::consents::get(&mut *tx, &row.consent_id).await? {
-        Some(c) if c.revoked_at.is_some() => return Err(ApiError::Refused(Refusal::Revoked)),
-        Some(c) if c.superseded_at.is_some() => {
-            return Err(ApiError::Refused(Refusal::Superseded));
-        }
-        Some(_) => {}
+        Some(c) => c.standing().check(now).map_err(ApiError::Refused)?,
         None => return Err(ApiError::ConsentNotFound(row.consent_id)),
     }
     db::envelopes::insert(&mut *tx, &row).await?;
@@ -282,9 +275,9 @@ pub async fn fetch(
     }
     // Expiry and a newer version act like revocation for what was not delivered yet.
     let consent = db::consents::get(&mut *tx, &r.consent_id).await?;
-    let stands = consent.as_ref().is_some_and(|c| {
-        c.revoked_at.is_none() && c.superseded_at.is_none() && c.valid_until >= now
-    });
+    let stands = consent
+        .as_ref()
+        .is_some_and(|c| c.standing().live_at(c.valid_until, now).is_ok());
     if !stands {
         db::envelopes::drop_ciphertext(&mut *tx, &r.id, "purged").await?;
         db::audit::append(

@@ -3,7 +3,9 @@
 use serde::Serialize;
 use trialog_protocol::api::{RevokeRequest, RevokeResponse, SubmitConsentRequest};
 use trialog_protocol::consent::unshared_medical;
-use trialog_protocol::consent::{Consent, Purpose, Revocation, consent_text, open_consent};
+use trialog_protocol::consent::{
+    Consent, Purpose, Revocation, Standing, consent_text, open_consent,
+};
 use trialog_protocol::encoding::sha256_hex;
 use trialog_protocol::time::YEAR_SECS;
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageKind, Role, Signed};
@@ -37,8 +39,20 @@ pub struct ConsentInfo {
 }
 
 impl ConsentInfo {
+    /// What this client knows has happened to the consent, as of `at`. A revocation or
+    /// replacement it knows of counts by `at` at the latest, whatever the server's clock
+    /// said: the patient's word stands at once.
+    pub fn standing(&self, at: i64) -> Standing {
+        Standing {
+            revoked_at: self.revoked_at.map(|t| t.min(at)),
+            superseded_at: self.superseded_by.as_ref().map(|_| at),
+        }
+    }
+
     pub fn is_current(&self, at: i64) -> bool {
-        self.revoked_at.is_none() && self.superseded_by.is_none() && self.consent.valid_until > at
+        self.standing(at)
+            .live_at(self.consent.valid_until, at)
+            .is_ok()
     }
 }
 

@@ -84,10 +84,7 @@ impl Client {
             .ok_or_else(|| ClientError::NoConsent {
                 recipient: recipient_name.clone().unwrap_or_else(|| out.to.to_string()),
             })?;
-        let standing = Standing {
-            revoked_at: current.revoked_at,
-            superseded_at: current.superseded_by.as_ref().map(|_| now),
-        };
+        let standing = current.standing(now);
         let ctx = SendContext {
             case_id: &out.case,
             sender: &me,

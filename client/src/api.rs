@@ -76,7 +76,7 @@ impl Api {
             return Ok(text);
         }
         let err: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
-            code: "http_error".into(),
+            code: trialog_protocol::Code::Unknown,
             message: status.canonical_reason().unwrap_or("error").into(),
         });
         Err(ClientError::Api {
@@ -145,14 +145,8 @@ impl Api {
         }
         self.get(&format!("/directory?{}", params.join("&"))).await
     }
-    pub async fn open_case(&self, label: &str) -> Result<OpenCaseResponse, ClientError> {
-        self.post(
-            "/cases",
-            &OpenCaseRequest {
-                label: label.into(),
-            },
-        )
-        .await
+    pub async fn open_case(&self, req: &OpenCaseRequest) -> Result<OpenCaseResponse, ClientError> {
+        self.post("/cases", req).await
     }
     pub async fn cases(&self) -> Result<Vec<CaseView>, ClientError> {
         self.get("/cases").await
@@ -180,6 +174,23 @@ impl Api {
         )
         .await
     }
+    pub async fn remove_member(
+        &self,
+        id: &CaseId,
+        account: &AccountId,
+        req: &RemoveMemberRequest,
+    ) -> Result<RemoveMemberResponse, ClientError> {
+        self.post(&format!("/cases/{id}/members/{account}/remove"), req)
+            .await
+    }
+    /// The signed headers of what is unread for this consent's recipient (patient).
+    pub async fn consent_pending(
+        &self,
+        id: &ConsentId,
+    ) -> Result<Vec<trialog_protocol::Signed<trialog_protocol::envelope::EnvelopeHeader>>, ClientError>
+    {
+        self.get(&format!("/consents/{id}/pending")).await
+    }
     pub async fn consents(&self, id: &CaseId) -> Result<Vec<ConsentView>, ClientError> {
         self.get(&format!("/cases/{id}/consents")).await
     }
@@ -189,7 +200,7 @@ impl Api {
     pub async fn submit_consent(
         &self,
         req: &SubmitConsentRequest,
-    ) -> Result<ConsentView, ClientError> {
+    ) -> Result<SubmitConsentResponse, ClientError> {
         self.post("/consents", req).await
     }
     pub async fn revoke(
@@ -205,12 +216,29 @@ impl Api {
     ) -> Result<SubmitEnvelopeResponse, ClientError> {
         self.post("/envelopes", env).await
     }
-    pub async fn inbox(&self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
-        self.inbox_wait(all, 0).await
+    /// One page of the inbox. `wait`: seconds to wait for a message when it is empty
+    /// (long poll, ≤ 60); `after`: the previous page's `next`.
+    pub async fn inbox_page(
+        &self,
+        wait: u64,
+        limit: u32,
+        after: Option<&str>,
+    ) -> Result<InboxPage, ClientError> {
+        let mut path = format!("/inbox?wait={wait}&limit={limit}");
+        if let Some(a) = after {
+            path.push_str(&format!("&after={}", encode_query(a)));
+        }
+        self.get(&path).await
     }
-    /// `wait`: seconds to wait for a message when the inbox is empty (long poll, ≤ 60).
-    pub async fn inbox_wait(&self, all: bool, wait: u64) -> Result<Vec<InboxItem>, ClientError> {
-        self.get(&format!("/inbox?all={all}&wait={wait}")).await
+    /// Every pending message, page after page.
+    pub async fn inbox_wait(&self, wait: u64) -> Result<Vec<InboxItem>, ClientError> {
+        let mut page = self.inbox_page(wait, 200, None).await?;
+        let mut items = std::mem::take(&mut page.items);
+        while let Some(next) = page.next.take() {
+            page = self.inbox_page(0, 200, Some(&next)).await?;
+            items.append(&mut page.items);
+        }
+        Ok(items)
     }
     pub async fn envelope(&self, id: &MessageId) -> Result<EnvelopeView, ClientError> {
         self.get(&format!("/envelopes/{id}")).await

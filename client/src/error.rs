@@ -2,6 +2,7 @@
 //! them into sentences in Dutch, French or English (`i18n`).
 
 use std::path::PathBuf;
+use trialog_protocol::Code;
 use trialog_protocol::consent::{Refusal, Stripped};
 use trialog_protocol::leak_guard::LeakHit;
 
@@ -34,7 +35,7 @@ pub enum ClientError {
     #[error("the server answered {status}: {message} ({code})")]
     Api {
         status: u16,
-        code: String,
+        code: Code,
         message: String,
     },
     #[error("the server sent something this client cannot read: {0}")]
@@ -75,10 +76,36 @@ pub enum ClientError {
 
 impl ClientError {
     /// The server's error code, for an API error.
-    pub fn api_code(&self) -> Option<&str> {
+    pub fn api_code(&self) -> Option<&'static str> {
         match self {
-            ClientError::Api { code, .. } => Some(code),
+            ClientError::Api { code, .. } => Some(code.as_str()),
             _ => None,
+        }
+    }
+
+    /// The stable code of every error, in the API's vocabulary where one applies (the CLI
+    /// prints it under `--json`, never null).
+    pub fn code(&self) -> Code {
+        use ClientError::*;
+        match self {
+            Api { code, .. } => *code,
+            ConsentRefused(r) => r.code(),
+            MedicalNotShared(_) => Code::ConsentMalformed,
+            NotAMember { .. } => Code::NotAMember,
+            NoConsent { .. } => Code::ConsentNotFound,
+            NothingToSend { .. } => Code::FieldNotConsented,
+            LeakGuard { .. } => Code::LeakGuard,
+            KeyChanged { .. } => Code::KeyChanged,
+            FingerprintMismatch { .. } => Code::FingerprintMismatch,
+            Verification(_) => Code::VerificationFailed,
+            Audit(_) => Code::AuditFailed,
+            Network(_) => Code::Network,
+            BadResponse(_) => Code::BadResponse,
+            WrongPassphrase => Code::WrongPassphrase,
+            WrongRole(_) => Code::RoleForbidden,
+            NoHome | NotInitialized(_) | AlreadyInitialized(_) | NotRegistered
+            | AlreadyRegistered(_) | Corrupt(..) | Io(..) | WeakPassphrase | NoPassphrase
+            | BadPin(_) | Invalid(_) | File(_) => Code::Client,
         }
     }
 }

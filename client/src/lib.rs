@@ -6,6 +6,7 @@
 //! printed or logged; field values leave this process only encrypted to their recipient.
 
 pub mod api;
+pub mod case_memory;
 pub mod client;
 pub mod error;
 pub mod home;

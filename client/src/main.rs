@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
             file,
             override_leak_guard,
         } => message::send(case, to, kind, file, override_leak_guard, json, lang).await,
-        Command::Inbox { all, wait } => message::inbox(all, wait, json, lang).await,
+        Command::Inbox { wait } => message::inbox(wait, json, lang).await,
         Command::Read { message } => message::read(message, json, lang).await,
         Command::Audit { case, directory } => audit::audit(case, directory, json, lang).await,
     };
@@ -52,8 +52,11 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
-                let code = e.api_code().map(str::to_owned);
-                eprintln!("{}", json!({ "error": explain(&e, lang), "code": code }));
+                // The API's key names: `code` (never null) and `message`.
+                eprintln!(
+                    "{}",
+                    json!({ "code": e.code(), "message": explain(&e, lang) })
+                );
             } else {
                 eprintln!("trialog: {}", explain(&e, lang));
             }

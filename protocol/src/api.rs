@@ -15,7 +15,7 @@ use crate::signed::Signed;
 /// Every error response: a stable machine-readable code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub code: String,
+    pub code: crate::error::Code,
     pub message: String,
 }
 
@@ -104,8 +104,11 @@ pub struct AccountView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenCaseRequest {
-    /// A pseudonymous label chosen by the physician (never the national register number).
-    pub label: String,
+    /// Chosen by the client, so the sealed label can name the case it belongs to.
+    pub case_id: CaseId,
+    /// The label, sealed by the treating physician's client to their own key
+    /// (`label::seal`): the server never sees it in clear.
+    pub sealed_label: B64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,6 +125,9 @@ pub enum MemberStatus {
     Active,
     /// Invited by the treating physician; waits for the patient.
     Invited,
+    /// Removed by the patient: sees nothing of the case any more. Still listed, so that
+    /// what they sent before can be verified and the patient sees who was removed.
+    Removed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,12 +136,16 @@ pub struct MemberView {
     pub status: MemberStatus,
     pub added_by: AccountId,
     pub added_at: i64,
+    #[serde(default)]
+    pub removed_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseView {
     pub case_id: CaseId,
-    pub label: String,
+    /// The label sealed to the treating physician and the patient; `None` for anyone else,
+    /// who sees a neutral reference (`label::reference`).
+    pub sealed_label: Option<B64>,
     pub opened_at: i64,
     pub treating: AccountView,
     pub patient: Option<AccountView>,
@@ -148,12 +158,29 @@ pub struct CaseView {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmPatientRequest {
     pub binding: Signed<PatientBinding>,
+    /// The label sealed anew to the treating physician and the confirmed patient.
+    pub sealed_label: B64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     pub account: AccountId,
+}
+
+/// The patient removes a physician, revoking every standing consent to them in the same step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMemberRequest {
+    pub revocations: Vec<Signed<Revocation>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoveMemberResponse {
+    pub account: AccountId,
+    pub revoked: Vec<ConsentId>,
+    /// Messages to them destroyed unread.
+    pub purged: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +197,20 @@ pub struct ConsentView {
     pub revocation: Option<Signed<Revocation>>,
     pub superseded_by: Option<ConsentId>,
     pub superseded_at: Option<i64>,
+    /// When the server acted on its expiry (destroying what was unread).
+    #[serde(default)]
+    pub expired_at: Option<i64>,
+    /// When the server accepted it.
+    pub accepted_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitConsentResponse {
+    pub consent: ConsentView,
+    /// Unread messages the new version no longer covers, destroyed when it was accepted.
+    pub purged: u64,
+    /// Unread messages it still covers: they stay readable.
+    pub kept: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +242,13 @@ pub enum EnvelopeState {
     Delivered,
     Acknowledged,
     Purged,
+}
+
+/// One page of an inbox, oldest first; `next` is the cursor of the following page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxPage {
+    pub items: Vec<InboxItem>,
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -35,6 +35,8 @@ pub enum AuditEvent {
     EnvelopeDelivered,
     EnvelopeAcknowledged,
     EnvelopePurged,
+    ConsentExpired,
+    MemberRemoved,
 }
 
 /// One event. Never carries a field value: only ids, kinds and field ids.

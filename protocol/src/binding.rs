@@ -39,13 +39,13 @@ pub enum BindingError {
 }
 
 impl BindingError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error::Code {
         match self {
-            BindingError::Missing => "patient_not_confirmed",
-            BindingError::BadSignature => "binding_bad_signature",
-            BindingError::Mismatch => "binding_mismatch",
-            BindingError::KeySubstituted => "patient_key_substituted",
-            BindingError::BadKeyRecord => "bad_key_record",
+            BindingError::Missing => crate::error::Code::PatientNotConfirmed,
+            BindingError::BadSignature => crate::error::Code::BindingBadSignature,
+            BindingError::Mismatch => crate::error::Code::BindingMismatch,
+            BindingError::KeySubstituted => crate::error::Code::PatientKeySubstituted,
+            BindingError::BadKeyRecord => crate::error::Code::BadKeyRecord,
         }
     }
 }

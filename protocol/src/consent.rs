@@ -13,6 +13,7 @@ use crate::encoding::sha256_hex;
 use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
 use crate::roles::{MessageKind, Role};
 use crate::signed::{Signed, SignedKind};
+use crate::error::Code;
 use crate::time::{YEAR_SECS, format_date};
 
 /// Why the patient shares: TRIO's three purposes.
@@ -70,8 +71,10 @@ pub struct Consent {
     /// invitation) and role. The server checks both against its directory.
     pub recipient_name: String,
     pub recipient_role: Role,
-    /// Who may send under this consent; `None` means every physician of the case.
-    pub senders: Option<Vec<AccountId>>,
+    /// Who may send under this consent, named as the patient read them in the consent text
+    /// (deny by default: no one else). The server checks names and roles against its
+    /// directory; a physician sees a consent only if they are its recipient or a sender.
+    pub senders: Vec<Party>,
     pub kinds: Vec<MessageKind>,
     /// The fields that may move (deny by default: nothing else).
     pub fields: Vec<FieldId>,
@@ -88,6 +91,15 @@ pub struct Consent {
 
 impl SignedKind for Consent {
     const DOMAIN: &'static str = "trialog/v1/consent";
+}
+
+/// A physician as a consent names them: account, and the name and role the patient read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    pub account: AccountId,
+    pub name: String,
+    pub role: Role,
 }
 
 /// A patient's signed withdrawal of one consent.
@@ -121,8 +133,14 @@ pub enum MalformedConsent {
     EmptyPeriod,
     #[error("a consent lasts one year at most")]
     TooLong,
-    #[error("the consent names an empty list of senders")]
+    #[error("the consent names no one who may send")]
     NoSenders,
+    #[error("the consent names {0} twice among those who may send")]
+    DuplicateSender(AccountId),
+    #[error("the recipient cannot also be a sender of the same consent")]
+    SenderIsRecipient,
+    #[error("a {role} cannot receive messages of kind {kind}")]
+    KindNotReceivable { role: Role, kind: MessageKind },
     #[error("the hash of the consent text does not match the text for these terms")]
     TextMismatch,
     #[error("the signed consent cannot be read: {0}")]
@@ -130,8 +148,11 @@ pub enum MalformedConsent {
 }
 
 impl MalformedConsent {
-    pub fn code(&self) -> &'static str {
-        "consent_malformed"
+    pub fn code(&self) -> Code {
+        match self {
+            MalformedConsent::KindNotReceivable { .. } => Code::ConsentKindNotReceivable,
+            _ => Code::ConsentMalformed,
+        }
     }
 }
 
@@ -144,8 +165,25 @@ impl Consent {
         if self.kinds.is_empty() {
             return Err(MalformedConsent::NoKinds);
         }
-        if self.senders.as_ref().is_some_and(|s| s.is_empty()) {
+        if self.senders.is_empty() {
             return Err(MalformedConsent::NoSenders);
+        }
+        let mut senders = BTreeSet::new();
+        for p in &self.senders {
+            if p.account == self.recipient {
+                return Err(MalformedConsent::SenderIsRecipient);
+            }
+            if !senders.insert(p.account.as_str()) {
+                return Err(MalformedConsent::DuplicateSender(p.account.clone()));
+            }
+        }
+        for k in &self.kinds {
+            if !self.recipient_role.may_receive(*k) {
+                return Err(MalformedConsent::KindNotReceivable {
+                    role: self.recipient_role,
+                    kind: *k,
+                });
+            }
         }
         let mut seen = BTreeSet::new();
         for f in &self.fields {
@@ -207,14 +245,12 @@ pub fn consent_text(c: &Consent) -> String {
         .collect();
     fields.sort();
     let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
-    let senders = match &c.senders {
-        None => match lang {
-            Lang::Nl => "elke arts van mijn dossier".to_owned(),
-            Lang::Fr => "chaque médecin de mon dossier".to_owned(),
-            Lang::En => "every physician of my case".to_owned(),
-        },
-        Some(s) => s.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
-    };
+    let senders = c
+        .senders
+        .iter()
+        .map(|p| format!("{} {} ({})", p.role.label(lang), p.name, p.account))
+        .collect::<Vec<_>>()
+        .join(", ");
     let (from, until) = (format_date(c.valid_from), format_date(c.valid_until));
     let purpose = c.purpose.label(lang);
     let fields = fields.join("\n");
@@ -275,13 +311,30 @@ pub struct Standing {
     pub superseded_at: Option<i64>,
 }
 
+/// The one time rule of Trialog: something that happened at `event` stops what happens at
+/// `at` from the same second on. Used for revocation and replacement everywhere.
+pub fn happened_by(event: Option<i64>, at: i64) -> bool {
+    event.is_some_and(|t| t <= at)
+}
+
+/// A consent's period holds at `at`: from `valid_from` to `valid_until`, both inclusive.
+pub fn in_period(consent: &Consent, at: i64) -> Result<(), Refusal> {
+    if at < consent.valid_from {
+        return Err(Refusal::NotYetValid);
+    }
+    if at > consent.valid_until {
+        return Err(Refusal::Expired);
+    }
+    Ok(())
+}
+
 impl Standing {
-    /// Revoked or replaced by `at`: from then on the consent allows nothing.
+    /// Revoked or replaced by `at`: from then on the consent allows nothing new.
     pub fn check(&self, at: i64) -> Result<(), Refusal> {
-        if self.revoked_at.is_some_and(|t| t <= at) {
+        if happened_by(self.revoked_at, at) {
             return Err(Refusal::Revoked);
         }
-        if self.superseded_at.is_some_and(|t| t <= at) {
+        if happened_by(self.superseded_at, at) {
             return Err(Refusal::Superseded);
         }
         Ok(())
@@ -336,22 +389,25 @@ pub enum Refusal {
     SenderNotAllowed,
     #[error("the consent does not allow messages of this kind")]
     KindNotAllowed,
+    #[error("the patient's newer version of this consent no longer covers this message")]
+    NoLongerCovered,
 }
 
 impl Refusal {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Refusal::BadPatientSignature => "consent_bad_signature",
-            Refusal::Malformed(_) => "consent_malformed",
-            Refusal::Revoked => "consent_revoked",
-            Refusal::Superseded => "consent_superseded",
-            Refusal::Expired => "consent_expired",
-            Refusal::NotYetValid => "consent_not_yet_valid",
-            Refusal::WrongCase => "consent_wrong_case",
-            Refusal::WrongRecipient => "consent_wrong_recipient",
-            Refusal::RecipientKeyChanged => "consent_key_changed",
-            Refusal::SenderNotAllowed => "consent_sender_not_allowed",
-            Refusal::KindNotAllowed => "consent_kind_not_allowed",
+            Refusal::BadPatientSignature => Code::ConsentBadSignature,
+            Refusal::Malformed(m) => m.code(),
+            Refusal::Revoked => Code::ConsentRevoked,
+            Refusal::Superseded => Code::ConsentSuperseded,
+            Refusal::Expired => Code::ConsentExpired,
+            Refusal::NotYetValid => Code::ConsentNotYetValid,
+            Refusal::WrongCase => Code::ConsentWrongCase,
+            Refusal::WrongRecipient => Code::ConsentWrongRecipient,
+            Refusal::RecipientKeyChanged => Code::ConsentKeyChanged,
+            Refusal::SenderNotAllowed => Code::ConsentSenderNotAllowed,
+            Refusal::KindNotAllowed => Code::ConsentKindNotAllowed,
+            Refusal::NoLongerCovered => Code::ConsentNoLongerCovers,
         }
     }
 }
@@ -381,16 +437,15 @@ pub struct Decision {
     pub stripped: Vec<Stripped>,
 }
 
-/// Decides, for a message described by `ctx` carrying `fields`, under `consent` with its
-/// `standing`, which fields may move. Deny by default: a field goes only if the consent
-/// names it, the kind carries it, and (for medical fields) the patient shared it medically.
-pub fn evaluate(
+/// Does `consent` cover this message (case, recipient and key, sender, kind), whatever the
+/// time? Returns which of `fields` may go. Deny by default: a field goes only if the
+/// consent names it, the kind carries it, and (for medical fields) the patient shared it
+/// medically.
+pub fn covers(
     consent: &Consent,
-    standing: &Standing,
     ctx: &SendContext<'_>,
     fields: &[FieldId],
 ) -> Result<Decision, Refusal> {
-    standing.check(ctx.at)?;
     if &consent.case_id != ctx.case_id {
         return Err(Refusal::WrongCase);
     }
@@ -400,15 +455,7 @@ pub fn evaluate(
     if &consent.recipient_fingerprint != ctx.recipient_fingerprint {
         return Err(Refusal::RecipientKeyChanged);
     }
-    if ctx.at < consent.valid_from {
-        return Err(Refusal::NotYetValid);
-    }
-    if ctx.at > consent.valid_until {
-        return Err(Refusal::Expired);
-    }
-    if let Some(senders) = &consent.senders
-        && !senders.contains(ctx.sender)
-    {
+    if !consent.senders.iter().any(|p| &p.account == ctx.sender) {
         return Err(Refusal::SenderNotAllowed);
     }
     if !consent.kinds.contains(&ctx.kind) {
@@ -431,4 +478,76 @@ pub fn evaluate(
         }
     }
     Ok(d)
+}
+
+/// Decides, for a message described by `ctx` carrying `fields`, under `consent` with its
+/// `standing`, which fields may move: the consent stands and is in its period at `ctx.at`,
+/// and covers the message.
+pub fn evaluate(
+    consent: &Consent,
+    standing: &Standing,
+    ctx: &SendContext<'_>,
+    fields: &[FieldId],
+) -> Result<Decision, Refusal> {
+    standing.check(ctx.at)?;
+    let d = covers(consent, ctx, fields)?;
+    in_period(consent, ctx.at)?;
+    Ok(d)
+}
+
+/// What changes between a consent and the version that replaces it: what the patient sees
+/// before signing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ConsentDiff {
+    pub fields_added: Vec<FieldId>,
+    pub fields_removed: Vec<FieldId>,
+    pub medical_added: Vec<FieldId>,
+    pub medical_removed: Vec<FieldId>,
+    pub kinds_added: Vec<MessageKind>,
+    pub kinds_removed: Vec<MessageKind>,
+    pub senders_added: Vec<Party>,
+    pub senders_removed: Vec<Party>,
+    /// `(old, new)` when the period changes.
+    pub period: Option<((i64, i64), (i64, i64))>,
+    pub purpose: Option<(Purpose, Purpose)>,
+}
+
+impl ConsentDiff {
+    pub fn is_empty(&self) -> bool {
+        *self == ConsentDiff::default()
+    }
+}
+
+fn minus<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {
+    a.iter().filter(|x| !b.contains(x)).cloned().collect()
+}
+
+/// The difference from `old` to `new`.
+pub fn diff(old: &Consent, new: &Consent) -> ConsentDiff {
+    let old_senders: Vec<&AccountId> = old.senders.iter().map(|p| &p.account).collect();
+    let new_senders: Vec<&AccountId> = new.senders.iter().map(|p| &p.account).collect();
+    ConsentDiff {
+        fields_added: minus(&new.fields, &old.fields),
+        fields_removed: minus(&old.fields, &new.fields),
+        medical_added: minus(&new.share_medically, &old.share_medically),
+        medical_removed: minus(&old.share_medically, &new.share_medically),
+        kinds_added: minus(&new.kinds, &old.kinds),
+        kinds_removed: minus(&old.kinds, &new.kinds),
+        senders_added: new
+            .senders
+            .iter()
+            .filter(|p| !old_senders.contains(&&p.account))
+            .cloned()
+            .collect(),
+        senders_removed: old
+            .senders
+            .iter()
+            .filter(|p| !new_senders.contains(&&p.account))
+            .cloned()
+            .collect(),
+        // A new version always starts now; only a new end is a change the patient decides.
+        period: (old.valid_until != new.valid_until)
+            .then_some(((old.valid_from, old.valid_until), (new.valid_from, new.valid_until))),
+        purpose: (old.purpose != new.purpose).then_some((old.purpose, new.purpose)),
+    }
 }

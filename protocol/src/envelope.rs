@@ -114,19 +114,19 @@ pub enum EnvelopeError {
 }
 
 impl EnvelopeError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error::Code {
         match self {
-            EnvelopeError::Empty => "envelope_empty",
-            EnvelopeError::TooManyFields => "too_many_fields",
-            EnvelopeError::DuplicateField(_) => "duplicate_field",
-            EnvelopeError::ManifestMismatch => "manifest_mismatch",
-            EnvelopeError::HashMismatch(_) => "hash_mismatch",
-            EnvelopeError::FieldTooLarge(_) => "field_too_large",
-            EnvelopeError::Encrypt => "encrypt_failed",
-            EnvelopeError::Decrypt(_) => "decrypt_failed",
-            EnvelopeError::Rebound(_) => "field_rebound",
-            EnvelopeError::BadValue { .. } => "bad_value",
-            EnvelopeError::Serialize(_) => "malformed_header",
+            EnvelopeError::Empty => crate::error::Code::EnvelopeEmpty,
+            EnvelopeError::TooManyFields => crate::error::Code::TooManyFields,
+            EnvelopeError::DuplicateField(_) => crate::error::Code::DuplicateField,
+            EnvelopeError::ManifestMismatch => crate::error::Code::ManifestMismatch,
+            EnvelopeError::HashMismatch(_) => crate::error::Code::HashMismatch,
+            EnvelopeError::FieldTooLarge(_) => crate::error::Code::FieldTooLarge,
+            EnvelopeError::Encrypt => crate::error::Code::EncryptFailed,
+            EnvelopeError::Decrypt(_) => crate::error::Code::DecryptFailed,
+            EnvelopeError::Rebound(_) => crate::error::Code::FieldRebound,
+            EnvelopeError::BadValue { .. } => crate::error::Code::BadValue,
+            EnvelopeError::Serialize(_) => crate::error::Code::MalformedHeader,
         }
     }
 }

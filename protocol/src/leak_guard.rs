@@ -110,7 +110,20 @@ fn is_neoplasm_code(code: &str) -> bool {
 
 /// Checks every free-text, non-medical value against the medical values and the term list.
 /// `values` is everything the message (or case) carries; medical ones are the reference.
-pub fn check(values: &[(FieldId, &str)]) -> Vec<LeakHit> {
+/// What the sender's client knows of the case beyond the message itself.
+#[derive(Debug, Clone, Default)]
+pub struct Reference {
+    pub medical: Vec<(FieldId, String)>,
+    pub case_label: Option<String>,
+}
+
+pub fn check(values: &[(FieldId, &str)], reference: &Reference) -> Vec<LeakHit> {
+    let mut all: Vec<(FieldId, &str)> = values.to_vec();
+    all.extend(reference.medical.iter().map(|(f, s)| (*f, s.as_str())));
+    check_values(&all)
+}
+
+fn check_values(values: &[(FieldId, &str)]) -> Vec<LeakHit> {
     let medical: Vec<(FieldId, &str)> = values
         .iter()
         .filter(|(f, _)| f.is_medical())
@@ -199,7 +212,7 @@ mod tests {
                 "Thuiswerk, code D05.1 in dossier",
             ),
         ];
-        let hits = check(&values);
+        let hits = check(&values, &Reference::default());
         assert!(
             hits.iter()
                 .any(|h| h.field == f("remarks") && h.term == "ductaal")
@@ -227,7 +240,7 @@ mod tests {
     #[test]
     fn accents_and_case_do_not_hide_a_term() {
         let values = [(f("remarks"), "Suivi en ONCOLOGIE, chimiothérapie en cours")];
-        let hits = check(&values);
+        let hits = check(&values, &Reference::default());
         assert!(hits.len() >= 2, "{hits:?}");
     }
 
@@ -244,6 +257,6 @@ mod tests {
                 "3 dagen van 4 uur, niet 2 van 6 uur",
             ),
         ];
-        assert!(check(&values).is_empty(), "{:?}", check(&values));
+        assert!(check(&values, &Reference::default()).is_empty(), "{:?}", check(&values, &Reference::default()));
     }
 }

@@ -55,6 +55,26 @@ impl Role {
             MessageKind::Request => self.is_physician(),
         }
     }
+
+    /// May an account of this role receive a message of this kind? A bilan goes to the
+    /// work side, feedback comes back to the treating physician, any physician may be asked
+    /// for an update; a patient receives no message.
+    pub fn may_receive(self, kind: MessageKind) -> bool {
+        match kind {
+            MessageKind::Bilan => matches!(self, Role::Occupational | Role::Advising),
+            MessageKind::Feedback => self == Role::Treating,
+            MessageKind::Request => self.is_physician(),
+        }
+    }
+
+    /// The kinds a consent to a physician of this role names when the patient does not
+    /// choose: everything that role can receive.
+    pub fn receivable_kinds(self) -> Vec<MessageKind> {
+        MessageKind::ALL
+            .into_iter()
+            .filter(|k| self.may_receive(*k))
+            .collect()
+    }
 }
 
 impl fmt::Display for Role {

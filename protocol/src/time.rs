@@ -38,3 +38,8 @@ pub fn format_date(ts: i64) -> String {
         Err(_) => ts.to_string(),
     }
 }
+
+/// The last instant a consent starting at `valid_from` may run to.
+pub fn max_valid_until(valid_from: i64) -> i64 {
+    valid_from.saturating_add(YEAR_SECS - 1)
+}

@@ -81,7 +81,10 @@ fn decoders_never_panic_on_junk() {
         let _ = AccountId::parse(&text);
         let _ = trialog_protocol::time::parse_date(&text);
         let _ = trialog_protocol::Lang::parse(&text);
-        let _ = trialog_protocol::leak_guard::check(&[(FieldId::parse("remarks").unwrap(), &text)]);
+        let _ = trialog_protocol::leak_guard::check(
+            &[(FieldId::parse("remarks").unwrap(), &text)],
+            &Default::default(),
+        );
     }
 }
 

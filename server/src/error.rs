@@ -8,9 +8,12 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use trialog_protocol::Code;
 use trialog_protocol::api::ErrorBody;
 use trialog_protocol::binding::BindingError;
+use trialog_protocol::chain::ChainError;
 use trialog_protocol::consent::{MalformedConsent, Refusal};
+use trialog_protocol::decide::{AdmitRefusal, MembershipRefusal};
 use trialog_protocol::envelope::EnvelopeError;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +50,6 @@ pub enum ApiError {
     BadChallenge,
     #[error("the login signature does not verify for this account")]
     BadLoginSignature,
-    #[error("too many login challenges for this account; wait two minutes")]
-    TooManyChallenges,
 
     // --- registration
     #[error("the invitation code is unknown, used or expired")]
@@ -132,12 +133,27 @@ pub enum ApiError {
     FieldsNotConsented { fields: String },
     #[error("{0}")]
     Envelope(EnvelopeError),
-    #[error(
-        "message {0} is no longer on the server (acknowledged, or destroyed after a revocation)"
-    )]
-    MessageGone(String),
+    #[error("message {id} is no longer on the server: {}", gone_why(reason.as_deref()))]
+    MessageGone { id: String, reason: Option<String> },
     #[error("consent {0} is not a consent of this case for this recipient")]
     ConsentNotFound(String),
+
+    #[error("{0}")]
+    Admit(AdmitRefusal),
+    #[error("{0}")]
+    Membership(MembershipRefusal),
+    #[error("the consents of this case do not form one history: {0}")]
+    Chain(ChainError),
+    #[error(
+        "the recipient has {pending} unread messages ({bytes} bytes) waiting; nothing more is accepted for them until they read some"
+    )]
+    RecipientQuota { pending: i64, bytes: i64 },
+    #[error("the inbox cursor is not one this server gave")]
+    BadCursor,
+    #[error("a case with this id already exists")]
+    CaseExists,
+    #[error("the sealed case label is empty or larger than {0} bytes")]
+    LabelTooLarge(usize),
 
     // --- internal
     #[error("internal error")]
@@ -154,7 +170,6 @@ impl ApiError {
             }
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            TooManyChallenges => StatusCode::TOO_MANY_REQUESTS,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_)
             | UnknownMessage(_) | ConsentNotFound(_) => StatusCode::NOT_FOUND,
@@ -176,67 +191,110 @@ impl ApiError {
             AccountExists | RizivTaken | AlreadyMember(_) | AlreadyConfirmed | ConsentExists
             | BadSupersedes(_) | AlreadyRevoked | Replay(_) | NoPatient => StatusCode::CONFLICT,
             ClockSkew | RecipientKeyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-            MessageGone(_) => StatusCode::GONE,
+            Admit(a) => a.status(),
+            Membership(m) => match m {
+                MembershipRefusal::AlreadyMember(_) => StatusCode::CONFLICT,
+                MembershipRefusal::RemovalIncomplete(_) => StatusCode::CONFLICT,
+                MembershipRefusal::BadRevocation(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::FORBIDDEN,
+            },
+            Chain(_) => StatusCode::CONFLICT,
+            RecipientQuota { .. } => StatusCode::TOO_MANY_REQUESTS,
+            BadCursor | LabelTooLarge(_) => StatusCode::BAD_REQUEST,
+            CaseExists => StatusCode::CONFLICT,
+            MessageGone { .. } => StatusCode::GONE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Stable machine-readable code; clients match on it.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         use ApiError::*;
         match self {
-            MalformedJson(_) => "malformed_json",
-            BodyTooLarge => "body_too_large",
-            UnsupportedMediaType => "unsupported_media_type",
-            BadRequest(_) => "bad_request",
-            BadParameter(_) => "bad_parameter",
-            NotFound => "not_found",
-            MethodNotAllowed => "method_not_allowed",
-            MissingToken => "missing_token",
-            InvalidToken => "invalid_token",
-            TokenExpired => "token_expired",
-            RoleForbidden { .. } => "role_forbidden",
-            BadChallenge => "bad_challenge",
-            BadLoginSignature => "bad_login_signature",
-            TooManyChallenges => "too_many_challenges",
-            BadInvitation => "bad_invitation",
-            BadEnrolmentCode => "bad_enrolment_code",
-            CodeKind => "code_kind",
-            RoleMismatch(_) => "role_mismatch",
-            BadKeyRecord(_) => "bad_key_record",
-            AccountExists => "account_exists",
-            RizivTaken => "riziv_taken",
-            UnknownAccount(_) => "unknown_account",
-            UnknownCase(_) => "unknown_case",
-            UnknownConsent(_) => "unknown_consent",
-            UnknownMessage(_) => "unknown_message",
-            NotCaseTreating => "not_case_treating",
-            NotCasePatient => "not_case_patient",
-            NotAMember(_) => "not_a_member",
-            AlreadyMember(_) => "already_member",
-            NotAPhysician => "not_a_physician",
-            NoPatient => "no_patient",
-            AlreadyConfirmed => "already_confirmed",
-            BindingMismatch => "binding_mismatch",
+            MalformedJson(_) => Code::MalformedJson,
+            BodyTooLarge => Code::BodyTooLarge,
+            UnsupportedMediaType => Code::UnsupportedMediaType,
+            BadRequest(_) => Code::BadRequest,
+            BadParameter(_) => Code::BadParameter,
+            NotFound => Code::NotFound,
+            MethodNotAllowed => Code::MethodNotAllowed,
+            MissingToken => Code::MissingToken,
+            InvalidToken => Code::InvalidToken,
+            TokenExpired => Code::TokenExpired,
+            RoleForbidden { .. } => Code::RoleForbidden,
+            BadChallenge => Code::BadChallenge,
+            BadLoginSignature => Code::BadLoginSignature,
+            BadInvitation => Code::BadInvitation,
+            BadEnrolmentCode => Code::BadEnrolmentCode,
+            CodeKind => Code::CodeKind,
+            RoleMismatch(_) => Code::RoleMismatch,
+            BadKeyRecord(_) => Code::BadKeyRecord,
+            AccountExists => Code::AccountExists,
+            RizivTaken => Code::RizivTaken,
+            UnknownAccount(_) => Code::UnknownAccount,
+            UnknownCase(_) => Code::UnknownCase,
+            UnknownConsent(_) => Code::UnknownConsent,
+            UnknownMessage(_) => Code::UnknownMessage,
+            NotCaseTreating => Code::NotCaseTreating,
+            NotCasePatient => Code::NotCasePatient,
+            NotAMember(_) => Code::NotAMember,
+            AlreadyMember(_) => Code::AlreadyMember,
+            NotAPhysician => Code::NotAPhysician,
+            NoPatient => Code::NoPatient,
+            AlreadyConfirmed => Code::AlreadyConfirmed,
+            BindingMismatch => Code::BindingMismatch,
             Binding(e) => e.code(),
             Refused(r) => r.code(),
             MalformedConsent(e) => e.code(),
-            ConsentExists => "consent_exists",
-            RecipientMismatch => "consent_recipient_mismatch",
-            BadSupersedes(_) => "bad_supersedes",
-            AlreadyRevoked => "already_revoked",
-            BadRevocation => "bad_revocation",
-            BadEnvelopeSignature => "bad_envelope_signature",
-            SenderMismatch => "sender_mismatch",
-            KindForbidden { .. } => "kind_forbidden",
-            Replay(_) => "message_replayed",
-            ClockSkew => "clock_skew",
-            RecipientKeyMismatch => "recipient_key_mismatch",
-            FieldsNotConsented { .. } => "field_not_consented",
+            ConsentExists => Code::ConsentExists,
+            RecipientMismatch => Code::ConsentRecipientMismatch,
+            BadSupersedes(_) => Code::BadSupersedes,
+            AlreadyRevoked => Code::AlreadyRevoked,
+            BadRevocation => Code::BadRevocation,
+            BadEnvelopeSignature => Code::BadEnvelopeSignature,
+            SenderMismatch => Code::SenderMismatch,
+            KindForbidden { .. } => Code::KindForbidden,
+            Replay(_) => Code::MessageReplayed,
+            ClockSkew => Code::ClockSkew,
+            RecipientKeyMismatch => Code::RecipientKeyMismatch,
+            FieldsNotConsented { .. } => Code::FieldNotConsented,
             Envelope(e) => e.code(),
-            ConsentNotFound(_) => "consent_not_found",
-            MessageGone(_) => "message_gone",
-            Internal(_) => "internal",
+            ConsentNotFound(_) => Code::ConsentNotFound,
+            MessageGone { .. } => Code::MessageGone,
+            Admit(a) => a.code(),
+            Membership(m) => m.code(),
+            Chain(_) => Code::ConsentMalformed,
+            RecipientQuota { .. } => Code::RecipientQuotaExceeded,
+            BadCursor => Code::BadCursor,
+            CaseExists => Code::CaseExists,
+            LabelTooLarge(_) => Code::LabelTooLarge,
+            Internal(_) => Code::Internal,
+        }
+    }
+}
+
+trait Status {
+    fn status(&self) -> StatusCode;
+}
+
+impl Status for AdmitRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            AdmitRefusal::Malformed(_) | AdmitRefusal::Envelope(_) => StatusCode::BAD_REQUEST,
+            AdmitRefusal::Replay(_) => StatusCode::CONFLICT,
+            AdmitRefusal::ClockSkew | AdmitRefusal::RecipientKeyMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AdmitRefusal::UnknownCase(_) | AdmitRefusal::ConsentNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            AdmitRefusal::Consent(Refusal::Malformed(_)) => StatusCode::BAD_REQUEST,
+            AdmitRefusal::KindForbidden { .. }
+            | AdmitRefusal::SenderMismatch
+            | AdmitRefusal::BadSignature
+            | AdmitRefusal::NotAMember(_)
+            | AdmitRefusal::Consent(_)
+            | AdmitRefusal::FieldsNotConsented { .. } => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -247,7 +305,7 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let body = ErrorBody {
-            code: self.code().to_owned(),
+            code: self.code(),
             message: self.to_string(),
         };
         (self.status(), Json(body)).into_response()
@@ -281,6 +339,18 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         ApiError::BadParameter(r.body_text())
+    }
+}
+
+fn gone_why(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("revoked") => "the patient revoked the consent before it was read",
+        Some("expired") => "the patient's consent expired before it was read",
+        Some("no_longer_covered") => {
+            "the patient's new version of the consent no longer covers it"
+        }
+        Some("member_removed") => "the patient removed the recipient from the case",
+        _ => "the recipient acknowledged it and it was deleted",
     }
 }
 

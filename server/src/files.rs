@@ -31,3 +31,34 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     b.create(dir)
 }
+
+/// Creates the SQLite database file owner-only before SQLite opens it (SQLite gives its WAL
+/// and shared-memory files the database file's mode), and narrows the mode of files that
+/// exist already, whatever the data directory's mode was.
+pub fn own_only_database(db: &Path) -> std::io::Result<()> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    drop(opts.open(db)?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}

@@ -9,10 +9,13 @@ pub mod auth;
 pub mod codes;
 pub mod db;
 pub mod error;
+mod facts;
 mod files;
+mod purge;
 mod routes;
 pub mod server_key;
 pub mod state;
+mod sweep;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -132,6 +135,8 @@ impl App {
             settings: Arc::new(config.settings),
             inboxes: Default::default(),
         };
+        // Expiry acts at the moment of expiry, not at the next fetch.
+        sweep::spawn(state.clone(), state.settings.sweep_interval);
         Ok(App {
             listener,
             router: routes::router(state),

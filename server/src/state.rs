@@ -41,6 +41,12 @@ pub struct Settings {
     pub token_ttl: i64,
     /// Life of a patient enrolment code, seconds.
     pub enrolment_ttl: i64,
+    /// Unread envelopes one recipient may have waiting; past it, `recipient_quota_exceeded`.
+    pub max_pending_per_recipient: i64,
+    /// Unread ciphertext bytes one recipient may have waiting.
+    pub max_pending_bytes_per_recipient: i64,
+    /// How often expiries are looked for (they are also acted on at every inbox listing).
+    pub sweep_interval: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -48,6 +54,11 @@ impl Default for Settings {
         Settings {
             token_ttl: 15 * 60,
             enrolment_ttl: 14 * 24 * 3600,
+            // A busy occupational physician has tens of cases, a few messages each; a
+            // thousand unread is far beyond use and bounds a flood at about 256 MiB.
+            max_pending_per_recipient: 1000,
+            max_pending_bytes_per_recipient: 256 * 1024 * 1024,
+            sweep_interval: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -14,10 +14,12 @@ use trialog_e2e::{
     FUNCTIONAL, PASSPHRASE, TestApp, World, bilan_values, envelope_header, field, field_ids, grant,
     grant_request, riziv, seal_for,
 };
-use trialog_protocol::api::{AccountView, LoginRequest, RevokeRequest, SubmitConsentRequest};
+use trialog_protocol::api::{
+    AccountView, LoginRequest, OpenCaseRequest, RevokeRequest, SubmitConsentRequest,
+};
 use trialog_protocol::audit::{AuditEntry, chain_hash};
 use trialog_protocol::auth::login_message;
-use trialog_protocol::consent::{Consent, Purpose, Revocation, consent_text};
+use trialog_protocol::consent::{Consent, Party, Purpose, Revocation, consent_text};
 use trialog_protocol::encoding::{B64, sha256_hex};
 use trialog_protocol::envelope::{Envelope, EnvelopeHeader};
 use trialog_protocol::keys::{Identity, VerifiedKeys};
@@ -173,7 +175,11 @@ fn functional_consent(
         recipient_fingerprint: occ.fingerprint.clone(),
         recipient_name: "Dr. Luc Janssens".into(),
         recipient_role: Role::Occupational,
-        senders: None,
+        senders: vec![Party {
+            account: w.treating_id.clone(),
+            name: "Dr. An Peeters".into(),
+            role: Role::Treating,
+        }],
         kinds: vec![MessageKind::Bilan, MessageKind::Request],
         fields: field_ids(FUNCTIONAL),
         share_medically: Vec::new(),
@@ -369,7 +375,7 @@ async fn envelope_with_an_unconsented_field_is_refused_by_the_server() {
     api.submit_envelope(&env)
         .await
         .expect("a covered envelope is accepted");
-    assert_eq!(w.occupational.inbox(true).await.expect("inbox").len(), 1);
+    assert_eq!(w.occupational.inbox().await.expect("inbox").len(), 1);
 }
 
 // ------------------------------------------- §2.4 senders authenticated, messages bound
@@ -387,7 +393,7 @@ async fn replayed_message_id_is_refused() {
     // Another, validly signed envelope that reuses the id.
     let env2 = seal_for(&w.treating, h, &occ, &values(&["limits.physical"]));
     envelope_refused(&api, &env2, 409, "message_replayed").await;
-    assert_eq!(w.occupational.inbox(true).await.expect("inbox").len(), 1);
+    assert_eq!(w.occupational.inbox().await.expect("inbox").len(), 1);
 
     // A signed consent is accepted once too.
     let patient = api_of(&mut w.patient).await;
@@ -474,7 +480,7 @@ async fn envelope_readdressed_to_another_recipient_is_refused() {
     let id = env_header_id(&env);
     let msg = w.occupational.read(&id).await.expect("read");
     assert_eq!(msg.fields, vals);
-    assert!(w.advising.inbox(true).await.expect("inbox").is_empty());
+    assert!(w.advising.inbox().await.expect("inbox").is_empty());
 }
 
 fn env_header_id(env: &Envelope) -> MessageId {
@@ -580,9 +586,14 @@ async fn tokens_are_refused_on_endpoints_of_another_role() {
     let patient = api_of(&mut w.patient).await;
 
     // Patient → physician endpoints.
-    refused(patient.inbox(false).await, 403, "role_forbidden");
+    refused(patient.inbox_wait(0).await, 403, "role_forbidden");
     refused(
-        patient.open_case("Case 2026-019").await,
+        patient
+            .open_case(&OpenCaseRequest {
+                case_id: CaseId::random().expect("randomness"),
+                sealed_label: B64(vec![1; 64]),
+            })
+            .await,
         403,
         "role_forbidden",
     );
@@ -747,7 +758,7 @@ async fn envelope_outside_the_clock_skew_is_refused() {
         let env = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]));
         envelope_refused(&api, &env, 422, "clock_skew").await;
     }
-    assert!(w.occupational.inbox(true).await.expect("inbox").is_empty());
+    assert!(w.occupational.inbox().await.expect("inbox").is_empty());
 }
 
 // ------------------------------------------- §2.3(c) the recipient checks again
@@ -987,7 +998,7 @@ async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
         "{hits:?}"
     );
     assert!(
-        w.occupational.inbox(true).await.expect("inbox").is_empty(),
+        w.occupational.inbox().await.expect("inbox").is_empty(),
         "nothing was sent"
     );
 

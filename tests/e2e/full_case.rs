@@ -58,7 +58,7 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     assert!(to_adv.sent.contains(&field("medical.diagnosis")));
 
     // The occupational physician reads it without the diagnosis.
-    let inbox = w.occupational.inbox(false).await.unwrap();
+    let inbox = w.occupational.inbox().await.unwrap();
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].message_id, to_occ.message_id);
     let read = w.occupational.read(&to_occ.message_id).await.unwrap();
@@ -71,7 +71,7 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
         .collect();
     assert_eq!(read.fields, expected);
     // Read again later: from the local copy (the server deleted its ciphertext on acknowledgement).
-    assert!(w.occupational.inbox(false).await.unwrap().is_empty());
+    assert!(w.occupational.inbox().await.unwrap().is_empty());
     assert_eq!(
         w.occupational
             .read(&to_occ.message_id)
@@ -241,7 +241,7 @@ async fn a_waiting_recipient_is_woken_by_a_new_message() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         w.treating.send(out).await
     };
-    let (waited, sent) = tokio::join!(w.occupational.inbox_wait(false, 30), send);
+    let (waited, sent) = tokio::join!(w.occupational.inbox_wait(30), send);
     let sent = sent.unwrap();
     let waited = waited.unwrap();
     assert_eq!(waited.len(), 1);
@@ -255,13 +255,13 @@ async fn a_waiting_recipient_is_woken_by_a_new_message() {
     let t = std::time::Instant::now();
     assert!(
         w.occupational
-            .inbox_wait(false, 1)
+            .inbox_wait(1)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(t.elapsed() >= std::time::Duration::from_millis(900));
-    let e = w.occupational.inbox_wait(false, 61).await.unwrap_err();
+    let e = w.occupational.inbox_wait(61).await.unwrap_err();
     assert_eq!(e.api_code(), Some("bad_parameter"));
 }
 

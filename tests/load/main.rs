@@ -619,7 +619,7 @@ async fn main() -> ExitCode {
         run_concurrent(INBOX_LISTINGS, concurrency, 1, deadline, move |_| {
             let api = api.clone();
             async move {
-                let (mut s, items) = timed(0, api.inbox(false)).await;
+                let (mut s, items) = timed(0, api.inbox_wait(0)).await;
                 if let Some(items) = items
                     && items.len() != expected_items
                 {

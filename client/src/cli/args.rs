@@ -82,9 +82,6 @@ pub enum Command {
     },
     /// List the messages waiting for you.
     Inbox {
-        /// Include messages already read.
-        #[arg(long)]
-        all: bool,
         /// With nothing waiting, wait up to this many seconds for a message (at most 60).
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60))]
         wait: u64,
@@ -123,6 +120,14 @@ pub enum CaseCmd {
     },
     /// Add a physician (patient), or invite one (treating physician).
     Add {
+        #[arg(long)]
+        case: CaseId,
+        #[arg(long)]
+        member: AccountId,
+    },
+    /// Remove a physician from your case (patient): their consents are revoked and their
+    /// unread messages destroyed in the same step; they no longer see the case.
+    Remove {
         #[arg(long)]
         case: CaseId,
         #[arg(long)]

@@ -125,5 +125,17 @@ fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "message détruit",
             "message destroyed",
         ),
+        ConsentExpired => tr(
+            lang,
+            "toestemming verlopen",
+            "consentement expiré",
+            "consent expired",
+        ),
+        MemberRemoved => tr(
+            lang,
+            "arts verwijderd uit het dossier",
+            "médecin retiré du dossier",
+            "physician removed from the case",
+        ),
     }
 }

@@ -19,6 +19,7 @@ pub async fn run(cmd: CaseCmd, json: bool, lang: Lang) -> Result<(), ClientError
             confirm_patient(&mut c, case, fingerprint, json, lang).await
         }
         CaseCmd::Add { case, member } => add(&mut c, case, member, json, lang).await,
+        CaseCmd::Remove { case, member } => remove(&mut c, case, member, json, lang).await,
         CaseCmd::Show { case } => show(&mut c, case, json, lang).await,
         CaseCmd::List => list(&mut c, json, lang).await,
     }
@@ -129,6 +130,47 @@ async fn add(
     Ok(())
 }
 
+async fn remove(
+    c: &mut Client,
+    case: CaseId,
+    member: AccountId,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let r = c.remove_member(&case, &member).await?;
+    out(json, serde_json::to_value(&r).unwrap_or_default(), || {
+        format!(
+            "{} {}
+{} {}
+{} {}
+{}",
+            r.account,
+            tr(
+                lang,
+                "is uit het dossier verwijderd en ziet er niets meer van.",
+                "a été retiré du dossier et n'en voit plus rien.",
+                "was removed from the case and no longer sees anything of it."
+            ),
+            tr(lang, "Toestemmingen ingetrokken:", "Consentements retirés :", "Consents revoked:"),
+            r.revoked.len(),
+            tr(
+                lang,
+                "Ongelezen berichten vernietigd:",
+                "Messages non lus détruits :",
+                "Unread messages destroyed:"
+            ),
+            r.purged,
+            tr(
+                lang,
+                "Wat al bezorgd was, kan niet worden teruggehaald.",
+                "Ce qui a déjà été remis ne peut pas être rappelé.",
+                "What was already delivered cannot be recalled."
+            )
+        )
+    });
+    Ok(())
+}
+
 async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {
     let v = c.case(&case).await?;
     out(
@@ -139,7 +181,7 @@ async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<()
                 "{} {} — {}\n{} {}\n",
                 tr(lang, "Dossier", "Dossier", "Case"),
                 v.view.case_id,
-                v.view.label,
+                v.name(),
                 tr(lang, "Geopend", "Ouvert le", "Opened"),
                 format_ts(v.view.opened_at)
             );
@@ -176,10 +218,17 @@ async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<()
                 )),
             }
             for m in &v.view.members {
-                let status = if m.status == trialog_protocol::api::MemberStatus::Invited {
-                    tr(lang, " (uitgenodigd)", " (invité)", " (invited)")
-                } else {
-                    ""
+                let status = match m.status {
+                    trialog_protocol::api::MemberStatus::Invited => {
+                        tr(lang, " (uitgenodigd)", " (invité)", " (invited)")
+                    }
+                    trialog_protocol::api::MemberStatus::Removed => tr(
+                        lang,
+                        " (verwijderd uit het dossier)",
+                        " (retiré du dossier)",
+                        " (removed from the case)",
+                    ),
+                    trialog_protocol::api::MemberStatus::Active => "",
                 };
                 s.push_str(&format!(
                     "  {:<24} {} {} [{}]{status}\n",
@@ -205,7 +254,14 @@ async fn list(c: &mut Client, json: bool, lang: Lang) -> Result<(), ClientError>
                 return tr(lang, "Geen dossiers.", "Aucun dossier.", "No cases.").into();
             }
             list.iter()
-                .map(|v| format!("{}  {}  {}", v.case_id, v.label, format_date(v.opened_at)))
+                .map(|v| {
+                    format!(
+                        "{}  {}  {}",
+                        v.case_id,
+                        c.case_name(v),
+                        format_date(v.opened_at)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         },

@@ -54,8 +54,10 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
             lang,
         })
         .await?;
-    // The patient reads what they sign: the text's hash is part of the signed consent.
-    if !a.yes && !confirm(&draft.1, lang)? {
+    // The patient reads what they sign (the text's hash is part of the signed consent) and,
+    // for a new version, what changes and what it would destroy.
+    let shown = format!("{}{}", draft.text, changes(&draft, lang));
+    if !a.yes && !confirm(&shown, lang)? {
         return Err(ClientError::Invalid(
             tr(
                 lang,
@@ -66,12 +68,23 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
             .into(),
         ));
     }
-    let (consent, text) = c.sign_grant(draft).await?;
+    let (consent, text) = (draft.consent.clone(), draft.text.clone());
+    let diff = draft.changes.clone();
+    let r = c.sign_grant(draft).await?;
     out(
         json,
-        json!({ "consent": consent.consent_id, "supersedes": consent.supersedes, "fields": consent.fields, "valid_until": format_date(consent.valid_until), "text": text }),
+        json!({
+            "consent": consent.consent_id,
+            "supersedes": consent.supersedes,
+            "fields": consent.fields,
+            "valid_until": format_date(consent.valid_until),
+            "text": text,
+            "changes": diff,
+            "purged": r.purged,
+            "kept": r.kept,
+        }),
         || {
-            format!(
+            let mut s = format!(
                 "{} {}\n\n{}\n",
                 tr(
                     lang,
@@ -81,10 +94,100 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
                 ),
                 consent.consent_id,
                 text
-            )
+            );
+            if consent.supersedes.is_some() {
+                s.push_str(&format!(
+                    "{} {}; {} {}\n",
+                    tr(
+                        lang,
+                        "Ongelezen berichten die niet meer gedekt zijn, vernietigd:",
+                        "Messages non lus qui ne sont plus couverts, détruits :",
+                        "Unread messages no longer covered, destroyed:"
+                    ),
+                    r.purged,
+                    tr(lang, "behouden:", "conservés :", "kept:"),
+                    r.kept
+                ));
+            }
+            s
         },
     );
     Ok(())
+}
+
+/// What a new version changes against the one it replaces, in words.
+fn changes(d: &trialog_client::client::Draft, lang: Lang) -> String {
+    let Some(c) = &d.changes else {
+        return String::new();
+    };
+    let fields = |v: &[trialog_protocol::FieldId]| {
+        v.iter()
+            .map(|f| format!("{} ({f})", f.def().label.get(lang)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kinds = |v: &[trialog_protocol::MessageKind]| {
+        v.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    let parties = |v: &[trialog_protocol::consent::Party]| {
+        v.iter()
+            .map(|p| format!("{} ({})", p.name, p.role.label(lang)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = vec![
+        (tr(lang, "+ gegevens:", "+ données :", "+ data:"), fields(&c.fields_added)),
+        (tr(lang, "− gegevens:", "− données :", "− data:"), fields(&c.fields_removed)),
+        (
+            tr(lang, "+ medisch gedeeld:", "+ partagé médicalement :", "+ shared medically:"),
+            fields(&c.medical_added),
+        ),
+        (
+            tr(lang, "− medisch gedeeld:", "− partagé médicalement :", "− shared medically:"),
+            fields(&c.medical_removed),
+        ),
+        (tr(lang, "+ soorten:", "+ types :", "+ kinds:"), kinds(&c.kinds_added)),
+        (tr(lang, "− soorten:", "− types :", "− kinds:"), kinds(&c.kinds_removed)),
+        (tr(lang, "+ afzenders:", "+ expéditeurs :", "+ senders:"), parties(&c.senders_added)),
+        (tr(lang, "− afzenders:", "− expéditeurs :", "− senders:"), parties(&c.senders_removed)),
+    ];
+    if let Some((old, new)) = c.period {
+        lines.push((
+            tr(lang, "einddatum:", "date de fin :", "end date:"),
+            format!("{} → {}", format_date(old.1), format_date(new.1)),
+        ));
+    }
+    let mut s = format!(
+        "\n\n{}\n",
+        tr(
+            lang,
+            "Dit vervangt uw vorige toestemming voor deze arts. Wat verandert:",
+            "Ceci remplace votre consentement précédent pour ce médecin. Ce qui change :",
+            "This replaces your previous consent for this physician. What changes:"
+        )
+    );
+    for (label, v) in lines.into_iter().filter(|(_, v)| !v.is_empty()) {
+        s.push_str(&format!("  {label} {v}\n"));
+    }
+    if c.is_empty() {
+        s.push_str(&format!(
+            "  {}\n",
+            tr(lang, "niets (zelfde voorwaarden)", "rien (mêmes conditions)", "nothing (same terms)")
+        ));
+    }
+    s.push_str(&format!(
+        "{} {}; {} {}\n",
+        tr(
+            lang,
+            "Ongelezen berichten die deze versie zou vernietigen:",
+            "Messages non lus que cette version détruirait :",
+            "Unread messages this version would destroy:"
+        ),
+        d.would_destroy,
+        tr(lang, "blijven leesbaar:", "restent lisibles :", "stay readable:"),
+        d.would_keep
+    ));
+    s
 }
 
 async fn list(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {

@@ -79,9 +79,9 @@ pub async fn send(
     Ok(())
 }
 
-pub async fn inbox(all: bool, wait: u64, json: bool, lang: Lang) -> Result<(), ClientError> {
+pub async fn inbox(wait: u64, json: bool, lang: Lang) -> Result<(), ClientError> {
     let mut c = open(lang)?;
-    let items = c.inbox_wait(all, wait).await?;
+    let items = c.inbox_wait(wait).await?;
     out(
         json,
         serde_json::to_value(&items).unwrap_or_default(),

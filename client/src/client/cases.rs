@@ -1,8 +1,11 @@
 //! Cases: open, confirm the patient, add members, and fetch a case with every key verified.
 
 use trialog_protocol::api::{
-    AccountView, CaseView, ConfirmPatientRequest, MemberStatus, OpenCaseResponse,
+    AccountView, CaseView, ConfirmPatientRequest, MemberStatus, OpenCaseRequest,
+    OpenCaseResponse, RemoveMemberRequest, RemoveMemberResponse,
 };
+use trialog_protocol::consent::Revocation;
+use trialog_protocol::encoding::B64;
 use trialog_protocol::binding::{PatientBinding, verify_patient};
 use trialog_protocol::keys::{VerifiedKeys, open_key_record};
 use trialog_protocol::{AccountId, CaseId, Role, Signed};
@@ -17,31 +20,82 @@ pub struct VerifiedCase {
     pub treating: VerifiedKeys,
     /// Present only once the treating physician's binding verifies.
     pub patient: Option<VerifiedKeys>,
+    /// The label, for the treating physician and the patient (who can decrypt it); every
+    /// other physician has `None` and shows `reference`.
+    pub label: Option<String>,
+    /// The neutral reference every client shows for this case.
+    pub reference: String,
 }
 
 impl VerifiedCase {
-    /// The treating physician or an active member, with their verified keys.
+    /// The treating physician or an active member, with their verified keys: whom one may
+    /// send to or name in a consent.
     pub fn physician(&self, account: &AccountId) -> Option<(&AccountView, VerifiedKeys)> {
+        self.member_with(account, |s| s == MemberStatus::Active)
+    }
+
+    /// Also a physician the patient removed since: what they sent before stays verifiable.
+    pub fn past_or_present_physician(
+        &self,
+        account: &AccountId,
+    ) -> Option<(&AccountView, VerifiedKeys)> {
+        self.member_with(account, |s| s != MemberStatus::Invited)
+    }
+
+    fn member_with(
+        &self,
+        account: &AccountId,
+        status: impl Fn(MemberStatus) -> bool,
+    ) -> Option<(&AccountView, VerifiedKeys)> {
         if &self.view.treating.account == account {
             return Some((&self.view.treating, self.treating.clone()));
         }
         self.view
             .members
             .iter()
-            .filter(|m| m.status == MemberStatus::Active && &m.account.account == account)
+            .filter(|m| status(m.status) && &m.account.account == account)
             .find_map(|m| {
                 open_key_record(&m.account.key_record)
                     .ok()
                     .map(|k| (&m.account, k))
             })
     }
+
+    /// Every active physician (treating first), with their verified keys.
+    pub fn physicians(&self) -> Vec<(&AccountView, VerifiedKeys)> {
+        let mut out = vec![(&self.view.treating, self.treating.clone())];
+        for m in &self.view.members {
+            if m.status == MemberStatus::Active
+                && let Ok(k) = open_key_record(&m.account.key_record)
+            {
+                out.push((&m.account, k));
+            }
+        }
+        out
+    }
+
+    /// What to call the case: its label where this account may read it, else the reference.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.reference)
+    }
 }
 
 impl Client {
+    /// Opens a case. The label is checked and sealed here, to this physician's own key: the
+    /// server never sees it.
     pub async fn open_case(&mut self, label: &str) -> Result<OpenCaseResponse, ClientError> {
         self.require_role(&[Role::Treating], "treating physician")?;
+        let case_id = CaseId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let me = self.identity.age_identity().to_public();
+        let sealed = trialog_protocol::label::seal(&case_id, label, &[&me])
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
         self.ensure_login().await?;
-        self.api.open_case(label).await
+        self.api
+            .open_case(&OpenCaseRequest {
+                case_id,
+                sealed_label: B64(sealed),
+            })
+            .await
     }
 
     /// Fetches a case and verifies every key in it, including the patient binding.
@@ -84,11 +138,29 @@ impl Client {
             }
             _ => None,
         };
+        let label = match &view.sealed_label {
+            Some(sealed) => Some(
+                trialog_protocol::label::open(id, &sealed.0, &self.identity)
+                    .map_err(|e| ClientError::Verification(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(VerifiedCase {
+            reference: trialog_protocol::label::reference(id),
             view,
             treating,
             patient,
+            label,
         })
+    }
+
+    /// What to call a case listed by the server: its label where this account can decrypt
+    /// it, else its neutral reference.
+    pub fn case_name(&self, v: &CaseView) -> String {
+        v.sealed_label
+            .as_ref()
+            .and_then(|s| trialog_protocol::label::open(&v.case_id, &s.0, &self.identity).ok())
+            .unwrap_or_else(|| trialog_protocol::label::reference(&v.case_id))
     }
 
     pub async fn cases(&mut self) -> Result<Vec<CaseView>, ClientError> {
@@ -130,10 +202,54 @@ impl Client {
         };
         let binding = Signed::sign(&binding, self.identity.signing_key())
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        // The label, sealed anew to this physician and the patient they just confirmed.
+        let label = case.label.as_deref().ok_or_else(|| {
+            ClientError::Verification("the case's label is not readable with your key".into())
+        })?;
+        let sealed = trialog_protocol::label::seal(
+            id,
+            label,
+            &[&self.identity.age_identity().to_public(), &keys.recipient],
+        )
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
         self.api
-            .confirm_patient(id, &ConfirmPatientRequest { binding })
+            .confirm_patient(
+                id,
+                &ConfirmPatientRequest {
+                    binding,
+                    sealed_label: B64(sealed),
+                },
+            )
             .await?;
         self.case(id).await
+    }
+
+    /// The patient removes a physician from the case: every standing consent to them is
+    /// revoked in the same step (signed here), their unread messages are destroyed, and they
+    /// no longer see the case.
+    pub async fn remove_member(
+        &mut self,
+        id: &CaseId,
+        member: &AccountId,
+    ) -> Result<RemoveMemberResponse, ClientError> {
+        self.require_role(&[Role::Patient], "patient")?;
+        let chain = self.chain(id).await?;
+        let mut revocations = Vec::new();
+        if let Some(current) = chain.current(member) {
+            let r = Revocation {
+                consent_id: current.consent.consent_id.clone(),
+                case_id: id.clone(),
+                patient: self.account()?.clone(),
+                revoked_at: now(),
+            };
+            revocations.push(
+                Signed::sign(&r, self.identity.signing_key())
+                    .map_err(|e| ClientError::Invalid(e.to_string()))?,
+            );
+        }
+        self.api
+            .remove_member(id, member, &RemoveMemberRequest { revocations })
+            .await
     }
 
     pub async fn add_member(

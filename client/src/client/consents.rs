@@ -1,13 +1,18 @@
-//! Consents: list them verified against the patient's key, grant and revoke (patient).
+//! Consents: the case's verified history (`Chain`), grant a new version (with what changes
+//! and what it would destroy shown first) and revoke (patient).
 
 use serde::Serialize;
-use trialog_protocol::api::{RevokeRequest, RevokeResponse, SubmitConsentRequest};
-use trialog_protocol::consent::unshared_medical;
-use trialog_protocol::consent::{
-    Consent, Purpose, Revocation, Standing, consent_text, open_consent,
+use trialog_protocol::api::{
+    RevokeRequest, RevokeResponse, SubmitConsentRequest, SubmitConsentResponse,
 };
+use trialog_protocol::chain::{Chain, Version};
+use trialog_protocol::consent::{
+    Consent, ConsentDiff, Party, Purpose, Revocation, consent_text, diff, open_consent,
+    unshared_medical,
+};
+use trialog_protocol::decide::deliverable;
 use trialog_protocol::encoding::sha256_hex;
-use trialog_protocol::time::YEAR_SECS;
+use trialog_protocol::time::max_valid_until;
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageKind, Role, Signed};
 
 use super::{Client, now};
@@ -21,58 +26,65 @@ pub struct Grant {
     pub fields: Vec<FieldId>,
     /// Medical fields ticked one by one; each must also be in `fields`.
     pub share_medically: Vec<FieldId>,
-    /// End of validity; default one year from now.
+    /// End of validity; default (and maximum) one calendar year.
     pub until: Option<i64>,
     /// Default: what the recipient's role receives.
     pub kinds: Option<Vec<MessageKind>>,
+    /// Default: every other active physician of the case.
     pub senders: Option<Vec<AccountId>>,
     pub purpose: Purpose,
     pub lang: Lang,
 }
 
+/// One version of a consent as this client verified it, with what happened to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConsentInfo {
     pub view_id: ConsentId,
     pub consent: Consent,
     pub revoked_at: Option<i64>,
     pub superseded_by: Option<ConsentId>,
+    pub accepted_at: i64,
 }
 
 impl ConsentInfo {
-    /// What this client knows has happened to the consent, as of `at`. A revocation or
-    /// replacement it knows of counts by `at` at the latest, whatever the server's clock
-    /// said: the patient's word stands at once.
-    pub fn standing(&self, at: i64) -> Standing {
-        Standing {
-            revoked_at: self.revoked_at.map(|t| t.min(at)),
-            superseded_at: self.superseded_by.as_ref().map(|_| at),
-        }
-    }
-
+    /// Neither revoked nor replaced, and in its period at `at`.
     pub fn is_current(&self, at: i64) -> bool {
-        self.standing(at)
-            .live_at(self.consent.valid_until, at)
-            .is_ok()
+        self.revoked_at.is_none()
+            && self.superseded_by.is_none()
+            && trialog_protocol::consent::in_period(&self.consent, at).is_ok()
     }
 }
 
+/// A new version, prepared and not yet signed: the text the patient will sign, and what
+/// changes against the version it replaces.
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft {
+    pub consent: Consent,
+    pub text: String,
+    /// `None` for a first consent to this physician.
+    pub changes: Option<ConsentDiff>,
+    /// Unread messages to this physician the new version would destroy (it no longer
+    /// covers them), and those it keeps.
+    pub would_destroy: u64,
+    pub would_keep: u64,
+}
+
 impl Client {
-    /// Every consent of the case this account may see, each verified against the confirmed
-    /// patient key.
-    pub async fn consents(&mut self, id: &CaseId) -> Result<Vec<ConsentInfo>, ClientError> {
+    /// The case's consent history: every version and revocation verified against the
+    /// confirmed patient key, and checked to form one history (`Chain::new`). A server
+    /// cannot hide that a version was replaced: the newer version signs what it replaces.
+    pub async fn chain(&mut self, id: &CaseId) -> Result<Chain, ClientError> {
         let case = self.case(id).await?;
-        let patient = case.patient.as_ref().ok_or_else(|| {
-            ClientError::Invalid(
-                "the patient's key is not confirmed yet, so there is no consent".into(),
-            )
-        })?;
-        let mut out = Vec::new();
+        let (Some(patient), Some(patient_view)) = (&case.patient, &case.view.patient) else {
+            return Ok(Chain::default());
+        };
+        let mut versions = Vec::new();
         for v in self.api.consents(id).await? {
             let consent = open_consent(&v.consent, &patient.signing)
                 .map_err(|e| ClientError::Verification(e.to_string()))?;
-            if &consent.case_id != id || consent.consent_id != v.consent_id {
+            if consent.consent_id != v.consent_id {
                 return Err(ClientError::Verification(
-                    "a consent of another case was listed".into(),
+                    "the server listed a consent under another id".into(),
                 ));
             }
             let mut revoked_at = v.revoked_at;
@@ -88,30 +100,32 @@ impl Client {
                 // The patient's signed word counts, whatever the server's column says.
                 revoked_at.get_or_insert(r.revoked_at);
             }
-            out.push(ConsentInfo {
-                view_id: v.consent_id,
+            versions.push(Version {
                 consent,
                 revoked_at,
-                superseded_by: v.superseded_by,
+                accepted_at: v.accepted_at,
             });
         }
-        // A consent that a later signed consent names as replaced is replaced, even if the
-        // server does not say so: a server cannot roll a patient back to a broader version.
-        let replaced: Vec<(ConsentId, ConsentId)> = out
+        Chain::new(id, &patient_view.account, versions)
+            .map_err(|e| ClientError::Verification(e.to_string()))
+    }
+
+    /// Every consent of the case this account may see, verified.
+    pub async fn consents(&mut self, id: &CaseId) -> Result<Vec<ConsentInfo>, ClientError> {
+        let chain = self.chain(id).await?;
+        Ok(chain
+            .versions()
             .iter()
-            .filter_map(|c| {
-                c.consent
-                    .supersedes
-                    .clone()
-                    .map(|old| (old, c.consent.consent_id.clone()))
+            .map(|v| ConsentInfo {
+                view_id: v.consent.consent_id.clone(),
+                consent: v.consent.clone(),
+                revoked_at: v.revoked_at,
+                superseded_by: chain
+                    .successor(&v.consent.consent_id)
+                    .map(|s| s.consent.consent_id.clone()),
+                accepted_at: v.accepted_at,
             })
-            .collect();
-        for (old, new) in replaced {
-            if let Some(c) = out.iter_mut().find(|c| c.consent.consent_id == old) {
-                c.superseded_by.get_or_insert(new);
-            }
-        }
-        Ok(out)
+            .collect())
     }
 
     /// The patient signs a consent for one recipient (superseding their current one).
@@ -119,11 +133,14 @@ impl Client {
     /// (`prepare_grant`, then `sign_grant`), as `trialog consent grant` does.
     pub async fn grant(&mut self, g: Grant) -> Result<(Consent, String), ClientError> {
         let draft = self.prepare_grant(g).await?;
-        self.sign_grant(draft).await
+        let (consent, text) = (draft.consent.clone(), draft.text.clone());
+        self.sign_grant(draft).await?;
+        Ok((consent, text))
     }
 
-    /// Builds the consent and the text the patient will sign, without signing anything.
-    pub async fn prepare_grant(&mut self, g: Grant) -> Result<(Consent, String), ClientError> {
+    /// Builds the consent, the text the patient will sign and what it changes, without
+    /// signing anything.
+    pub async fn prepare_grant(&mut self, g: Grant) -> Result<Draft, ClientError> {
         self.require_role(&[Role::Patient], "patient")?;
         // Before any network call: the rule is protocol's, the early answer is the patient's.
         if let Some(f) = unshared_medical(&g.fields, &g.share_medically) {
@@ -142,37 +159,55 @@ impl Client {
             })?;
         let recipient_role = view.role;
         let recipient_name = view.name.clone().unwrap_or_else(|| g.to.to_string());
+        let recipient_fingerprint = keys.fingerprint.clone();
+        let party = |v: &trialog_protocol::api::AccountView| Party {
+            account: v.account.clone(),
+            name: v.name.clone().unwrap_or_else(|| v.account.to_string()),
+            role: v.role,
+        };
+        let senders: Vec<Party> = match &g.senders {
+            None => case
+                .physicians()
+                .into_iter()
+                .filter(|(v, _)| v.account != g.to)
+                .map(|(v, _)| party(v))
+                .collect(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for a in list {
+                    let (v, _) = case.physician(a).ok_or_else(|| ClientError::NotAMember {
+                        account: a.to_string(),
+                    })?;
+                    out.push(party(v));
+                }
+                out
+            }
+        };
         let now = now();
-        let previous = self
-            .consents(&g.case)
-            .await?
-            .into_iter()
-            .find(|c| {
-                c.consent.recipient == g.to && c.revoked_at.is_none() && c.superseded_by.is_none()
-            })
-            .map(|c| c.consent.consent_id);
+        let chain = self.chain(&g.case).await?;
+        let previous = chain.current(&g.to).cloned();
         let mut fields = g.fields.clone();
         for f in &g.share_medically {
             if !fields.contains(f) {
                 fields.push(*f);
             }
         }
-        let kinds = g.kinds.clone().unwrap_or_else(|| match recipient_role {
-            Role::Treating => vec![MessageKind::Feedback, MessageKind::Request],
-            _ => vec![MessageKind::Bilan, MessageKind::Request],
-        });
+        let kinds = g
+            .kinds
+            .clone()
+            .unwrap_or_else(|| recipient_role.receivable_kinds());
         let valid_from = now - 60;
-        let valid_until = g.until.unwrap_or(valid_from + YEAR_SECS - 1);
+        let valid_until = g.until.unwrap_or_else(|| max_valid_until(valid_from));
         let mut consent = Consent {
             consent_id: ConsentId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
-            supersedes: previous,
+            supersedes: previous.as_ref().map(|p| p.consent.consent_id.clone()),
             case_id: g.case.clone(),
             patient: self.account()?.clone(),
             recipient: g.to.clone(),
-            recipient_fingerprint: keys.fingerprint.clone(),
+            recipient_fingerprint,
             recipient_name,
             recipient_role,
-            senders: g.senders.clone(),
+            senders,
             kinds,
             fields,
             share_medically: g.share_medically.clone(),
@@ -187,21 +222,46 @@ impl Client {
         consent
             .check_well_formed()
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        Ok((consent, text))
+        // What the new version would destroy: the server's unread messages to this
+        // physician, judged by the same rule the server applies when it accepts the version.
+        let (mut would_destroy, mut would_keep) = (0, 0);
+        if let Some(p) = &previous {
+            let mut versions = chain.versions().to_vec();
+            versions.push(Version {
+                consent: consent.clone(),
+                revoked_at: None,
+                accepted_at: now,
+            });
+            let next = Chain::new(&g.case, &consent.patient, versions)
+                .map_err(|e| ClientError::Invalid(e.to_string()))?;
+            for h in self.api.consent_pending(&p.consent.consent_id).await? {
+                let h = h
+                    .parse_unverified()
+                    .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+                if deliverable(&next, &h, now).is_ok() {
+                    would_keep += 1;
+                } else {
+                    would_destroy += 1;
+                }
+            }
+        }
+        Ok(Draft {
+            changes: previous.map(|p| diff(&p.consent, &consent)),
+            consent,
+            text,
+            would_destroy,
+            would_keep,
+        })
     }
 
-    /// Signs a prepared consent (the patient has read its text) and submits it.
-    pub async fn sign_grant(
-        &mut self,
-        (consent, text): (Consent, String),
-    ) -> Result<(Consent, String), ClientError> {
+    /// Signs a prepared consent (the patient has read its text and changes) and submits it.
+    pub async fn sign_grant(&mut self, draft: Draft) -> Result<SubmitConsentResponse, ClientError> {
         self.require_role(&[Role::Patient], "patient")?;
-        let signed = Signed::sign(&consent, self.identity.signing_key())
+        let signed = Signed::sign(&draft.consent, self.identity.signing_key())
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
         self.api
             .submit_consent(&SubmitConsentRequest { consent: signed })
-            .await?;
-        Ok((consent, text))
+            .await
     }
 
     /// The patient revokes a consent: prospective and immediate.

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 use trialog_protocol::api::{EnvelopeView, InboxItem};
-use trialog_protocol::consent::{SendContext, Standing, Stripped, evaluate, open_consent};
-use trialog_protocol::envelope::{EnvelopeHeader, check_ciphertexts, open_field, seal};
-use trialog_protocol::leak_guard::{self, LeakHit};
+use trialog_protocol::consent::{SendContext, Stripped, evaluate};
+use trialog_protocol::decide::{ReceiveFacts, receive};
+use trialog_protocol::envelope::{EnvelopeHeader, open_field, seal};
+use trialog_protocol::leak_guard::{self, LeakHit, Reference};
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, MessageId, MessageKind, Role};
 
 use super::{Client, now};
@@ -37,6 +38,8 @@ pub struct SendReport {
 pub struct ReadMessage {
     pub message_id: MessageId,
     pub case_id: CaseId,
+    /// The case's label where this account may read it, else its neutral reference.
+    pub case_name: String,
     pub kind: MessageKind,
     pub created_at: i64,
     pub sender: AccountId,
@@ -47,9 +50,18 @@ pub struct ReadMessage {
     pub fields: Vec<(FieldId, serde_json::Value)>,
 }
 
+/// A fetched envelope as this client keeps it: what the server sent, and when this client
+/// first received it (its consent is judged as of that moment on every later reading).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct Stored {
+    view: EnvelopeView,
+    received_at: i64,
+}
+
 impl Client {
-    /// Strips what the consent does not cover, runs the leak guard, encrypts each field to
-    /// the recipient, signs and submits. The first of the three consent checks.
+    /// Strips what the consent does not cover, runs the leak guard against the whole case,
+    /// encrypts each field to the recipient, signs and submits. The first of the three
+    /// consent checks.
     pub async fn send(&mut self, out: Outgoing) -> Result<SendReport, ClientError> {
         let role = self.role()?;
         if !role.may_send(out.kind) {
@@ -69,22 +81,15 @@ impl Client {
                 account: out.to.to_string(),
             })?;
         let recipient_name = view.name.clone();
+        let case_label = case.label.clone();
         let me = self.account()?.clone();
         let now = now();
-        let consents = self.consents(&out.case).await?;
-        let current = consents
-            .iter()
-            .filter(|c| c.consent.recipient == out.to)
-            .max_by_key(|c| {
-                (
-                    c.revoked_at.is_none() && c.superseded_by.is_none(),
-                    c.consent.valid_from,
-                )
-            })
+        let chain = self.chain(&out.case).await?;
+        let current = chain
+            .current(&out.to)
             .ok_or_else(|| ClientError::NoConsent {
                 recipient: recipient_name.clone().unwrap_or_else(|| out.to.to_string()),
             })?;
-        let standing = current.standing(now);
         let ctx = SendContext {
             case_id: &out.case,
             sender: &me,
@@ -94,21 +99,32 @@ impl Client {
             at: now,
         };
         let ids: Vec<FieldId> = out.values.iter().map(|(f, _)| *f).collect();
-        let decision = evaluate(&current.consent, &standing, &ctx, &ids)
-            .map_err(ClientError::ConsentRefused)?;
+        let decision = evaluate(
+            &current.consent,
+            &chain.standing(&current.consent.consent_id),
+            &ctx,
+            &ids,
+        )
+        .map_err(ClientError::ConsentRefused)?;
         if decision.allowed.is_empty() {
             return Err(ClientError::NothingToSend {
                 stripped: decision.stripped,
             });
         }
         // The leak guard reads every value of the message, medical ones as the reference,
-        // and reports hits only in fields that would actually go.
+        // with every medical value this client has sent or received in the case and the
+        // case's label; it reports hits only in fields that would actually go.
+        crate::case_memory::remember(&self.home, &self.identity, &out.case, &out.values)?;
+        let reference = Reference {
+            medical: crate::case_memory::load(&self.home, &self.identity, &out.case)?,
+            case_label,
+        };
         let texts: Vec<(FieldId, &str)> = out
             .values
             .iter()
             .filter_map(|(f, v)| v.as_str().map(|s| (*f, s)))
             .collect();
-        let hits: Vec<LeakHit> = leak_guard::check(&texts)
+        let hits: Vec<LeakHit> = leak_guard::check(&texts, &reference)
             .into_iter()
             .filter(|h| decision.allowed.contains(&h.field))
             .collect();
@@ -147,24 +163,20 @@ impl Client {
         })
     }
 
-    /// Messages waiting (or all, with `all`).
-    pub async fn inbox(&mut self, all: bool) -> Result<Vec<InboxItem>, ClientError> {
-        self.inbox_wait(all, 0).await
+    /// Messages waiting (every page).
+    pub async fn inbox(&mut self) -> Result<Vec<InboxItem>, ClientError> {
+        self.inbox_wait(0).await
     }
 
     /// With `wait` > 0 and nothing waiting, the server holds the request until a message
     /// arrives or `wait` seconds pass (long poll).
-    pub async fn inbox_wait(
-        &mut self,
-        all: bool,
-        wait: u64,
-    ) -> Result<Vec<InboxItem>, ClientError> {
+    pub async fn inbox_wait(&mut self, wait: u64) -> Result<Vec<InboxItem>, ClientError> {
         self.require_role(
             &[Role::Treating, Role::Occupational, Role::Advising],
             "physician",
         )?;
         self.ensure_login().await?;
-        self.api.inbox_wait(all, wait).await
+        self.api.inbox_wait(wait).await
     }
 
     /// Fetches (or reads the local copy of) a message, verifies everything of DESIGN.md §7
@@ -176,96 +188,67 @@ impl Client {
         )?;
         self.ensure_login().await?;
         let local = self.home.messages_dir().join(format!("{id}.json"));
-        let (view, fetched) = match std::fs::read(&local) {
+        let (stored, fetched) = match std::fs::read(&local) {
             Ok(bytes) => (
-                serde_json::from_slice::<EnvelopeView>(&bytes).map_err(|e| {
+                serde_json::from_slice::<Stored>(&bytes).map_err(|e| {
                     ClientError::Corrupt(local.display().to_string(), e.to_string())
                 })?,
                 false,
             ),
-            Err(_) => (self.api.envelope(id).await?, true),
+            Err(_) => (
+                Stored {
+                    view: self.api.envelope(id).await?,
+                    received_at: now(),
+                },
+                true,
+            ),
         };
-        let msg = self.verify_envelope(id, &view).await?;
+        let msg = self.verify_envelope(id, &stored).await?;
         if fetched {
             let bytes =
-                serde_json::to_vec(&view).map_err(|e| ClientError::Invalid(e.to_string()))?;
+                serde_json::to_vec(&stored).map_err(|e| ClientError::Invalid(e.to_string()))?;
             crate::home::write_file(&local, &bytes, true)?;
             self.api.acknowledge(id).await?;
         }
+        crate::case_memory::remember(&self.home, &self.identity, &msg.case_id, &msg.fields)?;
         Ok(msg)
     }
 
     async fn verify_envelope(
         &mut self,
         id: &MessageId,
-        view: &EnvelopeView,
+        stored: &Stored,
     ) -> Result<ReadMessage, ClientError> {
         let bad = |s: String| ClientError::Verification(s);
-        let env = &view.envelope;
+        let env = &stored.view.envelope;
         let claimed: EnvelopeHeader = env
             .header
             .parse_unverified()
             .map_err(|e| bad(e.to_string()))?;
         let case = self.case(&claimed.case_id).await?;
         let (sender_view, sender_keys) = case
-            .physician(&claimed.sender)
+            .past_or_present_physician(&claimed.sender)
             .ok_or_else(|| bad("the sender is not a physician of this case".into()))?;
         let (sender_name, sender_role) = (sender_view.name.clone(), sender_view.role);
-        let h = env
-            .header
-            .open(&sender_keys.signing)
-            .map_err(|_| bad("the sender's signature does not verify".into()))?;
-        if &h.message_id != id {
-            return Err(bad("the envelope is not the message asked for".into()));
+        if case.patient.is_none() {
+            return Err(bad("the patient's key is not confirmed on this case".into()));
         }
-        if !sender_role.may_send(h.kind) {
-            return Err(bad(format!(
-                "a {sender_role} physician may not send a {}",
-                h.kind
-            )));
-        }
+        let case_name = case.name().to_owned();
+        let chain = self.chain(&claimed.case_id).await?;
         let me = self.account()?.clone();
-        if h.recipient != me || h.recipient_fingerprint != self.identity.fingerprint() {
-            return Err(bad(
-                "the message was addressed to another recipient or key".into()
-            ));
-        }
-        let patient = case
-            .patient
-            .as_ref()
-            .ok_or_else(|| bad("the patient's key is not confirmed on this case".into()))?;
-        let cv = self.api.consent(&h.consent_id).await?;
-        let consent =
-            open_consent(&cv.consent, &patient.signing).map_err(|e| bad(e.to_string()))?;
-        if consent.consent_id != h.consent_id {
-            return Err(bad("the server returned another consent".into()));
-        }
-        // Times are whole seconds: a revocation in the very second the message was created
-        // cannot be ordered against it here. The server refused everything after the
-        // revocation committed, so only a strictly earlier revocation disqualifies it.
-        let before = |t: &i64| *t < h.created_at;
-        let standing = Standing {
-            revoked_at: cv.revoked_at.filter(before),
-            superseded_at: cv.superseded_at.filter(before),
-        };
-        let ctx = SendContext {
-            case_id: &h.case_id,
-            sender: &h.sender,
-            recipient: &me,
-            recipient_fingerprint: &h.recipient_fingerprint,
-            kind: h.kind,
-            at: h.created_at,
-        };
-        let decision =
-            evaluate(&consent, &standing, &ctx, &h.fields()).map_err(|e| bad(e.to_string()))?;
-        if !decision.stripped.is_empty() {
-            let f: Vec<&str> = decision.stripped.iter().map(|s| s.field.as_str()).collect();
-            return Err(bad(format!(
-                "the message carries fields the patient did not consent to: {}",
-                f.join(", ")
-            )));
-        }
-        check_ciphertexts(&h, &env.fields).map_err(|e| bad(e.to_string()))?;
+        let h = receive(
+            &ReceiveFacts {
+                me: &me,
+                my_fingerprint: &self.identity.fingerprint(),
+                message_id: id,
+                sender_key: &sender_keys.signing,
+                sender_role,
+                chain: &chain,
+                received_at: stored.received_at,
+            },
+            env,
+        )
+        .map_err(|e| bad(e.to_string()))?;
         let mut fields = Vec::with_capacity(env.fields.len());
         for f in &env.fields {
             fields.push((
@@ -276,6 +259,7 @@ impl Client {
         Ok(ReadMessage {
             message_id: h.message_id,
             case_id: h.case_id,
+            case_name,
             kind: h.kind,
             created_at: h.created_at,
             sender: h.sender,

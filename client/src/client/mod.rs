@@ -28,7 +28,7 @@ use crate::error::ClientError;
 use crate::home::{Config, Home};
 
 pub use cases::VerifiedCase;
-pub use consents::{ConsentInfo, Grant};
+pub use consents::{ConsentInfo, Draft, Grant};
 pub use messages::{Outgoing, ReadMessage, SendReport};
 
 pub fn now() -> i64 {

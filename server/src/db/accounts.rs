@@ -155,54 +155,25 @@ pub async fn search(
     .await
 }
 
-pub async fn insert_nonce(
-    e: impl SqliteExecutor<'_>,
-    nonce: &[u8],
-    account: &str,
-    expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO login_nonces (nonce, account, expires_at) VALUES ($1, $2, $3)")
-        .bind(nonce)
-        .bind(account)
-        .bind(expires_at)
-        .execute(e)
-        .await?;
-    Ok(())
-}
-
-/// How many live nonces an account has: challenges are unauthenticated, so they are capped.
-pub async fn live_nonces(
-    e: impl SqliteExecutor<'_>,
-    account: &str,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM login_nonces WHERE account = $1 AND expires_at > $2")
-        .bind(account)
-        .bind(now)
-        .fetch_one(e)
-        .await
-}
-
-/// Consumes a nonce: true if it existed for this account and had not expired. Expired
-/// nonces of everyone are swept at the same time.
-pub async fn take_nonce(
+/// Records a login challenge as used; false if it was used before. Expired records of
+/// everyone are swept at the same time (they can no longer be replayed anyway).
+pub async fn use_challenge(
     c: &mut SqliteConnection,
-    nonce: &[u8],
-    account: &str,
+    digest: &str,
+    expires_at: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "DELETE FROM login_nonces WHERE nonce = $1 AND account = $2 AND expires_at > $3",
-    )
-    .bind(nonce)
-    .bind(account)
-    .bind(now)
-    .execute(&mut *c)
-    .await?
-    .rows_affected();
-    sqlx::query("DELETE FROM login_nonces WHERE expires_at <= $1")
+    sqlx::query("DELETE FROM used_challenges WHERE expires_at <= $1")
         .bind(now)
         .execute(&mut *c)
         .await?;
+    let n = sqlx::query(
+        "INSERT INTO used_challenges (digest, expires_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(digest)
+    .bind(expires_at)
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
     Ok(n == 1)
 }

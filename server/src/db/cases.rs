@@ -5,7 +5,9 @@ use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 #[derive(Debug, Clone, FromRow)]
 pub struct CaseRow {
     pub id: String,
-    pub label: String,
+    /// The label, age-encrypted by the treating physician's client to themself and (once
+    /// confirmed) the patient. Never in clear on the server.
+    pub sealed_label: Option<Vec<u8>>,
     pub treating: String,
     pub patient: Option<String>,
     pub binding: Option<String>,
@@ -18,6 +20,7 @@ pub struct MemberRow {
     pub status: String,
     pub added_by: String,
     pub added_at: i64,
+    pub removed_at: Option<i64>,
 }
 
 pub async fn insert(
@@ -27,11 +30,11 @@ pub async fn insert(
     enrol_expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO cases (id, label, treating, enrol_code_hash, enrol_expires_at, opened_at)
+        "INSERT INTO cases (id, sealed_label, treating, enrol_code_hash, enrol_expires_at, opened_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&c.id)
-    .bind(&c.label)
+    .bind(&c.sealed_label)
     .bind(&c.treating)
     .bind(enrol_code_hash)
     .bind(enrol_expires_at)
@@ -43,7 +46,7 @@ pub async fn insert(
 
 pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<CaseRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, label, treating, patient, binding, opened_at FROM cases WHERE id = $1",
+        "SELECT id, sealed_label, treating, patient, binding, opened_at FROM cases WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(e)
@@ -89,13 +92,17 @@ pub async fn enrolled_case(
         .await
 }
 
+/// The treating physician's signed binding of the patient key, and the label sealed anew
+/// to both of them.
 pub async fn set_binding(
     e: impl SqliteExecutor<'_>,
     id: &str,
     binding: &str,
+    sealed_label: &[u8],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE cases SET binding = $1 WHERE id = $2")
+    sqlx::query("UPDATE cases SET binding = $1, sealed_label = $2 WHERE id = $3")
         .bind(binding)
+        .bind(sealed_label)
         .bind(id)
         .execute(e)
         .await?;
@@ -107,7 +114,7 @@ pub async fn members(
     case_id: &str,
 ) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT account, status, added_by, added_at FROM members WHERE case_id = $1 ORDER BY added_at, account",
+        "SELECT account, status, added_by, added_at, removed_at FROM members WHERE case_id = $1 ORDER BY added_at, account",
     )
     .bind(case_id)
     .fetch_all(e)
@@ -133,7 +140,7 @@ pub async fn put_member(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO members (case_id, account, status, added_by, added_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (case_id, account) DO UPDATE SET status = excluded.status",
+         ON CONFLICT (case_id, account) DO UPDATE SET status = excluded.status, removed_at = NULL",
     )
     .bind(case_id)
     .bind(&m.account)
@@ -145,15 +152,31 @@ pub async fn put_member(
     Ok(())
 }
 
-/// Cases where `account` is the treating physician, the patient or a member.
+/// The patient removed `account`: it keeps its row (the audit and old messages name it).
+pub async fn remove_member(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+    account: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE members SET status = 'removed', removed_at = $1 WHERE case_id = $2 AND account = $3")
+        .bind(at)
+        .bind(case_id)
+        .bind(account)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Cases where `account` is the treating physician, the patient or an active member.
 pub async fn for_account(
     e: impl SqliteExecutor<'_>,
     account: &str,
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, label, treating, patient, binding, opened_at FROM cases
+        "SELECT id, sealed_label, treating, patient, binding, opened_at FROM cases
          WHERE treating = $1 OR patient = $1
-            OR id IN (SELECT case_id FROM members WHERE account = $1)
+            OR id IN (SELECT case_id FROM members WHERE account = $1 AND status = 'active')
          ORDER BY opened_at DESC",
     )
     .bind(account)

@@ -14,6 +14,7 @@ pub struct ConsentRow {
     pub revocation: Option<String>,
     pub superseded_by: Option<String>,
     pub superseded_at: Option<i64>,
+    pub expired_at: Option<i64>,
 }
 
 impl ConsentRow {
@@ -47,23 +48,6 @@ pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<ConsentR
         .bind(id)
         .fetch_optional(e)
         .await
-}
-
-/// The consent for this recipient that is neither superseded nor revoked, if any.
-pub async fn current(
-    e: impl SqliteExecutor<'_>,
-    case_id: &str,
-    recipient: &str,
-) -> Result<Option<ConsentRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM consents WHERE case_id = $1 AND recipient = $2
-           AND superseded_by IS NULL AND revoked_at IS NULL
-         ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(case_id)
-    .bind(recipient)
-    .fetch_optional(e)
-    .await
 }
 
 pub async fn for_case(
@@ -105,5 +89,29 @@ pub async fn revoke(
     .bind(id)
     .execute(e)
     .await?;
+    Ok(())
+}
+
+/// Current versions whose period ended by `now` and whose expiry has not been acted on.
+pub async fn due_for_expiry(
+    e: impl SqliteExecutor<'_>,
+    now: i64,
+) -> Result<Vec<ConsentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM consents WHERE valid_until < $1
+           AND revoked_at IS NULL AND superseded_by IS NULL AND expired_at IS NULL
+         ORDER BY valid_until LIMIT 256",
+    )
+    .bind(now)
+    .fetch_all(e)
+    .await
+}
+
+pub async fn mark_expired(e: impl SqliteExecutor<'_>, id: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE consents SET expired_at = $1 WHERE id = $2 AND expired_at IS NULL")
+        .bind(at)
+        .bind(id)
+        .execute(e)
+        .await?;
     Ok(())
 }

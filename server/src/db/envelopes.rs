@@ -1,4 +1,9 @@
 //! Envelopes: signed headers and ciphertext, never plaintext.
+//!
+//! An envelope is *pending* while its ciphertext is on the server (`fields IS NOT NULL`):
+//! accepted and not fetched, or fetched and not yet acknowledged. Acknowledgement and every
+//! kind of destruction set `fields` to NULL; the row (and so its id) stays, so replays stay
+//! refused.
 
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 
@@ -15,6 +20,28 @@ pub struct EnvelopeRow {
     pub state: String,
     pub header: String,
     pub fields: Option<Vec<u8>>,
+    pub size: i64,
+    pub purge_reason: Option<String>,
+}
+
+/// Why ciphertext was destroyed before the recipient acknowledged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeReason {
+    Revoked,
+    Expired,
+    NoLongerCovered,
+    MemberRemoved,
+}
+
+impl PurgeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurgeReason::Revoked => "revoked",
+            PurgeReason::Expired => "expired",
+            PurgeReason::NoLongerCovered => "no_longer_covered",
+            PurgeReason::MemberRemoved => "member_removed",
+        }
+    }
 }
 
 pub async fn exists(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
@@ -27,8 +54,8 @@ pub async fn exists(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::
 
 pub async fn insert(e: impl SqliteExecutor<'_>, r: &EnvelopeRow) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields, size)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&r.id)
     .bind(&r.case_id)
@@ -41,6 +68,7 @@ pub async fn insert(e: impl SqliteExecutor<'_>, r: &EnvelopeRow) -> Result<(), s
     .bind(&r.state)
     .bind(&r.header)
     .bind(&r.fields)
+    .bind(r.size)
     .execute(e)
     .await?;
     Ok(())
@@ -66,20 +94,54 @@ pub struct InboxRow {
     pub state: String,
 }
 
-/// The recipient's envelopes, newest first, in one query.
-pub async fn inbox(
+/// A page of the recipient's pending envelopes, oldest first, after `(accepted_at, id)`.
+/// Walks only what is pending (a partial index), so its cost does not grow with history.
+pub async fn inbox_page(
     e: impl SqliteExecutor<'_>,
     recipient: &str,
-    include_done: bool,
+    after: Option<(i64, &str)>,
+    limit: i64,
 ) -> Result<Vec<InboxRow>, sqlx::Error> {
+    let (at, id) = after.unwrap_or((i64::MIN, ""));
     sqlx::query_as(
         "SELECT e.id, e.case_id, e.sender, a.name AS sender_name, e.kind, e.created_at, e.accepted_at, e.state
          FROM envelopes e LEFT JOIN accounts a ON a.id = e.sender
-         WHERE e.recipient = $1 AND ($2 OR e.state IN ('accepted', 'delivered'))
-         ORDER BY e.accepted_at DESC, e.id",
+         WHERE e.recipient = $1 AND e.fields IS NOT NULL
+           AND (e.accepted_at > $2 OR (e.accepted_at = $2 AND e.id > $3))
+         ORDER BY e.accepted_at, e.id LIMIT $4",
     )
     .bind(recipient)
-    .bind(include_done)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(e)
+    .await
+}
+
+/// Pending envelopes and ciphertext bytes queued for `recipient`.
+pub async fn pending_totals(
+    e: impl SqliteExecutor<'_>,
+    recipient: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM envelopes WHERE recipient = $1 AND fields IS NOT NULL",
+    )
+    .bind(recipient)
+    .fetch_one(e)
+    .await
+}
+
+/// Pending envelopes to `recipient` in `case_id`: what a change of their consent acts on.
+pub async fn pending_for(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+    recipient: &str,
+) -> Result<Vec<EnvelopeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM envelopes WHERE case_id = $1 AND recipient = $2 AND fields IS NOT NULL ORDER BY accepted_at, id",
+    )
+    .bind(case_id)
+    .bind(recipient)
     .fetch_all(e)
     .await
 }
@@ -97,38 +159,43 @@ pub async fn set_state(
     Ok(())
 }
 
-/// Destroys the ciphertext of one envelope and sets its state (`purged` when destroyed
-/// unread, `acknowledged` when the recipient has it). The row, and so its id, stays:
-/// replays stay refused.
-pub async fn drop_ciphertext(
-    e: impl SqliteExecutor<'_>,
-    id: &str,
-    state: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE envelopes SET fields = NULL, state = $1 WHERE id = $2")
-        .bind(state)
+/// The recipient has the message: its ciphertext is deleted.
+pub async fn acknowledge(e: impl SqliteExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE envelopes SET fields = NULL, state = 'acknowledged' WHERE id = $1")
         .bind(id)
         .execute(e)
         .await?;
     Ok(())
 }
 
-/// Ids of the envelopes under a consent not fetched yet, and the count already delivered.
-pub async fn under_consent(
+/// Destroys the ciphertext of one envelope that was never acknowledged.
+pub async fn purge(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    reason: PurgeReason,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE envelopes SET fields = NULL, state = 'purged', purge_reason = $1 WHERE id = $2")
+        .bind(reason.as_str())
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Envelopes under `consent_id` ever delivered (fetched at least once).
+pub async fn delivered_count(
     c: &mut SqliteConnection,
-    consent_id: &str,
-) -> Result<(Vec<String>, u64), sqlx::Error> {
-    let waiting: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM envelopes WHERE consent_id = $1 AND state = 'accepted' ORDER BY id",
-    )
-    .bind(consent_id)
-    .fetch_all(&mut *c)
-    .await?;
-    let delivered: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM envelopes WHERE consent_id = $1 AND state IN ('delivered', 'acknowledged')",
-    )
-    .bind(consent_id)
-    .fetch_one(&mut *c)
-    .await?;
-    Ok((waiting, delivered as u64))
+    consent_ids: &[String],
+) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for id in consent_ids {
+        let k: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM envelopes WHERE consent_id = $1 AND state IN ('delivered', 'acknowledged')",
+        )
+        .bind(id)
+        .fetch_one(&mut *c)
+        .await?;
+        n += k as u64;
+    }
+    Ok(n)
 }

@@ -2,7 +2,9 @@
 //! functions and never write SQL themselves.
 //!
 //! SQLite is the embedded default: one file, WAL, `synchronous = FULL` so an answered 2xx
-//! survives a crash, `secure_delete` so purged ciphertext is overwritten on disk. Writes
+//! survives a crash, `secure_delete` so purged ciphertext is overwritten on disk, and a
+//! truncating checkpoint after every destruction (`shred`) so no copy of it stays in the
+//! WAL either. The files are created readable by the owner only. Writes
 //! run in `BEGIN IMMEDIATE` transactions, which serialises writers (SQLite allows one at a
 //! time anyway) and so keeps every audit chain strictly sequential.
 
@@ -36,6 +38,10 @@ impl Db {
         } else {
             SqliteConnectOptions::new().filename(Path::new(url))
         };
+        let file = opts.get_filename().to_path_buf();
+        if file.as_os_str() != ":memory:" {
+            crate::files::own_only_database(&file).map_err(sqlx::Error::Io)?;
+        }
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -58,6 +64,26 @@ impl Db {
     /// A write transaction; commit it before answering 2xx.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Makes destroyed ciphertext unrecoverable from the files: copies every page (already
+    /// zeroed by `secure_delete`) back into the database file and truncates the WAL, which
+    /// still holds the frames written when the ciphertext arrived. Call after committing a
+    /// destruction and before answering it. Readers in flight can hold the checkpoint back;
+    /// it is retried until it completes (bounded).
+    pub async fn shred(&self) -> Result<(), sqlx::Error> {
+        for attempt in 0..50u64 {
+            let (busy, _log, _done): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.pool)
+                    .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(2 + attempt * 2)).await;
+        }
+        tracing::warn!("wal checkpoint held back by readers; destroyed ciphertext stays in the WAL until the next one");
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -8,8 +8,9 @@ use trialog_protocol::api::{
     LoginRequest, LoginResponse, RegisterRequest, RegisterResponse, ServerInfo,
 };
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::auth::{NONCE_LEN, NONCE_TTL, login_message};
-use trialog_protocol::encoding::{B64, random_bytes};
+use trialog_protocol::Signed;
+use trialog_protocol::auth::{Challenge, NONCE_LEN, NONCE_TTL, check_challenge, login_message};
+use trialog_protocol::encoding::{B64, random_bytes, sha256_hex};
 use trialog_protocol::keys::{open_key_record, verifying_key};
 use trialog_protocol::{CaseId, Role};
 
@@ -19,9 +20,6 @@ use crate::auth::{Session, issue};
 use crate::db::{self, accounts::AccountRow, accounts::InvitationRow};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
-
-/// Unused login challenges one account may hold at once (they expire after two minutes).
-const MAX_LIVE_NONCES: i64 = 16;
 
 /// The audit chain of key events that belong to no case.
 pub const DIRECTORY_CHAIN: &str = "directory";
@@ -173,6 +171,8 @@ pub async fn lookup_invitation(
     }))
 }
 
+/// A signed, stateless challenge: nothing is written, so anonymous requests cannot fill a
+/// table or lock an account out. Unknown accounts are refused before anything is signed.
 pub async fn challenge(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<ChallengeRequest>,
@@ -183,34 +183,36 @@ pub async fn challenge(
     {
         return Err(ApiError::UnknownAccount(req.account.to_string()));
     }
-    let nonce: [u8; NONCE_LEN] =
+    let random: [u8; NONCE_LEN] =
         random_bytes().map_err(|_| ApiError::Internal("randomness".into()))?;
-    let now = now();
-    if db::accounts::live_nonces(st.db.pool(), req.account.as_str(), now).await? >= MAX_LIVE_NONCES
-    {
-        return Err(ApiError::TooManyChallenges);
-    }
-    let expires_at = now + NONCE_TTL;
-    db::accounts::insert_nonce(st.db.pool(), &nonce, req.account.as_str(), expires_at).await?;
+    let expires_at = now() + NONCE_TTL;
+    let c = Challenge {
+        account: req.account,
+        expires_at,
+        random: hex::encode(random),
+    };
+    let signed =
+        Signed::sign(&c, &st.key.signing).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let nonce = serde_json::to_vec(&signed).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(ApiJson(ChallengeResponse {
-        nonce: B64(nonce.to_vec()),
+        nonce: B64(nonce),
         expires_at,
     }))
 }
 
+/// Everything is checked before the write lock is taken: the challenge's signature, its
+/// account and expiry, and the account's signature over it. Only a valid login writes (the
+/// challenge's digest, so it cannot be used twice).
 pub async fn login(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<LoginResponse>> {
-    let mut tx = st.db.write().await?;
-    let account = db::accounts::get(&mut *tx, req.account.as_str())
+    let now = now();
+    let challenge = check_challenge(&req.nonce.0, &st.key.public(), &req.account, now)
+        .map_err(|_| ApiError::BadChallenge)?;
+    let account = db::accounts::get(st.db.pool(), req.account.as_str())
         .await?
         .ok_or_else(|| ApiError::UnknownAccount(req.account.to_string()))?;
-    if !db::accounts::take_nonce(&mut tx, &req.nonce.0, req.account.as_str(), now()).await? {
-        tx.commit().await?;
-        return Err(ApiError::BadChallenge);
-    }
-    tx.commit().await?;
     let vk =
         verifying_key(&account.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
     let sig: [u8; 64] = req
@@ -224,6 +226,14 @@ pub async fn login(
         &ed25519_dalek::Signature::from_bytes(&sig),
     )
     .map_err(|_| ApiError::BadLoginSignature)?;
+    let digest = sha256_hex(&[&req.nonce.0]);
+    let mut tx = st.db.write().await?;
+    let fresh =
+        db::accounts::use_challenge(&mut tx, &digest, challenge.expires_at, now).await?;
+    tx.commit().await?;
+    if !fresh {
+        return Err(ApiError::BadChallenge);
+    }
     let role = role_of(&account)?;
     let (token, expires_at) = issue(&st, &req.account, role)?;
     Ok(ApiJson(LoginResponse {

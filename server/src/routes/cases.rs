@@ -1,14 +1,18 @@
-//! Cases: opening, the patient's enrolment and confirmation, and membership.
+//! Cases: opening, the patient's enrolment and confirmation, and membership. Who may add or
+//! remove whom is `trialog_protocol::decide`'s; this file loads facts and stores.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use trialog_protocol::api::{
-    AddMemberRequest, CaseView, ConfirmPatientRequest, MemberStatus, MemberView, OpenCaseRequest,
-    OpenCaseResponse,
+    AddMemberRequest, CaseView, ConfirmPatientRequest, MemberStatus as ViewStatus, MemberView,
+    OpenCaseRequest, OpenCaseResponse, RemoveMemberRequest, RemoveMemberResponse,
 };
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::binding::{BindingError, verify_patient};
-use trialog_protocol::keys::VerifiedKeys;
+use trialog_protocol::binding::BindingError;
+use trialog_protocol::consent::Revocation;
+use trialog_protocol::decide::{Actor, MemberStatus, add_member as decide_add, remove_member as decide_remove};
+use trialog_protocol::encoding::B64;
+use trialog_protocol::label::MAX_SEALED_LABEL;
 use trialog_protocol::{AccountId, CaseId, Role};
 
 use super::views::{account_view, role_of, verified_keys};
@@ -16,30 +20,14 @@ use super::{ApiJson, ApiPath, parse_id};
 use crate::auth::Session;
 use crate::db::{self, cases::CaseRow, cases::MemberRow};
 use crate::error::{ApiError, ApiResult};
+use crate::facts::{self, member_status, member_status_str};
 use crate::state::{AppState, now};
 
-const MAX_LABEL_CHARS: usize = 120;
-
-/// Refuses labels that would put an identity on the server: the label is pseudonymous.
-fn check_label(label: &str) -> Result<String, ApiError> {
-    let label = label.trim();
-    if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
-        return Err(ApiError::BadRequest(format!(
-            "the case label must be 1 to {MAX_LABEL_CHARS} characters"
-        )));
+fn check_sealed_label(b: &B64) -> Result<(), ApiError> {
+    if b.0.is_empty() || b.0.len() > MAX_SEALED_LABEL {
+        return Err(ApiError::LabelTooLarge(MAX_SEALED_LABEL));
     }
-    if label.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(
-            "the case label may not contain control characters".into(),
-        ));
-    }
-    let digits: String = label.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() >= 11 {
-        return Err(ApiError::BadRequest(
-            "the case label looks like it holds a national register number; use a pseudonymous label".into(),
-        ));
-    }
-    Ok(label.to_owned())
+    Ok(())
 }
 
 pub async fn open(
@@ -48,28 +36,30 @@ pub async fn open(
     ApiJson(req): ApiJson<OpenCaseRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<OpenCaseResponse>)> {
     s.require(&[Role::Treating], "treating physician")?;
-    let label = check_label(&req.label)?;
+    check_sealed_label(&req.sealed_label)?;
     let now = now();
-    let case_id = CaseId::random().map_err(|_| ApiError::Internal("randomness".into()))?;
     let code = crate::codes::generate().map_err(|_| ApiError::Internal("randomness".into()))?;
     let expires_at = now + st.settings.enrolment_ttl;
     let row = CaseRow {
-        id: case_id.to_string(),
-        label,
+        id: req.case_id.to_string(),
+        sealed_label: Some(req.sealed_label.0),
         treating: s.account.to_string(),
         patient: None,
         binding: None,
         opened_at: now,
     };
     let mut tx = st.db.write().await?;
+    if db::cases::get(&mut *tx, &row.id).await?.is_some() {
+        return Err(ApiError::CaseExists);
+    }
     db::cases::insert(&mut *tx, &row, &crate::codes::hash(&code), expires_at).await?;
     db::audit::append(
         &mut tx,
-        case_id.as_str(),
+        &row.id,
         now,
         AuditEvent::CaseOpened,
         Some(&s.account),
-        Some(case_id.as_str()),
+        Some(&row.id),
         None,
     )
     .await?;
@@ -77,21 +67,21 @@ pub async fn open(
     Ok((
         StatusCode::CREATED,
         ApiJson(OpenCaseResponse {
-            case_id,
+            case_id: req.case_id,
             enrolment_code: code,
             expires_at,
         }),
     ))
 }
 
-/// Loads a case the caller may see: its treating physician, its patient, or a member.
+/// Loads a case the caller may see: its treating physician, its patient, or an active
+/// member. Invited and removed physicians see nothing: not the members, not the consents,
+/// not which fields are shared with whom.
 pub async fn load_visible(st: &AppState, s: &Session, id: &str) -> Result<CaseRow, ApiError> {
     let case = db::cases::get(st.db.pool(), id)
         .await?
         .ok_or_else(|| ApiError::UnknownCase(id.into()))?;
     let me = s.account.as_str();
-    // An invited physician sees nothing until the patient accepts them: not the members,
-    // not the consents, not which fields are shared with whom.
     let visible = case.treating == me
         || case.patient.as_deref() == Some(me)
         || db::cases::member_status(st.db.pool(), id, me)
@@ -111,7 +101,9 @@ async fn account(st: &AppState, id: &str) -> Result<db::accounts::AccountRow, Ap
         .ok_or_else(|| ApiError::UnknownAccount(id.into()))
 }
 
-pub async fn case_view(st: &AppState, case: &CaseRow) -> Result<CaseView, ApiError> {
+/// The case as `viewer` may see it: the sealed label only for the treating physician and
+/// the patient.
+pub async fn case_view(st: &AppState, case: &CaseRow, viewer: &AccountId) -> Result<CaseView, ApiError> {
     let treating = account_view(&account(st, &case.treating).await?)?;
     let patient = match &case.patient {
         Some(p) => Some(account_view(&account(st, p).await?)?),
@@ -121,19 +113,26 @@ pub async fn case_view(st: &AppState, case: &CaseRow) -> Result<CaseView, ApiErr
     for m in db::cases::members(st.db.pool(), &case.id).await? {
         members.push(MemberView {
             account: account_view(&account(st, &m.account).await?)?,
-            status: if m.status == "active" {
-                MemberStatus::Active
-            } else {
-                MemberStatus::Invited
+            status: match member_status(&m.status)? {
+                MemberStatus::Active => ViewStatus::Active,
+                MemberStatus::Invited => ViewStatus::Invited,
+                MemberStatus::Removed => ViewStatus::Removed,
             },
             added_by: AccountId::parse(&m.added_by)
                 .map_err(|_| ApiError::Internal("stored id".into()))?,
             added_at: m.added_at,
+            removed_at: m.removed_at,
         });
     }
+    let may_read_label =
+        case.treating == viewer.as_str() || case.patient.as_deref() == Some(viewer.as_str());
     Ok(CaseView {
-        case_id: CaseId::parse(&case.id).map_err(|_| ApiError::Internal("stored id".into()))?,
-        label: case.label.clone(),
+        case_id: facts::case_id(case)?,
+        sealed_label: case
+            .sealed_label
+            .clone()
+            .filter(|_| may_read_label)
+            .map(B64),
         opened_at: case.opened_at,
         treating,
         patient,
@@ -154,19 +153,19 @@ pub async fn show(
 ) -> ApiResult<ApiJson<CaseView>> {
     let id = parse_id(&id, CaseId::parse)?;
     let case = load_visible(&st, &s, id.as_str()).await?;
-    Ok(ApiJson(case_view(&st, &case).await?))
+    Ok(ApiJson(case_view(&st, &case, &s.account).await?))
 }
 
 pub async fn list(State(st): State<AppState>, s: Session) -> ApiResult<ApiJson<Vec<CaseView>>> {
     let mut out = Vec::new();
     for case in db::cases::for_account(st.db.pool(), s.account.as_str()).await? {
-        out.push(case_view(&st, &case).await?);
+        out.push(case_view(&st, &case, &s.account).await?);
     }
     Ok(ApiJson(out))
 }
 
 /// The treating physician signs the binding of the patient's key to the case, after
-/// comparing the fingerprint the patient read out.
+/// comparing the fingerprint the patient read out, and seals the label to both of them.
 pub async fn confirm_patient(
     State(st): State<AppState>,
     s: Session,
@@ -178,6 +177,7 @@ pub async fn confirm_patient(
     if case.treating != s.account.as_str() {
         return Err(ApiError::NotCaseTreating);
     }
+    check_sealed_label(&req.sealed_label)?;
     let patient_id = case.patient.clone().ok_or(ApiError::NoPatient)?;
     if case.binding.is_some() {
         return Err(ApiError::AlreadyConfirmed);
@@ -199,7 +199,7 @@ pub async fn confirm_patient(
     let mut tx = st.db.write().await?;
     let json =
         serde_json::to_string(&req.binding).map_err(|e| ApiError::Internal(e.to_string()))?;
-    db::cases::set_binding(&mut *tx, id.as_str(), &json).await?;
+    db::cases::set_binding(&mut *tx, id.as_str(), &json, &req.sealed_label.0).await?;
     db::audit::append(
         &mut tx,
         id.as_str(),
@@ -212,7 +212,17 @@ pub async fn confirm_patient(
     .await?;
     tx.commit().await?;
     let case = load_visible(&st, &s, id.as_str()).await?;
-    Ok(ApiJson(case_view(&st, &case).await?))
+    Ok(ApiJson(case_view(&st, &case, &s.account).await?))
+}
+
+fn actor(s: &Session, case: &CaseRow) -> Actor {
+    if case.patient.as_deref() == Some(s.account.as_str()) {
+        Actor::Patient
+    } else if case.treating == s.account.as_str() {
+        Actor::Treating
+    } else {
+        Actor::Other
+    }
 }
 
 /// The patient adds a physician (active at once); the treating physician invites one (who
@@ -226,34 +236,28 @@ pub async fn add_member(
     let id = parse_id(&id, CaseId::parse)?;
     let case = load_visible(&st, &s, id.as_str()).await?;
     let target = account(&st, req.account.as_str()).await?;
-    if !role_of(&target)?.is_physician() {
-        return Err(ApiError::NotAPhysician);
-    }
-    if target.id == case.treating {
-        return Err(ApiError::AlreadyMember(target.id));
-    }
-    let current = db::cases::member_status(st.db.pool(), id.as_str(), &target.id).await?;
-    let me = s.account.as_str();
-    let (status, event) = if case.patient.as_deref() == Some(me) {
-        if current.as_deref() == Some("active") {
-            return Err(ApiError::AlreadyMember(target.id));
-        }
-        ("active", AuditEvent::MemberAdded)
-    } else if case.treating == me {
-        if current.is_some() {
-            return Err(ApiError::AlreadyMember(target.id));
-        }
-        ("invited", AuditEvent::MemberInvited)
+    let current = db::cases::member_status(st.db.pool(), id.as_str(), &target.id)
+        .await?
+        .map(|s| member_status(&s))
+        .transpose()?;
+    let mut c = st.db.pool().acquire().await?;
+    let facts = facts::case_facts(&mut c, &case).await?;
+    drop(c);
+    let status = decide_add(actor(&s, &case), &facts, &req.account, role_of(&target)?, current)
+        .map_err(ApiError::Membership)?;
+    let event = if status == MemberStatus::Active {
+        AuditEvent::MemberAdded
     } else {
-        return Err(ApiError::NotCasePatient);
+        AuditEvent::MemberInvited
     };
     let now = now();
     let mut tx = st.db.write().await?;
     let m = MemberRow {
         account: target.id.clone(),
-        status: status.into(),
-        added_by: me.into(),
+        status: member_status_str(status).into(),
+        added_by: s.account.to_string(),
         added_at: now,
+        removed_at: None,
     };
     db::cases::put_member(&mut *tx, id.as_str(), &m).await?;
     db::audit::append(
@@ -268,36 +272,91 @@ pub async fn add_member(
     .await?;
     tx.commit().await?;
     let case = load_visible(&st, &s, id.as_str()).await?;
-    Ok(ApiJson(case_view(&st, &case).await?))
+    Ok(ApiJson(case_view(&st, &case, &s.account).await?))
 }
 
-/// The case's patient keys, checked against the treating physician's signed binding. No
-/// consent is accepted before this succeeds (DESIGN.md §6).
-pub async fn confirmed_patient(st: &AppState, case: &CaseRow) -> Result<VerifiedKeys, ApiError> {
-    let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
-    let treating = verified_keys(&account(st, &case.treating).await?)?;
-    let patient = account(st, patient_id).await?;
-    let record = serde_json::from_str(&patient.key_record)
-        .map_err(|_| ApiError::Internal("stored key record".into()))?;
-    let binding = match &case.binding {
-        Some(b) => {
-            Some(serde_json::from_str(b).map_err(|_| ApiError::Internal("stored binding".into()))?)
-        }
-        None => None,
-    };
-    let case_id = CaseId::parse(&case.id).map_err(|_| ApiError::Internal("stored id".into()))?;
-    verify_patient(&case_id, &treating, binding.as_ref(), &record).map_err(ApiError::Binding)
-}
-
-/// Is `account` the treating physician or an active member of the case?
-pub async fn is_active_physician(
-    st: &AppState,
-    case: &CaseRow,
-    account: &str,
-) -> Result<bool, ApiError> {
-    Ok(case.treating == account
-        || db::cases::member_status(st.db.pool(), &case.id, account)
-            .await?
-            .as_deref()
-            == Some("active"))
+/// The patient removes a physician: in one transaction every standing consent to them is
+/// revoked (the patient signed each revocation), everything they have not acknowledged is
+/// destroyed, and they stop seeing the case.
+pub async fn remove_member(
+    State(st): State<AppState>,
+    s: Session,
+    ApiPath((id, member)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<RemoveMemberRequest>,
+) -> ApiResult<ApiJson<RemoveMemberResponse>> {
+    let id = parse_id(&id, CaseId::parse)?;
+    let member = parse_id(&member, AccountId::parse)?;
+    let case = load_visible(&st, &s, id.as_str()).await?;
+    if case.patient.as_deref() != Some(s.account.as_str()) {
+        return Err(ApiError::NotCasePatient);
+    }
+    let mut c = st.db.pool().acquire().await?;
+    let patient = facts::confirmed_patient(&mut c, &case).await?;
+    drop(c);
+    let mut revocations: Vec<(Revocation, String)> = Vec::new();
+    for signed in &req.revocations {
+        let r = signed
+            .open(&patient.signing)
+            .map_err(|_| ApiError::BadRevocation)?;
+        let json = serde_json::to_string(signed).map_err(|e| ApiError::Internal(e.to_string()))?;
+        revocations.push((r, json));
+    }
+    let now = now();
+    let mut tx = st.db.write().await?;
+    let facts = facts::case_facts(&mut tx, &case).await?;
+    let chain = facts::chain(&mut tx, &case).await?;
+    let current = db::cases::member_status(&mut *tx, id.as_str(), member.as_str())
+        .await?
+        .map(|s| member_status(&s))
+        .transpose()?;
+    let plain: Vec<Revocation> = revocations.iter().map(|(r, _)| r.clone()).collect();
+    let revoked = decide_remove(Actor::Patient, &facts, &member, current, &chain, &plain)
+        .map_err(ApiError::Membership)?;
+    let mut purged = 0;
+    for (r, json) in &revocations {
+        let (n, delivered) =
+            super::consents::revoke_in(&mut tx, &chain, &case.id, r, json, now).await?;
+        purged += n;
+        db::audit::append(
+            &mut tx,
+            &case.id,
+            now,
+            AuditEvent::ConsentRevoked,
+            Some(&s.account),
+            Some(r.consent_id.as_str()),
+            Some(format!(
+                "{n} unread messages destroyed; {delivered} already delivered; recipient removed from the case"
+            )),
+        )
+        .await?;
+    }
+    // Anything still pending to them (under versions revoked before) goes too.
+    purged += crate::purge::pending(
+        &mut tx,
+        &case.id,
+        member.as_str(),
+        now,
+        |_| true,
+        db::envelopes::PurgeReason::MemberRemoved,
+    )
+    .await?;
+    db::cases::remove_member(&mut *tx, &case.id, member.as_str(), now).await?;
+    db::audit::append(
+        &mut tx,
+        &case.id,
+        now,
+        AuditEvent::MemberRemoved,
+        Some(&s.account),
+        Some(member.as_str()),
+        Some(format!("{} consents revoked; {purged} unread messages destroyed", revoked.len())),
+    )
+    .await?;
+    tx.commit().await?;
+    st.db.shred().await?;
+    tracing::info!(case = %case.id, purged, "member removed");
+    Ok(ApiJson(RemoveMemberResponse {
+        account: member,
+        revoked,
+        purged,
+    }))
 }

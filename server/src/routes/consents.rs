@@ -1,26 +1,59 @@
-//! Consents: the patient grants, lists and revokes them; physicians see those that concern
-//! them. Every rule is `trialog_protocol::consent`'s; this file only fetches what it needs.
+//! Consents: the patient grants, replaces, lists and revokes them; physicians see those that
+//! concern them. Every rule is `trialog_protocol`'s (`consent`, `chain`, `decide`); this
+//! file loads facts, asks, and stores.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use trialog_protocol::api::{ConsentView, RevokeRequest, RevokeResponse, SubmitConsentRequest};
+use trialog_protocol::api::{
+    ConsentView, RevokeRequest, RevokeResponse, SubmitConsentRequest, SubmitConsentResponse,
+};
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::consent::{Consent, Refusal, Standing, open_consent};
-use trialog_protocol::{CaseId, ConsentId, Role};
+use trialog_protocol::chain::{Chain, NewVersionRefusal, RevocationRefusal, Version};
+use trialog_protocol::consent::{Consent, Party, Refusal, Standing, open_consent};
+use trialog_protocol::decide::deliverable;
+use trialog_protocol::envelope::EnvelopeHeader;
+use trialog_protocol::{CaseId, ConsentId, Role, Signed};
 
-use super::cases::{confirmed_patient, is_active_physician, load_visible};
+use super::cases::load_visible;
 use super::views::consent_view;
 use super::{ApiJson, ApiPath, parse_id};
 use crate::auth::Session;
-use crate::db::{self, consents::ConsentRow};
+use crate::db::{self, consents::ConsentRow, envelopes::PurgeReason};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
+use crate::{facts, purge};
+
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Malformed(m) => ApiError::MalformedConsent(m),
+        other => ApiError::Refused(other),
+    }
+}
+
+/// The patient read a name and a role for every physician the consent names: they must be
+/// the directory's, or the text they signed misled them.
+async fn check_party(
+    c: &mut sqlx::SqliteConnection,
+    p: &Party,
+    facts: &trialog_protocol::decide::CaseFacts,
+) -> Result<db::accounts::AccountRow, ApiError> {
+    if !facts.is_active_physician(&p.account) {
+        return Err(ApiError::NotAMember(p.account.to_string()));
+    }
+    let a = db::accounts::get(&mut *c, p.account.as_str())
+        .await?
+        .ok_or_else(|| ApiError::UnknownAccount(p.account.to_string()))?;
+    if a.name.as_deref() != Some(p.name.as_str()) || a.role != p.role.as_str() {
+        return Err(ApiError::RecipientMismatch);
+    }
+    Ok(a)
+}
 
 pub async fn submit(
     State(st): State<AppState>,
     s: Session,
     ApiJson(req): ApiJson<SubmitConsentRequest>,
-) -> ApiResult<(StatusCode, ApiJson<ConsentView>)> {
+) -> ApiResult<(StatusCode, ApiJson<SubmitConsentResponse>)> {
     s.require(&[Role::Patient], "patient")?;
     // Who claims what, to find the keys; nothing is trusted before `open_consent` below.
     let claimed: Consent = req
@@ -31,95 +64,118 @@ pub async fn submit(
     if case.patient.as_deref() != Some(s.account.as_str()) || claimed.patient != s.account {
         return Err(ApiError::NotCasePatient);
     }
-    let patient = confirmed_patient(&st, &case).await?;
-    let c = open_consent(&req.consent, &patient.signing).map_err(|r| match r {
-        Refusal::Malformed(m) => ApiError::MalformedConsent(m),
-        other => ApiError::Refused(other),
-    })?;
-    if !is_active_physician(&st, &case, c.recipient.as_str()).await? {
-        return Err(ApiError::NotAMember(c.recipient.to_string()));
-    }
-    if let Some(senders) = &c.senders {
-        for sender in senders {
-            if !is_active_physician(&st, &case, sender.as_str()).await? {
-                return Err(ApiError::NotAMember(sender.to_string()));
-            }
-        }
-    }
-    let recipient = db::accounts::get(st.db.pool(), c.recipient.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownAccount(c.recipient.to_string()))?;
-    if recipient.fingerprint != c.recipient_fingerprint.as_str() {
+    let mut c = st.db.pool().acquire().await?;
+    let patient = facts::confirmed_patient(&mut c, &case).await?;
+    let consent = open_consent(&req.consent, &patient.signing).map_err(refused)?;
+    let case_facts = facts::case_facts(&mut c, &case).await?;
+    let recipient = check_party(
+        &mut c,
+        &Party {
+            account: consent.recipient.clone(),
+            name: consent.recipient_name.clone(),
+            role: consent.recipient_role,
+        },
+        &case_facts,
+    )
+    .await?;
+    if recipient.fingerprint != consent.recipient_fingerprint.as_str() {
         return Err(ApiError::Refused(Refusal::RecipientKeyChanged));
     }
-    // The patient read a name and a role: they must be the recipient's, as the operator
-    // registered them, or the text they signed misled them.
-    if recipient.name.as_deref() != Some(c.recipient_name.as_str())
-        || recipient.role != c.recipient_role.as_str()
-    {
-        return Err(ApiError::RecipientMismatch);
+    for p in &consent.senders {
+        check_party(&mut c, p, &case_facts).await?;
     }
+    drop(c);
     let now = now();
     Standing::default()
-        .live_at(c.valid_until, now)
+        .live_at(consent.valid_until, now)
         .map_err(ApiError::Refused)?;
+
     let mut tx = st.db.write().await?;
-    if db::consents::get(&mut *tx, c.consent_id.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::ConsentExists);
-    }
-    let previous = db::consents::current(&mut *tx, case.id.as_str(), c.recipient.as_str()).await?;
-    match (&previous, &c.supersedes) {
-        (None, None) => {}
-        (Some(p), Some(s)) if p.id == s.as_str() => {}
-        (_, Some(s)) => return Err(ApiError::BadSupersedes(s.to_string())),
-        (Some(p), None) => {
-            return Err(ApiError::BadSupersedes(format!(
-                "nothing (current is {})",
-                p.id
-            )));
-        }
-    }
+    let chain = facts::chain(&mut tx, &case).await?;
+    let previous = chain
+        .check_new(&consent)
+        .map_err(|e| match e {
+            NewVersionRefusal::Exists => ApiError::ConsentExists,
+            NewVersionRefusal::BadSupersedes { current } => ApiError::BadSupersedes(
+                current.map_or_else(|| "nothing".to_owned(), |c| c.to_string()),
+            ),
+        })?
+        .map(|v| v.consent.consent_id.clone());
     let row = ConsentRow {
-        id: c.consent_id.to_string(),
+        id: consent.consent_id.to_string(),
         case_id: case.id.clone(),
-        recipient: c.recipient.to_string(),
+        recipient: consent.recipient.to_string(),
         signed: serde_json::to_string(&req.consent)
             .map_err(|e| ApiError::Internal(e.to_string()))?,
-        valid_until: c.valid_until,
+        valid_until: consent.valid_until,
         created_at: now,
         revoked_at: None,
         revocation: None,
         superseded_by: None,
         superseded_at: None,
+        expired_at: None,
     };
     db::consents::insert(&mut *tx, &row).await?;
+    // The history with the new version: what it no longer covers is destroyed now, what it
+    // still covers stays readable.
+    let mut versions = chain.versions().to_vec();
+    versions.push(Version {
+        consent: consent.clone(),
+        revoked_at: None,
+        accepted_at: now,
+    });
+    let next = Chain::new(&facts::case_id(&case)?, &s.account, versions)
+        .map_err(ApiError::Chain)?;
+    let (mut purged, mut kept) = (0, 0);
     if let Some(p) = &previous {
-        db::consents::supersede(&mut *tx, &p.id, &row.id, now).await?;
+        db::consents::supersede(&mut *tx, p.as_str(), &row.id, now).await?;
+        let pending = db::envelopes::pending_for(&mut *tx, &case.id, &row.recipient).await?;
+        purged = purge::pending(
+            &mut tx,
+            &case.id,
+            &row.recipient,
+            now,
+            |h| deliverable(&next, h, now).is_err(),
+            PurgeReason::NoLongerCovered,
+        )
+        .await?;
+        kept = pending.len() as u64 - purged;
         db::audit::append(
             &mut tx,
             &case.id,
             now,
             AuditEvent::ConsentSuperseded,
             Some(&s.account),
-            Some(&p.id),
-            Some(format!("by {}", row.id)),
+            Some(p.as_str()),
+            Some(format!(
+                "by {}; {purged} unread messages no longer covered destroyed, {kept} kept",
+                row.id
+            )),
         )
         .await?;
     }
-    let fields: Vec<&str> = c.fields.iter().map(|f| f.as_str()).collect();
     let detail = format!(
-        "recipient {}; kinds {}; fields {}; until {}",
-        c.recipient,
-        c.kinds
+        "recipient {}; kinds {}; fields {}; senders {}; until {}",
+        consent.recipient,
+        consent
+            .kinds
             .iter()
             .map(|k| k.as_str())
             .collect::<Vec<_>>()
             .join(","),
-        fields.join(","),
-        trialog_protocol::time::format_date(c.valid_until)
+        consent
+            .fields
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        consent
+            .senders
+            .iter()
+            .map(|p| p.account.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        trialog_protocol::time::format_date(consent.valid_until)
     );
     db::audit::append(
         &mut tx,
@@ -132,19 +188,30 @@ pub async fn submit(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, ApiJson(consent_view(&row)?)))
+    if purged > 0 {
+        st.db.shred().await?;
+    }
+    tracing::info!(consent = %row.id, purged, kept, "consent granted");
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(SubmitConsentResponse {
+            consent: consent_view(&row)?,
+            purged,
+            kept,
+        }),
+    ))
 }
 
 /// May this caller see this consent? The patient sees all; a physician those addressed to
-/// them and those they may send under.
+/// them and those they may send under (need to know).
 fn concerns(s: &Session, c: &Consent, patient: Option<&str>) -> bool {
     patient == Some(s.account.as_str())
         || c.recipient == s.account
-        || (s.role.is_physician() && c.senders.as_ref().is_none_or(|v| v.contains(&s.account)))
+        || c.senders.iter().any(|p| p.account == s.account)
 }
 
 fn parsed(row: &ConsentRow) -> Result<Consent, ApiError> {
-    let signed: trialog_protocol::Signed<Consent> = serde_json::from_str(&row.signed)
+    let signed: Signed<Consent> = serde_json::from_str(&row.signed)
         .map_err(|_| ApiError::Internal("stored consent".into()))?;
     signed
         .parse_unverified()
@@ -167,26 +234,60 @@ pub async fn for_case(
     Ok(ApiJson(out))
 }
 
+async fn visible_consent(
+    st: &AppState,
+    s: &Session,
+    id: &ConsentId,
+) -> Result<(ConsentRow, db::cases::CaseRow), ApiError> {
+    let row = db::consents::get(st.db.pool(), id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::UnknownConsent(id.to_string()))?;
+    let case = load_visible(st, s, &row.case_id)
+        .await
+        .map_err(|_| ApiError::UnknownConsent(id.to_string()))?;
+    if !concerns(s, &parsed(&row)?, case.patient.as_deref()) {
+        return Err(ApiError::UnknownConsent(id.to_string()));
+    }
+    Ok((row, case))
+}
+
 pub async fn get_one(
     State(st): State<AppState>,
     s: Session,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<ConsentView>> {
     let id = parse_id(&id, ConsentId::parse)?;
-    let row = db::consents::get(st.db.pool(), id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownConsent(id.to_string()))?;
-    let case = load_visible(&st, &s, &row.case_id)
-        .await
-        .map_err(|_| ApiError::UnknownConsent(id.to_string()))?;
-    if !concerns(&s, &parsed(&row)?, case.patient.as_deref()) {
-        return Err(ApiError::UnknownConsent(id.to_string()));
-    }
+    let (row, _) = visible_consent(&st, &s, &id).await?;
     Ok(ApiJson(consent_view(&row)?))
 }
 
+/// The signed headers of the unread messages to this consent's recipient in its case: the
+/// patient's client shows, before signing a new version, how many it would destroy. Headers
+/// hold ids, kinds and field ids, never a value.
+pub async fn pending(
+    State(st): State<AppState>,
+    s: Session,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Vec<Signed<EnvelopeHeader>>>> {
+    s.require(&[Role::Patient], "patient")?;
+    let id = parse_id(&id, ConsentId::parse)?;
+    let (row, case) = visible_consent(&st, &s, &id).await?;
+    if case.patient.as_deref() != Some(s.account.as_str()) {
+        return Err(ApiError::NotCasePatient);
+    }
+    let mut out = Vec::new();
+    for r in db::envelopes::pending_for(st.db.pool(), &case.id, &row.recipient).await? {
+        out.push(
+            serde_json::from_str(&r.header)
+                .map_err(|_| ApiError::Internal("stored header".into()))?,
+        );
+    }
+    Ok(ApiJson(out))
+}
+
 /// Revocation takes effect on receipt: no new envelope is accepted under the consent, and
-/// every envelope under it that nobody fetched yet is destroyed (DESIGN.md §2.6).
+/// every envelope to its recipient that they have not acknowledged is destroyed, fetched or
+/// not (DESIGN.md §2.6).
 pub async fn revoke(
     State(st): State<AppState>,
     s: Session,
@@ -195,45 +296,27 @@ pub async fn revoke(
 ) -> ApiResult<ApiJson<RevokeResponse>> {
     s.require(&[Role::Patient], "patient")?;
     let id = parse_id(&id, ConsentId::parse)?;
-    let row = db::consents::get(st.db.pool(), id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownConsent(id.to_string()))?;
-    let case = load_visible(&st, &s, &row.case_id)
-        .await
-        .map_err(|_| ApiError::UnknownConsent(id.to_string()))?;
+    let (_, case) = visible_consent(&st, &s, &id).await?;
     if case.patient.as_deref() != Some(s.account.as_str()) {
         return Err(ApiError::NotCasePatient);
     }
-    if row.revoked_at.is_some() {
-        return Err(ApiError::AlreadyRevoked);
-    }
-    let patient = confirmed_patient(&st, &case).await?;
+    let mut c = st.db.pool().acquire().await?;
+    let patient = facts::confirmed_patient(&mut c, &case).await?;
+    drop(c);
     let r = req
         .revocation
         .open(&patient.signing)
         .map_err(|_| ApiError::BadRevocation)?;
-    if r.consent_id != id || r.case_id.as_str() != case.id || r.patient != s.account {
+    if r.consent_id != id {
         return Err(ApiError::BadRevocation);
     }
     let now = now();
     let mut tx = st.db.write().await?;
+    let chain = facts::chain(&mut tx, &case).await?;
     let json =
         serde_json::to_string(&req.revocation).map_err(|e| ApiError::Internal(e.to_string()))?;
-    db::consents::revoke(&mut *tx, id.as_str(), &json, now).await?;
-    let (waiting, already_delivered) = db::envelopes::under_consent(&mut tx, id.as_str()).await?;
-    for msg in &waiting {
-        db::envelopes::drop_ciphertext(&mut *tx, msg, "purged").await?;
-        db::audit::append(
-            &mut tx,
-            &case.id,
-            now,
-            AuditEvent::EnvelopePurged,
-            Some(&s.account),
-            Some(msg),
-            Some(format!("consent {id} revoked before delivery")),
-        )
-        .await?;
-    }
+    let (purged, already_delivered) =
+        revoke_in(&mut tx, &chain, &case.id, &r, &json, now).await?;
     db::audit::append(
         &mut tx,
         &case.id,
@@ -242,16 +325,56 @@ pub async fn revoke(
         Some(&s.account),
         Some(id.as_str()),
         Some(format!(
-            "{} purged unread; {already_delivered} already delivered",
-            waiting.len()
+            "{purged} unread messages destroyed; {already_delivered} already delivered"
         )),
     )
     .await?;
     tx.commit().await?;
+    st.db.shred().await?;
+    tracing::info!(consent = %id, purged, "consent revoked");
     Ok(ApiJson(RevokeResponse {
         consent_id: id,
         revoked_at: now,
-        purged: waiting.len() as u64,
+        purged,
         already_delivered,
     }))
+}
+
+/// Revokes one version inside the caller's transaction and destroys everything its
+/// recipient has not acknowledged in the case. Returns (destroyed, already delivered).
+pub async fn revoke_in(
+    tx: &mut db::Tx,
+    chain: &Chain,
+    case_id: &str,
+    r: &trialog_protocol::consent::Revocation,
+    signed_json: &str,
+    now: i64,
+) -> Result<(u64, u64), ApiError> {
+    let v = chain.check_revocation(r).map_err(|e| match e {
+        RevocationRefusal::AlreadyRevoked => ApiError::AlreadyRevoked,
+        RevocationRefusal::Superseded => ApiError::Refused(Refusal::Superseded),
+        RevocationRefusal::UnknownConsent | RevocationRefusal::Mismatch => {
+            ApiError::BadRevocation
+        }
+    })?;
+    let recipient = v.consent.recipient.to_string();
+    // The whole line of versions: what was delivered under any of them cannot be recalled.
+    let line: Vec<String> = chain
+        .versions()
+        .iter()
+        .filter(|w| chain.head(&w.consent.consent_id).map(|h| &h.consent.consent_id) == Some(&r.consent_id))
+        .map(|w| w.consent.consent_id.to_string())
+        .collect();
+    let already_delivered = db::envelopes::delivered_count(&mut *tx, &line).await?;
+    db::consents::revoke(&mut **tx, r.consent_id.as_str(), signed_json, now).await?;
+    let purged = purge::pending(
+        tx,
+        case_id,
+        &recipient,
+        now,
+        |h| line.iter().any(|id| id == h.consent_id.as_str()),
+        PurgeReason::Revoked,
+    )
+    .await?;
+    Ok((purged, already_delivered))
 }

@@ -1,23 +1,26 @@
-//! Envelopes: the server's checks of DESIGN.md §7, in order, each with its own code; then
-//! commit, audit, answer. The server sees ciphertext, hashes and ids, never a value.
+//! Envelopes: parse, load the facts, let `trialog_protocol::decide::admit` decide every
+//! check of DESIGN.md §7, then commit with the audit entry and answer. The server sees
+//! ciphertext, hashes and ids, never a value.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use trialog_protocol::api::{EnvelopeState, EnvelopeView, InboxItem, SubmitEnvelopeResponse};
-use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::consent::{Refusal, SendContext, evaluate, open_consent};
-use trialog_protocol::envelope::{
-    EncryptedField, Envelope, EnvelopeHeader, MAX_CLOCK_SKEW, check_ciphertexts, check_manifest,
+use trialog_protocol::api::{
+    EnvelopeState, EnvelopeView, InboxItem, InboxPage, SubmitEnvelopeResponse,
 };
+use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::consent::Refusal;
+use trialog_protocol::decide::{AdmissionFacts, admit, deliverable};
+use trialog_protocol::encoding::B64;
+use trialog_protocol::envelope::{EncryptedField, Envelope, EnvelopeHeader};
 use trialog_protocol::keys::verifying_key;
-use trialog_protocol::{AccountId, CaseId, MessageId};
+use trialog_protocol::{AccountId, CaseId, Fingerprint, MessageId};
 
-use super::cases::{confirmed_patient, is_active_physician};
 use super::{ApiJson, ApiPath, ApiQuery, parse_id};
 use crate::auth::Session;
-use crate::db::{self, envelopes::EnvelopeRow};
+use crate::db::{self, envelopes::EnvelopeRow, envelopes::PurgeReason};
 use crate::error::{ApiError, ApiResult};
+use crate::facts;
 use crate::state::{AppState, now};
 
 pub async fn submit(
@@ -25,104 +28,52 @@ pub async fn submit(
     s: Session,
     ApiJson(env): ApiJson<Envelope>,
 ) -> ApiResult<(StatusCode, ApiJson<SubmitEnvelopeResponse>)> {
-    // 1. Token valid (the extractor) and role allowed to send this kind.
+    // Who claims what, to know which facts to load; `admit` verifies everything.
     let claimed: EnvelopeHeader = env
         .header
         .parse_unverified()
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    if !s.role.may_send(claimed.kind) {
-        return Err(ApiError::KindForbidden {
-            role: s.role.as_str(),
-            kind: claimed.kind.as_str(),
-        });
-    }
-    if claimed.sender != s.account {
-        return Err(ApiError::SenderMismatch);
-    }
-    // 2. Signature valid for the sender's registered key.
-    let sender = db::accounts::get(st.db.pool(), s.account.as_str())
+    let mut c = st.db.pool().acquire().await?;
+    let sender = db::accounts::get(&mut *c, s.account.as_str())
         .await?
         .ok_or_else(|| ApiError::UnknownAccount(s.account.to_string()))?;
     let sender_key =
         verifying_key(&sender.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
-    let h = env
-        .header
-        .open(&sender_key)
-        .map_err(|_| ApiError::BadEnvelopeSignature)?;
-    check_manifest(&h).map_err(ApiError::Envelope)?;
-    // 3. Message id new.
-    if db::envelopes::exists(st.db.pool(), h.message_id.as_str()).await? {
-        return Err(ApiError::Replay(h.message_id.to_string()));
-    }
-    // 4. Created-at within the allowed skew.
+    let id_seen = db::envelopes::exists(&mut *c, claimed.message_id.as_str()).await?;
+    let case = db::cases::get(&mut *c, claimed.case_id.as_str()).await?;
+    let (case_facts, chain) = match &case {
+        Some(case) => (
+            Some(facts::case_facts(&mut c, case).await?),
+            facts::chain(&mut c, case).await?,
+        ),
+        None => (None, Default::default()),
+    };
+    let recipient_fp = db::accounts::get(&mut *c, claimed.recipient.as_str())
+        .await?
+        .and_then(|a| Fingerprint::parse(&a.fingerprint).ok());
+    drop(c);
     let now = now();
-    // abs_diff: created_at comes from the network and may be i64::MIN.
-    if h.created_at.abs_diff(now) > MAX_CLOCK_SKEW.unsigned_abs() {
-        return Err(ApiError::ClockSkew);
-    }
-    // 5. Case exists; sender and recipient are its physicians.
-    let case = db::cases::get(st.db.pool(), h.case_id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownCase(h.case_id.to_string()))?;
-    if !is_active_physician(&st, &case, s.account.as_str()).await? {
-        return Err(ApiError::UnknownCase(h.case_id.to_string()));
-    }
-    if h.recipient == h.sender || !is_active_physician(&st, &case, h.recipient.as_str()).await? {
-        return Err(ApiError::NotAMember(h.recipient.to_string()));
-    }
-    let recipient = db::accounts::get(st.db.pool(), h.recipient.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownAccount(h.recipient.to_string()))?;
-    if recipient.fingerprint != h.recipient_fingerprint.as_str() {
-        return Err(ApiError::RecipientKeyMismatch);
-    }
-    // 6. Consent valid: signed by the confirmed patient key, live, for this recipient and
-    //    sender and kind; 7. manifest ⊆ consented fields. Both decided by `evaluate`.
-    let row = db::consents::get(st.db.pool(), h.consent_id.as_str())
-        .await?
-        .filter(|c| c.case_id == case.id)
-        .ok_or_else(|| ApiError::ConsentNotFound(h.consent_id.to_string()))?;
-    let patient = confirmed_patient(&st, &case).await?;
-    let signed = serde_json::from_str(&row.signed)
-        .map_err(|_| ApiError::Internal("stored consent".into()))?;
-    let consent = open_consent(&signed, &patient.signing).map_err(ApiError::Refused)?;
-    let standing = row.standing();
-    // Evaluated at the server's clock, so a backdated header cannot slip under a consent
-    // that has since been revoked or has expired; and at the header's created-at, which is
-    // when the recipient's client will evaluate it, so nothing accepted here is refused there.
-    let mut decision = None;
-    for at in [now, h.created_at] {
-        let ctx = SendContext {
-            case_id: &h.case_id,
-            sender: &h.sender,
-            recipient: &h.recipient,
-            recipient_fingerprint: &h.recipient_fingerprint,
-            kind: h.kind,
-            at,
-        };
-        let d = evaluate(&consent, &standing, &ctx, &h.fields()).map_err(|r| match r {
-            Refusal::Malformed(m) => ApiError::MalformedConsent(m),
-            other => ApiError::Refused(other),
-        })?;
-        decision.get_or_insert(d);
-    }
-    let decision = decision.unwrap_or_default();
-    if !decision.stripped.is_empty() {
-        let fields = decision
-            .stripped
-            .iter()
-            .map(|s| s.field.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(ApiError::FieldsNotConsented { fields });
-    }
-    // 8. Ciphertext hashes match the signed manifest; sizes within limits.
-    check_ciphertexts(&h, &env.fields).map_err(ApiError::Envelope)?;
-
+    let h = admit(
+        &AdmissionFacts {
+            session: (&s.account, s.role),
+            sender_key: &sender_key,
+            id_seen,
+            now,
+            case: case_facts.as_ref(),
+            recipient_fingerprint: recipient_fp.as_ref(),
+            chain: &chain,
+        },
+        &env,
+    )
+    .map_err(|r| {
+        tracing::info!(code = %r.code(), "envelope refused");
+        ApiError::Admit(r)
+    })?;
     let fields = serde_json::to_vec(&env.fields).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let size: usize = env.fields.iter().map(|f| f.ciphertext.0.len()).sum();
     let row = EnvelopeRow {
         id: h.message_id.to_string(),
-        case_id: case.id.clone(),
+        case_id: h.case_id.to_string(),
         sender: h.sender.to_string(),
         recipient: h.recipient.to_string(),
         consent_id: h.consent_id.to_string(),
@@ -133,10 +84,12 @@ pub async fn submit(
         header: serde_json::to_string(&env.header)
             .map_err(|e| ApiError::Internal(e.to_string()))?,
         fields: Some(fields),
+        size: size as i64,
+        purge_reason: None,
     };
     let mut tx = st.db.write().await?;
     // Checked again inside the write transaction: two racing submissions of one id, and a
-    // revocation or a new version of the consent committed since it was read above (a
+    // revocation or a new version of the consent committed since the facts were read (a
     // revocation purges only what it sees, so this envelope must not slip in after it).
     if db::envelopes::exists(&mut *tx, &row.id).await? {
         return Err(ApiError::Replay(row.id));
@@ -144,6 +97,15 @@ pub async fn submit(
     match db::consents::get(&mut *tx, &row.consent_id).await? {
         Some(c) => c.standing().check(now).map_err(ApiError::Refused)?,
         None => return Err(ApiError::ConsentNotFound(row.consent_id)),
+    }
+    // One sender cannot fill a recipient's queue with what they will never read.
+    let (pending, bytes) = db::envelopes::pending_totals(&mut *tx, &row.recipient).await?;
+    let limits = &st.settings;
+    if pending >= limits.max_pending_per_recipient
+        || bytes + row.size > limits.max_pending_bytes_per_recipient
+    {
+        tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
+        return Err(ApiError::RecipientQuota { pending, bytes });
     }
     db::envelopes::insert(&mut *tx, &row).await?;
     let detail = format!(
@@ -164,7 +126,7 @@ pub async fn submit(
     );
     db::audit::append(
         &mut tx,
-        &case.id,
+        &row.case_id,
         now,
         AuditEvent::EnvelopeAccepted,
         Some(&s.account),
@@ -196,39 +158,75 @@ fn state_of(s: &str) -> EnvelopeState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboxQuery {
-    #[serde(default)]
-    all: bool,
     /// Long poll: with an empty inbox, wait up to this many seconds for a message.
     #[serde(default)]
     wait: u64,
+    /// Items per page (default 100, at most 500).
+    #[serde(default)]
+    limit: Option<i64>,
+    /// The `next` of the previous page.
+    #[serde(default)]
+    after: Option<String>,
 }
 
 /// Longest long poll, seconds.
 pub const MAX_WAIT: u64 = 60;
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 500;
 
+/// A cursor is the position of the last item shown: `accepted_at` and message id.
+fn cursor(r: &db::envelopes::InboxRow) -> String {
+    B64::encode(format!("{}/{}", r.accepted_at, r.id).as_bytes())
+}
+
+fn parse_cursor(s: &str) -> Result<(i64, String), ApiError> {
+    let bytes = B64::decode(s).map_err(|_| ApiError::BadCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| ApiError::BadCursor)?;
+    let (at, id) = text.split_once('/').ok_or(ApiError::BadCursor)?;
+    let at = at.parse().map_err(|_| ApiError::BadCursor)?;
+    let id = MessageId::parse(id).map_err(|_| ApiError::BadCursor)?;
+    Ok((at, id.to_string()))
+}
+
+/// The recipient's pending messages, a page at a time. Expiries due are acted on first, so
+/// the inbox never lists a message that can no longer be read.
 pub async fn inbox(
     State(st): State<AppState>,
     s: Session,
     ApiQuery(q): ApiQuery<InboxQuery>,
-) -> ApiResult<ApiJson<Vec<InboxItem>>> {
+) -> ApiResult<ApiJson<InboxPage>> {
     s.require_physician()?;
     if q.wait > MAX_WAIT {
         return Err(ApiError::BadParameter(format!(
             "wait is at most {MAX_WAIT} seconds"
         )));
     }
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadParameter(format!(
+            "limit is 1 to {MAX_PAGE}"
+        )));
+    }
+    let after = q.after.as_deref().map(parse_cursor).transpose()?;
+    let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+    crate::sweep::expire_due(&st, now()).await?;
     // Register interest before looking, so a message accepted in between is not missed.
     let notify = st.inboxes.of(s.account.as_str());
     let woken = notify.notified();
-    let mut rows = db::envelopes::inbox(st.db.pool(), s.account.as_str(), q.all).await?;
+    let mut rows =
+        db::envelopes::inbox_page(st.db.pool(), s.account.as_str(), after, limit + 1).await?;
     if rows.is_empty() && q.wait > 0 {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(q.wait), woken).await;
-        rows = db::envelopes::inbox(st.db.pool(), s.account.as_str(), q.all).await?;
+        rows =
+            db::envelopes::inbox_page(st.db.pool(), s.account.as_str(), after, limit + 1).await?;
     }
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(cursor) } else { None };
     let bad = |_| ApiError::Internal("stored id".into());
-    let mut out = Vec::new();
+    let mut items = Vec::with_capacity(rows.len());
     for r in rows {
-        out.push(InboxItem {
+        items.push(InboxItem {
             message_id: MessageId::parse(&r.id).map_err(bad)?,
             case_id: CaseId::parse(&r.case_id).map_err(bad)?,
             sender: AccountId::parse(&r.sender).map_err(bad)?,
@@ -242,7 +240,7 @@ pub async fn inbox(
             state: state_of(&r.state),
         });
     }
-    Ok(ApiJson(out))
+    Ok(ApiJson(InboxPage { items, next }))
 }
 
 async fn own_envelope(st: &AppState, s: &Session, id: &str) -> Result<EnvelopeRow, ApiError> {
@@ -253,33 +251,58 @@ async fn own_envelope(st: &AppState, s: &Session, id: &str) -> Result<EnvelopeRo
         .ok_or_else(|| ApiError::UnknownMessage(id.to_string()))
 }
 
+fn gone(r: &EnvelopeRow) -> ApiError {
+    ApiError::MessageGone {
+        id: r.id.clone(),
+        reason: r.purge_reason.clone(),
+    }
+}
+
 pub async fn fetch(
     State(st): State<AppState>,
     s: Session,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<EnvelopeView>> {
     let r = own_envelope(&st, &s, &id).await?;
-    if r.state != "accepted" {
-        // Delivered before (fetched again before acknowledging), or gone.
-        return envelope_view(&r);
+    if r.fields.is_none() {
+        return Err(gone(&r));
     }
-    // First delivery: decided inside one write transaction, so a revocation cannot purge
-    // the row between our read and our answer.
+    // Every fetch (first or repeated before acknowledgement) is decided inside one write
+    // transaction against the consent history as it is now: a new version that no longer
+    // covers it, an expiry or a revocation since it was accepted destroy it instead.
     let now = now();
     let mut tx = st.db.write().await?;
     let r = db::envelopes::get(&mut *tx, &r.id)
         .await?
         .ok_or_else(|| ApiError::UnknownMessage(r.id.clone()))?;
-    if r.state != "accepted" {
-        return envelope_view(&r);
+    if r.fields.is_none() {
+        return Err(gone(&r));
     }
-    // Expiry and a newer version act like revocation for what was not delivered yet.
-    let consent = db::consents::get(&mut *tx, &r.consent_id).await?;
-    let stands = consent
-        .as_ref()
-        .is_some_and(|c| c.standing().live_at(c.valid_until, now).is_ok());
-    if !stands {
-        db::envelopes::drop_ciphertext(&mut *tx, &r.id, "purged").await?;
+    let case = db::cases::get(&mut *tx, &r.case_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("envelope without case".into()))?;
+    let chain = facts::chain(&mut tx, &case).await?;
+    let signed: trialog_protocol::Signed<EnvelopeHeader> =
+        serde_json::from_str(&r.header).map_err(|_| ApiError::Internal("stored header".into()))?;
+    let header = signed
+        .parse_unverified()
+        .map_err(|_| ApiError::Internal("stored header".into()))?;
+    let facts = facts::case_facts(&mut tx, &case).await?;
+    let member = facts.is_active_physician(&s.account);
+    if let Err(why) = deliverable(&chain, &header, now).and_then(|()| {
+        if member {
+            Ok(())
+        } else {
+            Err(Refusal::WrongRecipient)
+        }
+    }) {
+        let reason = match why {
+            Refusal::Revoked => PurgeReason::Revoked,
+            Refusal::Expired => PurgeReason::Expired,
+            Refusal::WrongRecipient => PurgeReason::MemberRemoved,
+            _ => PurgeReason::NoLongerCovered,
+        };
+        db::envelopes::purge(&mut *tx, &r.id, reason).await?;
         db::audit::append(
             &mut tx,
             &r.case_id,
@@ -287,27 +310,33 @@ pub async fn fetch(
             AuditEvent::EnvelopePurged,
             None,
             Some(&r.id),
-            Some(format!(
-                "consent {} no longer stands (expired or replaced)",
-                r.consent_id
-            )),
+            Some(format!("destroyed unread: {}", reason.as_str())),
         )
         .await?;
         tx.commit().await?;
-        return Err(ApiError::MessageGone(r.id));
+        st.db.shred().await?;
+        tracing::info!(message = %r.id, reason = reason.as_str(), "envelope purged at delivery");
+        return Err(ApiError::MessageGone {
+            id: r.id,
+            reason: Some(reason.as_str().into()),
+        });
     }
-    db::envelopes::set_state(&mut *tx, &r.id, "delivered").await?;
-    db::audit::append(
-        &mut tx,
-        &r.case_id,
-        now,
-        AuditEvent::EnvelopeDelivered,
-        Some(&s.account),
-        Some(&r.id),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    if r.state == "accepted" {
+        db::envelopes::set_state(&mut *tx, &r.id, "delivered").await?;
+        db::audit::append(
+            &mut tx,
+            &r.case_id,
+            now,
+            AuditEvent::EnvelopeDelivered,
+            Some(&s.account),
+            Some(&r.id),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
     envelope_view(&r)
 }
 
@@ -316,7 +345,7 @@ fn envelope_view(r: &EnvelopeRow) -> ApiResult<ApiJson<EnvelopeView>> {
         Some(f) => {
             serde_json::from_slice(f).map_err(|_| ApiError::Internal("stored fields".into()))?
         }
-        None => return Err(ApiError::MessageGone(r.id.clone())),
+        None => return Err(gone(r)),
     };
     let header =
         serde_json::from_str(&r.header).map_err(|_| ApiError::Internal("stored header".into()))?;
@@ -326,7 +355,8 @@ fn envelope_view(r: &EnvelopeRow) -> ApiResult<ApiJson<EnvelopeView>> {
     }))
 }
 
-/// The recipient has verified and stored the message: the server deletes its ciphertext.
+/// The recipient has verified and stored the message: the server deletes its ciphertext,
+/// from the WAL too, before answering.
 pub async fn acknowledge(
     State(st): State<AppState>,
     s: Session,
@@ -335,7 +365,7 @@ pub async fn acknowledge(
     let r = own_envelope(&st, &s, &id).await?;
     match r.state.as_str() {
         "acknowledged" => return Ok(StatusCode::NO_CONTENT),
-        "purged" => return Err(ApiError::MessageGone(r.id)),
+        "purged" => return Err(gone(&r)),
         "accepted" => {
             return Err(ApiError::BadRequest(
                 "fetch the message before acknowledging it".into(),
@@ -344,7 +374,7 @@ pub async fn acknowledge(
         _ => {}
     }
     let mut tx = st.db.write().await?;
-    db::envelopes::drop_ciphertext(&mut *tx, &r.id, "acknowledged").await?;
+    db::envelopes::acknowledge(&mut *tx, &r.id).await?;
     db::audit::append(
         &mut tx,
         &r.case_id,
@@ -356,5 +386,6 @@ pub async fn acknowledge(
     )
     .await?;
     tx.commit().await?;
+    st.db.shred().await?;
     Ok(StatusCode::NO_CONTENT)
 }

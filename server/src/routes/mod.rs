@@ -6,7 +6,7 @@ mod audit;
 mod cases;
 mod consents;
 mod envelopes;
-mod views;
+pub(crate) mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -55,11 +55,16 @@ pub fn router(state: AppState) -> Router {
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/confirm", post(cases::confirm_patient))
         .route("/cases/{id}/members", post(cases::add_member))
+        .route(
+            "/cases/{id}/members/{account}/remove",
+            post(cases::remove_member),
+        )
         .route("/cases/{id}/consents", get(consents::for_case))
         .route("/cases/{id}/audit", get(audit::for_case))
         .route("/consents", post(consents::submit))
         .route("/consents/{id}", get(consents::get_one))
         .route("/consents/{id}/revoke", post(consents::revoke))
+        .route("/consents/{id}/pending", get(consents::pending))
         .route(
             "/envelopes",
             post(envelopes::submit).layer(DefaultBodyLimit::max(MAX_ENVELOPE_BODY)),

@@ -50,5 +50,7 @@ pub fn consent_view(c: &ConsentRow) -> Result<ConsentView, ApiError> {
             None => None,
         },
         superseded_at: c.superseded_at,
+        expired_at: c.expired_at,
+        accepted_at: c.created_at,
     })
 }

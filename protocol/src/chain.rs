@@ -1,0 +1,225 @@
+//! The consents of one case over time: versions linked by the `supersedes` each new version
+//! signs, and the revocations the patient signed.
+//!
+//! ```text
+//! recipient A:  v1 <- v2 <- v3 (head)        v3 covers what A may still receive
+//! recipient B:  v1 (revoked)   v2 (head)     a new chain starts only after a revocation
+//! ```
+//!
+//! Everything here is decided from signed facts the caller has verified (consents opened
+//! with the patient's key, revocations likewise), plus the time each revocation took effect.
+//! The server, the sender's client and the recipient's client build the same `Chain` and
+//! so agree on which version is current and on what a version still allows.
+
+use crate::consent::{Consent, Revocation, happened_by};
+use crate::ids::{AccountId, CaseId, ConsentId};
+
+/// One signed version and what happened to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub consent: Consent,
+    /// When the revocation took effect (the server's receipt), if it is revoked.
+    pub revoked_at: Option<i64>,
+    /// When the version was accepted by the server (its successor takes effect then).
+    pub accepted_at: i64,
+}
+
+/// Why a set of consents is not one consistent history.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChainError {
+    #[error("consent {0} belongs to another case or patient")]
+    Foreign(ConsentId),
+    #[error("consent {0} appears twice")]
+    Duplicate(ConsentId),
+    #[error("consent {0} replaces a consent that is not in the case")]
+    DanglingSupersedes(ConsentId),
+    #[error("consent {0} replaces a consent for another recipient")]
+    CrossRecipient(ConsentId),
+    #[error("consent {0} is replaced twice")]
+    Fork(ConsentId),
+    #[error("the consents for {0} have more than one current version")]
+    TwoHeads(AccountId),
+}
+
+/// The verified history of one case's consents.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    versions: Vec<Version>,
+}
+
+impl Chain {
+    /// Checks that `versions` form one history: same case and patient, each `supersedes`
+    /// names a version for the same recipient, no version is replaced twice, and at most one
+    /// version per recipient stands unrevoked and unreplaced.
+    pub fn new(
+        case_id: &CaseId,
+        patient: &AccountId,
+        versions: Vec<Version>,
+    ) -> Result<Chain, ChainError> {
+        for (i, v) in versions.iter().enumerate() {
+            let c = &v.consent;
+            if &c.case_id != case_id || &c.patient != patient {
+                return Err(ChainError::Foreign(c.consent_id.clone()));
+            }
+            if versions[..i]
+                .iter()
+                .any(|w| w.consent.consent_id == c.consent_id)
+            {
+                return Err(ChainError::Duplicate(c.consent_id.clone()));
+            }
+        }
+        let chain = Chain { versions };
+        for v in &chain.versions {
+            let c = &v.consent;
+            if let Some(old) = &c.supersedes {
+                let prev = chain
+                    .get(old)
+                    .ok_or_else(|| ChainError::DanglingSupersedes(c.consent_id.clone()))?;
+                if prev.consent.recipient != c.recipient {
+                    return Err(ChainError::CrossRecipient(c.consent_id.clone()));
+                }
+                let successors = chain
+                    .versions
+                    .iter()
+                    .filter(|w| w.consent.supersedes.as_ref() == Some(old))
+                    .count();
+                if successors > 1 {
+                    return Err(ChainError::Fork(old.clone()));
+                }
+            }
+        }
+        for v in &chain.versions {
+            let r = &v.consent.recipient;
+            let open = chain
+                .versions
+                .iter()
+                .filter(|w| &w.consent.recipient == r && w.revoked_at.is_none())
+                .filter(|w| chain.successor(&w.consent.consent_id).is_none())
+                .count();
+            if open > 1 {
+                return Err(ChainError::TwoHeads(r.clone()));
+            }
+        }
+        Ok(chain)
+    }
+
+    pub fn versions(&self) -> &[Version] {
+        &self.versions
+    }
+
+    pub fn get(&self, id: &ConsentId) -> Option<&Version> {
+        self.versions.iter().find(|v| &v.consent.consent_id == id)
+    }
+
+    /// The version that replaces `id`, if any.
+    pub fn successor(&self, id: &ConsentId) -> Option<&Version> {
+        self.versions
+            .iter()
+            .find(|v| v.consent.supersedes.as_ref() == Some(id))
+    }
+
+    /// The newest version of the line `id` belongs to. `new` has checked there is no cycle
+    /// longer than the chain itself; the walk is bounded all the same.
+    pub fn head(&self, id: &ConsentId) -> Option<&Version> {
+        let mut v = self.get(id)?;
+        for _ in 0..self.versions.len() {
+            match self.successor(&v.consent.consent_id) {
+                Some(next) => v = next,
+                None => break,
+            }
+        }
+        Some(v)
+    }
+
+    /// When `id` was replaced: the moment its successor was accepted.
+    pub fn superseded_at(&self, id: &ConsentId) -> Option<i64> {
+        self.successor(id).map(|s| s.accepted_at)
+    }
+
+    /// The version a new message to `recipient` goes under: the head of their line that is
+    /// neither revoked nor replaced (it may have expired: `in_period` says so).
+    pub fn current(&self, recipient: &AccountId) -> Option<&Version> {
+        self.versions
+            .iter()
+            .filter(|v| &v.consent.recipient == recipient && v.revoked_at.is_none())
+            .find(|v| self.successor(&v.consent.consent_id).is_none())
+    }
+
+    /// Every version whose line ends in a version that still stands at `at` for `who`
+    /// (recipient or sender): what a physician may see.
+    pub fn concerns(&self, v: &Version, who: &AccountId) -> bool {
+        &v.consent.recipient == who || v.consent.senders.iter().any(|p| &p.account == who)
+    }
+
+    /// A new version `new` may be accepted: it names as replaced exactly the current version
+    /// for its recipient (or nothing, when there is none). Returns the version it replaces.
+    pub fn check_new(&self, new: &Consent) -> Result<Option<&Version>, NewVersionRefusal> {
+        if self.get(&new.consent_id).is_some() {
+            return Err(NewVersionRefusal::Exists);
+        }
+        let current = self.current(&new.recipient);
+        match (current, &new.supersedes) {
+            (None, None) => Ok(None),
+            (Some(c), Some(s)) if &c.consent.consent_id == s => Ok(Some(c)),
+            (Some(c), _) => Err(NewVersionRefusal::BadSupersedes {
+                current: Some(c.consent.consent_id.clone()),
+            }),
+            (None, Some(_)) => Err(NewVersionRefusal::BadSupersedes { current: None }),
+        }
+    }
+
+    /// A revocation signed by the patient may take effect: it names a version of this case
+    /// that is current (neither revoked nor replaced: replaced versions allow nothing new,
+    /// and what they still cover is their successor's to allow).
+    pub fn check_revocation(&self, r: &Revocation) -> Result<&Version, RevocationRefusal> {
+        let v = self
+            .get(&r.consent_id)
+            .ok_or(RevocationRefusal::UnknownConsent)?;
+        if r.case_id != v.consent.case_id || r.patient != v.consent.patient {
+            return Err(RevocationRefusal::Mismatch);
+        }
+        if v.revoked_at.is_some() {
+            return Err(RevocationRefusal::AlreadyRevoked);
+        }
+        if self.successor(&r.consent_id).is_some() {
+            return Err(RevocationRefusal::Superseded);
+        }
+        Ok(v)
+    }
+
+    /// Standing of `id` at `at`, by the one time rule: revoked or replaced from the second it
+    /// happened.
+    pub fn standing(&self, id: &ConsentId) -> crate::consent::Standing {
+        crate::consent::Standing {
+            revoked_at: self.get(id).and_then(|v| v.revoked_at),
+            superseded_at: self.superseded_at(id),
+        }
+    }
+
+    /// Is the line of `id` revoked by `at`?
+    pub fn head_revoked_by(&self, id: &ConsentId, at: i64) -> bool {
+        self.head(id).is_some_and(|h| happened_by(h.revoked_at, at))
+    }
+}
+
+/// Why a new version is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NewVersionRefusal {
+    #[error("a consent with this id already exists")]
+    Exists,
+    #[error("the consent must name the current version for this recipient as the one it replaces")]
+    BadSupersedes { current: Option<ConsentId> },
+}
+
+/// Why a revocation is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RevocationRefusal {
+    #[error("the revocation names a consent that is not in this case")]
+    UnknownConsent,
+    #[error("the revocation names another case or patient than its consent")]
+    Mismatch,
+    #[error("this consent is already revoked")]
+    AlreadyRevoked,
+    #[error("this consent was replaced by a newer version: revoke the newer one")]
+    Superseded,
+}

@@ -1,0 +1,44 @@
+//! Destroying pending ciphertext inside the caller's write transaction, one audit entry per
+//! envelope. The caller commits, then calls `Db::shred` before answering.
+
+use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::envelope::EnvelopeHeader;
+
+use crate::db::{self, Tx, envelopes::PurgeReason};
+use crate::error::ApiError;
+
+/// Destroys every pending envelope to `recipient` in `case_id` for which `doomed` says so;
+/// returns how many.
+pub async fn pending(
+    tx: &mut Tx,
+    case_id: &str,
+    recipient: &str,
+    now: i64,
+    doomed: impl Fn(&EnvelopeHeader) -> bool,
+    reason: PurgeReason,
+) -> Result<u64, ApiError> {
+    let mut n = 0;
+    for r in db::envelopes::pending_for(&mut **tx, case_id, recipient).await? {
+        let signed: trialog_protocol::Signed<EnvelopeHeader> = serde_json::from_str(&r.header)
+            .map_err(|_| ApiError::Internal("stored header".into()))?;
+        let h = signed
+            .parse_unverified()
+            .map_err(|_| ApiError::Internal("stored header".into()))?;
+        if !doomed(&h) {
+            continue;
+        }
+        db::envelopes::purge(&mut **tx, &r.id, reason).await?;
+        db::audit::append(
+            tx,
+            case_id,
+            now,
+            AuditEvent::EnvelopePurged,
+            None,
+            Some(&r.id),
+            Some(format!("destroyed unread: {}", reason.as_str())),
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}

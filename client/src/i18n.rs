@@ -1,8 +1,8 @@
 //! User-facing sentences in Dutch, French and English. The language comes from `--lang`,
 //! else `TRIALOG_LANG`, else `LANG`, else English.
 
-use trialog_protocol::Lang;
-use trialog_protocol::consent::{Refusal, StripReason, Stripped};
+use trialog_protocol::{Code, Lang};
+use trialog_protocol::consent::{MalformedConsent, Refusal, StripReason, Stripped};
 use trialog_protocol::leak_guard::LeakSource;
 
 use crate::error::ClientError;
@@ -77,6 +77,18 @@ fn refusal(r: &Refusal, lang: Lang) -> String {
             "De toestemming van de patiënt dekt dit soort bericht niet.",
             "Le consentement du patient ne couvre pas ce type de message.",
             "The patient's consent does not cover this kind of message.").into(),
+        Refusal::Superseded => tr(lang,
+            "De patiënt verving deze toestemming door een nieuwere versie; die geldt nu.",
+            "Le patient a remplacé ce consentement par une version plus récente ; c'est elle qui s'applique.",
+            "The patient replaced this consent by a newer version; that one applies now.").into(),
+        Refusal::NoLongerCovered => tr(lang,
+            "De nieuwe versie van de toestemming van de patiënt dekt dit bericht niet meer.",
+            "La nouvelle version du consentement du patient ne couvre plus ce message.",
+            "The patient's new version of the consent no longer covers this message.").into(),
+        Refusal::Malformed(MalformedConsent::KindNotReceivable { role, kind }) => format!("{} ({}, {kind})", tr(lang,
+            "Deze arts kan dit soort bericht niet ontvangen: kies enkel soorten die bij zijn rol passen.",
+            "Ce médecin ne peut pas recevoir ce type de message : choisissez des types qui conviennent à son rôle.",
+            "This physician cannot receive this kind of message: choose only kinds that fit their role."), role.label(lang)),
         other => other.to_string(),
     }
 }
@@ -139,31 +151,45 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
             "De vingerafdruk die u intypte komt niet overeen met de sleutel van de patiënt. Laat de patiënt hem opnieuw voorlezen; bevestig niets bij twijfel.",
             "L'empreinte saisie ne correspond pas à la clé du patient. Faites-la relire par le patient ; ne confirmez rien en cas de doute.",
             "The fingerprint you typed does not match the patient's key. Have the patient read it out again; confirm nothing if in doubt.").into(),
-        ClientError::Api { code, message, .. } => match code.as_str() {
-            "consent_revoked" | "consent_expired" | "consent_key_changed" | "consent_sender_not_allowed" | "consent_kind_not_allowed" => {
-                let r = match code.as_str() {
-                    "consent_revoked" => Refusal::Revoked,
-                    "consent_expired" => Refusal::Expired,
-                    "consent_key_changed" => Refusal::RecipientKeyChanged,
-                    "consent_sender_not_allowed" => Refusal::SenderNotAllowed,
+        ClientError::Api { code, message, .. } => match code {
+            Code::ConsentRevoked
+            | Code::ConsentExpired
+            | Code::ConsentKeyChanged
+            | Code::ConsentSenderNotAllowed
+            | Code::ConsentKindNotAllowed
+            | Code::ConsentSuperseded => {
+                let r = match code {
+                    Code::ConsentRevoked => Refusal::Revoked,
+                    Code::ConsentExpired => Refusal::Expired,
+                    Code::ConsentKeyChanged => Refusal::RecipientKeyChanged,
+                    Code::ConsentSenderNotAllowed => Refusal::SenderNotAllowed,
+                    Code::ConsentSuperseded => Refusal::Superseded,
                     _ => Refusal::KindNotAllowed,
                 };
                 format!("{} [{code}]", refusal(&r, lang))
             }
-            "field_not_consented" => format!("{} [{code}]", tr(lang,
+            Code::FieldNotConsented => format!("{} [{code}]", tr(lang,
                 "De server weigerde: de patiënt gaf geen toestemming voor een veld van dit bericht. Vraag toestemming of verwijder het veld.",
                 "Le serveur a refusé : le patient n'a pas consenti à un champ de ce message. Demandez son consentement ou retirez le champ.",
                 "The server refused: the patient has not consented to a field of this message. Ask them to grant it or remove the field.")),
-            "token_expired" => tr(lang, "Uw sessie is verlopen; probeer opnieuw.", "Votre session a expiré ; réessayez.", "Your session expired; try again.").into(),
-            "bad_invitation" => tr(lang,
+            Code::RecipientQuotaExceeded => format!("{} [{code}]", tr(lang,
+                "De ontvanger heeft te veel ongelezen berichten; er wordt niets meer aanvaard tot hij er enkele leest. Probeer later opnieuw.",
+                "Le destinataire a trop de messages non lus ; plus rien n'est accepté avant qu'il en lise. Réessayez plus tard.",
+                "The recipient has too many unread messages; nothing more is accepted until they read some. Try again later.")),
+            Code::ConsentKindNotReceivable => format!("{} [{code}]", tr(lang,
+                "Deze arts kan dit soort bericht niet ontvangen: kies enkel soorten die bij zijn rol passen.",
+                "Ce médecin ne peut pas recevoir ce type de message : choisissez des types qui conviennent à son rôle.",
+                "This physician cannot receive this kind of message: choose only kinds that fit their role.")),
+            Code::TokenExpired => tr(lang, "Uw sessie is verlopen; probeer opnieuw.", "Votre session a expiré ; réessayez.", "Your session expired; try again.").into(),
+            Code::BadInvitation => tr(lang,
                 "Deze uitnodigingscode is onbekend, al gebruikt of verlopen. Vraag de beheerder een nieuwe.",
                 "Ce code d'invitation est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à l'opérateur.",
                 "This invitation code is unknown, used or expired. Ask the operator for a new one.").into(),
-            "bad_enrolment_code" => tr(lang,
+            Code::BadEnrolmentCode => tr(lang,
                 "Deze inschrijvingscode is onbekend, al gebruikt of verlopen. Vraag uw behandelend arts een nieuwe.",
                 "Ce code d'inscription est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à votre médecin traitant.",
                 "This enrolment code is unknown, used or expired. Ask your treating physician for a new one.").into(),
-            "patient_not_confirmed" => tr(lang,
+            Code::PatientNotConfirmed => tr(lang,
                 "Uw behandelend arts bevestigde uw sleutel nog niet: lees hem uw vingerafdruk voor (trialog whoami).",
                 "Votre médecin traitant n'a pas encore confirmé votre clé : lisez-lui votre empreinte (trialog whoami).",
                 "Your treating physician has not confirmed your key yet: read them your fingerprint (trialog whoami).").into(),

@@ -162,7 +162,6 @@ pub fn admit(f: &AdmissionFacts<'_>, env: &Envelope) -> Result<EnvelopeHeader, A
     let v = f
         .chain
         .get(&h.consent_id)
-        .filter(|v| v.consent.recipient == h.recipient)
         .ok_or_else(|| AdmitRefusal::ConsentNotFound(h.consent_id.clone()))?;
     let standing = f.chain.standing(&h.consent_id);
     for at in [f.now, h.created_at] {
@@ -179,17 +178,25 @@ pub fn admit(f: &AdmissionFacts<'_>, env: &Envelope) -> Result<EnvelopeHeader, A
     Ok(h)
 }
 
-/// May an accepted message still be delivered at `at`? It must have been covered by its own
-/// consent when it was created, and the newest version of that consent's line must stand
-/// at `at` and still cover it: a new version keeps what it still allows and destroys the
-/// rest; revocation and expiry of the newest version stop everything.
-pub fn deliverable(chain: &Chain, h: &EnvelopeHeader, at: i64) -> Result<(), Refusal> {
+/// Was a message covered by its own consent when it was created: that version names its
+/// case, recipient and key, sender and kind, every field of its manifest, and its period
+/// holds at the header's created-at?
+pub fn covered_at_creation(chain: &Chain, h: &EnvelopeHeader) -> Result<(), Refusal> {
     let v = chain.get(&h.consent_id).ok_or(Refusal::WrongRecipient)?;
     let own = covers(&v.consent, &context(h, h.created_at), &h.fields())?;
     if !own.stripped.is_empty() {
         return Err(Refusal::NoLongerCovered);
     }
-    in_period(&v.consent, h.created_at)?;
+    in_period(&v.consent, h.created_at)
+}
+
+/// May an accepted message still be delivered at `at`? It must have been covered by its own
+/// consent when it was created, and the newest version of that consent's line must stand
+/// at `at` and still cover it: a new version keeps what it still allows and destroys the
+/// rest; revocation and expiry of the newest version stop everything.
+pub fn deliverable(chain: &Chain, h: &EnvelopeHeader, at: i64) -> Result<(), Refusal> {
+    covered_at_creation(chain, h)?;
+    let v = chain.get(&h.consent_id).ok_or(Refusal::WrongRecipient)?;
     // Revoked before it was replaced: the line ends here.
     if happened_by(v.revoked_at, at) {
         return Err(Refusal::Revoked);
@@ -223,8 +230,19 @@ pub struct ReceiveFacts<'a> {
     pub sender_role: Role,
     /// The case's consents, verified against the confirmed patient key.
     pub chain: &'a Chain,
-    /// When this client first received the message (now, for a fresh fetch).
-    pub received_at: i64,
+    /// How the message reaches this client.
+    pub receipt: Receipt,
+}
+
+/// A message is judged once against the consent's standing, when it arrives; what was
+/// delivered then cannot be recalled (DESIGN.md §2.6), so reading the client's own copy
+/// again checks everything but the standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Fetched from the server now (at this time).
+    Fetched { at: i64 },
+    /// Read again from the copy this client verified and stored when it arrived.
+    Kept,
 }
 
 /// Why the recipient refuses to show a message.
@@ -268,7 +286,11 @@ pub fn receive(f: &ReceiveFacts<'_>, env: &Envelope) -> Result<EnvelopeHeader, R
     if f.chain.get(&h.consent_id).is_none() {
         return Err(ReceiveRefusal::UnknownConsent);
     }
-    deliverable(f.chain, &h, f.received_at).map_err(ReceiveRefusal::Consent)?;
+    match f.receipt {
+        Receipt::Fetched { at } => deliverable(f.chain, &h, at),
+        Receipt::Kept => covered_at_creation(f.chain, &h),
+    }
+    .map_err(ReceiveRefusal::Consent)?;
     check_ciphertexts(&h, &env.fields).map_err(ReceiveRefusal::Envelope)?;
     Ok(h)
 }

@@ -793,12 +793,15 @@ async fn recipient_refuses_an_unconsented_field_the_server_let_through() {
         .await
         .expect("insert envelope");
 
-        match w.occupational.read(&id).await {
-            Err(ClientError::Verification(m)) => {
-                assert!(m.contains(extra), "the refusal names {extra}: {m}")
-            }
-            other => panic!("the recipient accepted an unconsented {extra}: {other:?}"),
-        }
+        // The server refuses to deliver it (its second check runs at delivery too) and
+        // destroys it...
+        let fields: Vec<u8> = sqlx::query_scalar("SELECT fields FROM envelopes WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&pool)
+            .await
+            .expect("fields");
+        let e = w.occupational.read(&id).await.unwrap_err();
+        assert_eq!(e.api_code(), Some("message_gone"), "{e:?}");
         assert!(
             !home.messages_dir().join(format!("{id}.json")).exists(),
             "nothing was stored locally"
@@ -808,10 +811,23 @@ async fn recipient_refuses_an_unconsented_field_the_server_let_through() {
             .fetch_one(&pool)
             .await
             .expect("state");
-        assert_ne!(
-            state, "acknowledged",
-            "a refused message is not acknowledged"
-        );
+        assert_eq!(state, "purged", "a refused message is destroyed, not acknowledged");
+
+        // ...and a server that delivered it anyway (here: the planted bytes handed straight
+        // to the recipient's client) is caught by the recipient's own check.
+        let view = trialog_protocol::api::EnvelopeView {
+            envelope: trialog_protocol::envelope::Envelope {
+                header: env.header.clone(),
+                fields: serde_json::from_slice(&fields).expect("stored fields"),
+            },
+            accepted_at: now(),
+        };
+        match w.occupational.open_envelope(&id, &view).await {
+            Err(ClientError::Verification(m)) => {
+                assert!(m.contains("consent"), "the refusal names the consent: {m}")
+            }
+            other => panic!("the recipient accepted an unconsented {extra}: {other:?}"),
+        }
     }
 }
 

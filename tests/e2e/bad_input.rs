@@ -463,8 +463,15 @@ async fn bad_id_or_query_gets_400_bad_parameter() {
     // With a body of the right shape, so that only the id is wrong.
     let signed = json!({ "payload": "", "sig": "", "key": "" });
     for (path, body) in [
-        ("/v1/cases/nope/confirm", json!({ "binding": signed })),
+        (
+            "/v1/cases/nope/confirm",
+            json!({ "binding": signed, "sealed_label": "AAAA" }),
+        ),
         ("/v1/cases/nope/members", json!({ "account": account })),
+        (
+            "/v1/cases/nope/members/nope/remove",
+            json!({ "revocations": [] }),
+        ),
     ] {
         raw.post_refused(path, &body, t, 400, "bad_parameter").await;
     }
@@ -544,7 +551,10 @@ async fn bad_or_reused_invitation_and_enrolment_codes_get_401() {
     let opened = raw
         .post_ok(
             "/v1/cases",
-            &json!({ "label": "Case 2026-020" }),
+            &json!({
+                "case_id": trialog_protocol::CaseId::random().expect("randomness"),
+                "sealed_label": B64::encode(&[1u8; 64]),
+            }),
             Some(&token),
             201,
         )
@@ -596,8 +606,10 @@ async fn bad_login_signature_and_reused_nonce_get_401() {
     let body = login_body(&account, &nonce, stranger.signing_key());
     raw.post_refused("/v1/auth/login", &body, None, 401, "bad_login_signature")
         .await;
-    // The failed attempt used the nonce up: the right signature over it is now too late.
+    // A failed attempt writes nothing (a stranger cannot use anyone's challenges up): the
+    // right signature over the same challenge still logs in, once.
     let body = login_body(&account, &nonce, id.signing_key());
+    raw.post_ok("/v1/auth/login", &body, None, 200).await;
     raw.post_refused("/v1/auth/login", &body, None, 401, "bad_challenge")
         .await;
 

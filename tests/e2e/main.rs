@@ -4,6 +4,8 @@
 mod attacks;
 mod bad_input;
 mod cli;
+mod consent_over_time;
 mod full_case;
+mod need_to_know;
 mod revocation;
 mod server;

@@ -177,6 +177,11 @@ pub struct GrantArgs {
     /// Message kinds allowed (default: what this physician's role receives).
     #[arg(long = "kind")]
     pub kinds: Vec<MessageKind>,
+    /// A physician who may send under this consent (repeat; default: those who send this
+    /// recipient's role its messages: the treating physician for a bilan, the work side
+    /// for feedback).
+    #[arg(long = "sender")]
+    pub senders: Vec<AccountId>,
     /// return-to-work, reintegration or pre-resumption-visit.
     #[arg(long, default_value = "return-to-work")]
     pub purpose: Purpose,

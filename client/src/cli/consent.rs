@@ -49,7 +49,11 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
             } else {
                 Some(a.kinds)
             },
-            senders: None,
+            senders: if a.senders.is_empty() {
+                None
+            } else {
+                Some(a.senders)
+            },
             purpose: a.purpose,
             lang,
         })

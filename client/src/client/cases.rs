@@ -138,11 +138,16 @@ impl Client {
             }
             _ => None,
         };
+        // Sealed to this account only once the treating physician has confirmed it (for a
+        // patient); a label that opens but names another case is a server's swap.
         let label = match &view.sealed_label {
-            Some(sealed) => Some(
-                trialog_protocol::label::open(id, &sealed.0, &self.identity)
-                    .map_err(|e| ClientError::Verification(e.to_string()))?,
-            ),
+            Some(sealed) => match trialog_protocol::label::open(id, &sealed.0, &self.identity) {
+                Ok(l) => Some(l),
+                Err(e @ trialog_protocol::label::LabelError::WrongCase) => {
+                    return Err(ClientError::Verification(e.to_string()));
+                }
+                Err(_) => None,
+            },
             None => None,
         };
         Ok(VerifiedCase {

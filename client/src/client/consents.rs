@@ -7,7 +7,7 @@ use trialog_protocol::api::{
 };
 use trialog_protocol::chain::{Chain, Version};
 use trialog_protocol::consent::{
-    Consent, ConsentDiff, Party, Purpose, Revocation, consent_text, diff, open_consent,
+    Consent, ConsentDiff, Party, Purpose, Refusal, Revocation, consent_text, diff, open_consent,
     unshared_medical,
 };
 use trialog_protocol::decide::deliverable;
@@ -76,7 +76,9 @@ impl Client {
     pub async fn chain(&mut self, id: &CaseId) -> Result<Chain, ClientError> {
         let case = self.case(id).await?;
         let (Some(patient), Some(patient_view)) = (&case.patient, &case.view.patient) else {
-            return Ok(Chain::default());
+            return Err(ClientError::Invalid(
+                "the patient's key is not confirmed yet, so there is no consent".into(),
+            ));
         };
         let mut versions = Vec::new();
         for v in self.api.consents(id).await? {
@@ -165,13 +167,35 @@ impl Client {
             name: v.name.clone().unwrap_or_else(|| v.account.to_string()),
             role: v.role,
         };
+        let kinds = g
+            .kinds
+            .clone()
+            .unwrap_or_else(|| recipient_role.receivable_kinds());
         let senders: Vec<Party> = match &g.senders {
-            None => case
-                .physicians()
-                .into_iter()
-                .filter(|(v, _)| v.account != g.to)
-                .map(|(v, _)| party(v))
-                .collect(),
+            // Need to know: by default only the physicians of the TRIO flow toward this
+            // recipient (the treating physician for a bilan, the work side for feedback);
+            // a patient who wants others to ask for updates names them.
+            None => {
+                let others: Vec<_> = case
+                    .physicians()
+                    .into_iter()
+                    .filter(|(v, _)| v.account != g.to)
+                    .collect();
+                let flow: Vec<Party> = others
+                    .iter()
+                    .filter(|(v, _)| {
+                        kinds
+                            .iter()
+                            .any(|k| *k != MessageKind::Request && v.role.may_send(*k))
+                    })
+                    .map(|(v, _)| party(v))
+                    .collect();
+                if flow.is_empty() {
+                    others.iter().map(|(v, _)| party(v)).collect()
+                } else {
+                    flow
+                }
+            }
             Some(list) => {
                 let mut out = Vec::new();
                 for a in list {
@@ -192,10 +216,6 @@ impl Client {
                 fields.push(*f);
             }
         }
-        let kinds = g
-            .kinds
-            .clone()
-            .unwrap_or_else(|| recipient_role.receivable_kinds());
         let valid_from = now - 60;
         let valid_until = g.until.unwrap_or_else(|| max_valid_until(valid_from));
         let mut consent = Consent {
@@ -221,7 +241,7 @@ impl Client {
         consent.text_sha256 = sha256_hex(&[text.as_bytes()]);
         consent
             .check_well_formed()
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+            .map_err(|m| ClientError::ConsentRefused(Refusal::Malformed(m)))?;
         // What the new version would destroy: the server's unread messages to this
         // physician, judged by the same rule the server applies when it accepts the version.
         let (mut would_destroy, mut would_keep) = (0, 0);

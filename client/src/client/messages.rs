@@ -3,7 +3,7 @@
 use serde::Serialize;
 use trialog_protocol::api::{EnvelopeView, InboxItem};
 use trialog_protocol::consent::{SendContext, Stripped, evaluate};
-use trialog_protocol::decide::{ReceiveFacts, receive};
+use trialog_protocol::decide::{ReceiveFacts, Receipt, receive};
 use trialog_protocol::envelope::{EnvelopeHeader, open_field, seal};
 use trialog_protocol::leak_guard::{self, LeakHit, Reference};
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, MessageId, MessageKind, Role};
@@ -51,11 +51,11 @@ pub struct ReadMessage {
 }
 
 /// A fetched envelope as this client keeps it: what the server sent, and when this client
-/// first received it (its consent is judged as of that moment on every later reading).
+/// received and verified it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-struct Stored {
-    view: EnvelopeView,
-    received_at: i64,
+pub struct Stored {
+    pub view: EnvelopeView,
+    pub received_at: i64,
 }
 
 impl Client {
@@ -203,7 +203,14 @@ impl Client {
                 true,
             ),
         };
-        let msg = self.verify_envelope(id, &stored).await?;
+        let receipt = if fetched {
+            Receipt::Fetched {
+                at: stored.received_at,
+            }
+        } else {
+            Receipt::Kept
+        };
+        let msg = self.verify_envelope(id, &stored, receipt).await?;
         if fetched {
             let bytes =
                 serde_json::to_vec(&stored).map_err(|e| ClientError::Invalid(e.to_string()))?;
@@ -214,10 +221,27 @@ impl Client {
         Ok(msg)
     }
 
+    /// Verifies and decrypts an envelope as just received from the server, without storing
+    /// or acknowledging it: every check of the recipient (DESIGN.md §7).
+    pub async fn open_envelope(
+        &mut self,
+        id: &MessageId,
+        view: &EnvelopeView,
+    ) -> Result<ReadMessage, ClientError> {
+        let stored = Stored {
+            view: view.clone(),
+            received_at: now(),
+        };
+        let at = stored.received_at;
+        self.verify_envelope(id, &stored, Receipt::Fetched { at })
+            .await
+    }
+
     async fn verify_envelope(
         &mut self,
         id: &MessageId,
         stored: &Stored,
+        receipt: Receipt,
     ) -> Result<ReadMessage, ClientError> {
         let bad = |s: String| ClientError::Verification(s);
         let env = &stored.view.envelope;
@@ -244,7 +268,7 @@ impl Client {
                 sender_key: &sender_keys.signing,
                 sender_role,
                 chain: &chain,
-                received_at: stored.received_at,
+                receipt,
             },
             env,
         )

@@ -208,11 +208,11 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<LoginResponse>> {
     let now = now();
-    let challenge = check_challenge(&req.nonce.0, &st.key.public(), &req.account, now)
-        .map_err(|_| ApiError::BadChallenge)?;
     let account = db::accounts::get(st.db.pool(), req.account.as_str())
         .await?
         .ok_or_else(|| ApiError::UnknownAccount(req.account.to_string()))?;
+    let challenge = check_challenge(&req.nonce.0, &st.key.public(), &req.account, now)
+        .map_err(|_| ApiError::BadChallenge)?;
     let vk =
         verifying_key(&account.sign_key).map_err(|_| ApiError::Internal("stored key".into()))?;
     let sig: [u8; 64] = req

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod binding;
 pub mod catalogue;
+mod confusables;
 pub mod consent;
 pub mod encoding;
 pub mod envelope;

@@ -596,3 +596,414 @@ fn find_stems(ws: &[Word], found: &mut Vec<Found>) {
         first = last + 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(id: &str) -> FieldId {
+        FieldId::parse(id).unwrap()
+    }
+
+    /// What the sender's client knows of the case: medical values written in earlier
+    /// messages, and the label the treating physician gave the case.
+    fn case() -> Reference {
+        Reference {
+            medical: vec![
+                (
+                    f("medical.diagnosis"),
+                    "Invasief ductaal carcinoom linkerborst, C50.4".into(),
+                ),
+                (
+                    f("medical.treatment"),
+                    "Lumpectomie, EC-paclitaxel, radiotherapie, tamoxifen".into(),
+                ),
+                (
+                    f("medical.prognosis"),
+                    "Goede prognose, 5-jaarsoverleving 90%".into(),
+                ),
+            ],
+            case_label: Some("Peeters: ziekte van Paget".into()),
+        }
+    }
+
+    fn diagnosis() -> LeakSource {
+        LeakSource::MedicalField(f("medical.diagnosis"))
+    }
+    fn treatment() -> LeakSource {
+        LeakSource::MedicalField(f("medical.treatment"))
+    }
+    fn prognosis() -> LeakSource {
+        LeakSource::MedicalField(f("medical.prognosis"))
+    }
+    const TERM: LeakSource = LeakSource::OncologyTerm;
+    const ICD: LeakSource = LeakSource::Icd10Code;
+
+    /// Each row is a free-text value sent in a later message, with only the case as
+    /// reference: the guard must find `term` from `source` in it.
+    #[test]
+    fn fail_rows_are_caught() {
+        #[rustfmt::skip]
+        let rows: Vec<(&str, &str, &str, &str, LeakSource)> = vec![
+            // ---- what an earlier message said
+            ("fail_cross_message_diagnosis_word", "limits.fatigue", "Moe sinds de ductaal ingreep", "ductaal", diagnosis()),
+            ("fail_cross_message_site", "limits.physical", "Niet tillen met de linkerborst-zijde", "linkerborst", diagnosis()),
+            ("fail_cross_message_treatment", "limits.side_effects", "Tintelingen door paclitaxel", "paclitaxel", treatment()),
+            ("fail_cross_message_drug_in_list", "remarks", "Neemt tamoxifen, ochtend traag", "tamoxifen", treatment()),
+            ("fail_cross_message_prognosis", "outlook.functional", "jaarsoverleving is goed", "jaarsoverleving", prognosis()),
+            ("fail_cross_message_icd_code", "remarks", "zie code C50.4", "C50.4", diagnosis()),
+            ("fail_cross_message_icd_category", "remarks", "dossier c50", "C50", diagnosis()),
+            ("fail_cross_message_icd_without_dot", "remarks", "dossier C504", "C50.4", diagnosis()),
+            ("fail_cross_message_hyphenated_word", "limits.cognitive", "na de duc-taal operatie", "ductaal", diagnosis()),
+            ("fail_cross_message_spelled_out", "limits.cognitive", "d u c t a a l", "ductaal", diagnosis()),
+            ("fail_cross_message_cyrillic", "limits.fatigue", "ductааl (Cyrillic a)", "ductaal", diagnosis()),
+            ("fail_cross_message_upper_case", "limits.fatigue", "INVASIEF", "Invasief", diagnosis()),
+            // ---- the case label
+            ("fail_case_label_word", "remarks", "Controle voor Paget gepland", "Paget", LeakSource::CaseLabel),
+            ("fail_case_label_accented", "remarks", "maladie de Pâget", "Paget", LeakSource::CaseLabel),
+            // ---- the term list, nl/fr/en, inflected
+            ("fail_term_kanker", "remarks", "Werkt weer sinds de kanker", "kanker", TERM),
+            ("fail_term_plural", "remarks", "twee tumoren verwijderd", "tumoren", TERM),
+            ("fail_term_mammacarcinoom", "remarks", "na mammacarcinoom", "mammacarcinoom", TERM),
+            ("fail_term_chemo", "treatment.work_impact", "Chemo elke 3 weken op maandag", "chemo", TERM),
+            ("fail_term_chemo_plural", "treatment.work_impact", "nog 2 chemo's", "chemo's", TERM),
+            ("fail_term_chimio", "treatment.work_impact", "cure de chimio le lundi", "cure de chimio", TERM),
+            ("fail_cross_message_treatment_in_french", "remarks", "radiothérapie terminée", "radiotherapie", treatment()),
+            ("fail_term_curietherapie", "remarks", "curiethérapie terminée", "curiethérapie", TERM),
+            ("fail_term_immunotherapie", "remarks", "immunotherapie loopt", "immunotherapie", TERM),
+            ("fail_term_hormoontherapie", "remarks", "hormoontherapie 5 jaar", "hormoontherapie", TERM),
+            ("fail_term_letrozol", "limits.side_effects", "gewrichtspijn door letrozol", "letrozol", TERM),
+            ("fail_term_herceptin", "treatment.work_impact", "Herceptin om de 3 weken", "herceptin", TERM),
+            ("fail_term_trastuzumab", "treatment.work_impact", "trastuzumab iv", "trastuzumab", TERM),
+            ("fail_term_oncoloog", "remarks", "overleg met de oncoloog", "oncoloog", TERM),
+            ("fail_term_oncologue", "remarks", "avis de l'oncologue", "oncologue", TERM),
+            ("fail_term_mastectomie", "limits.physical", "na mastectomie niet tillen", "mastectomie", TERM),
+            ("fail_term_metastasen", "outlook.functional", "geen metastasen", "metastasen", TERM),
+            ("fail_term_metastase_fr", "outlook.functional", "pas de métastase", "metastase", TERM),
+            ("fail_term_tumeur", "remarks", "la tumeur est retirée", "tumeur", TERM),
+            ("fail_term_gezwel", "remarks", "gezwel weggenomen", "gezwel", TERM),
+            ("fail_term_cancer", "remarks", "back to work after cancer", "cancer", TERM),
+            ("fail_term_carcinome", "remarks", "carcinome canalaire", "carcinome", TERM),
+            ("fail_term_lymfoom", "remarks", "lymfoom in remissie", "lymfoom", TERM),
+            ("fail_term_lymphome", "remarks", "lymphome", "lymphome", TERM),
+            ("fail_term_leukemie", "remarks", "leukemie", "leukemie", TERM),
+            ("fail_term_leucemie", "remarks", "leucemie", "leucémie", TERM),
+            ("fail_term_sarcoom", "remarks", "sarcoom", "sarcoom", TERM),
+            ("fail_term_melanoom", "remarks", "melanoom", "melanoom", TERM),
+            ("fail_term_lymphoma_en", "remarks", "lymphoma", "lymphoma", TERM),
+            ("fail_term_oncologist_en", "remarks", "ask the oncologist", "oncologist", TERM),
+            ("fail_term_palliatief", "outlook.functional", "palliatieve zorg", "palliatieve zorg", TERM),
+            ("fail_term_acronym", "remarks", "DCIS, geen verdere beperking", "dcis", TERM),
+            ("fail_term_her2", "remarks", "HER2-positief", "her2", TERM),
+            ("fail_term_port_a_cath", "limits.physical", "Port-a-cath links: geen rugzak", "port-a-cath", TERM),
+            ("fail_term_port_a_cath_accent", "limits.physical", "port à cath", "port-a-cath", TERM),
+            ("fail_term_pac", "limits.physical", "PAC rechts", "pac", TERM),
+            ("fail_term_borst_ca", "remarks", "borst-ca", "borst-ca", TERM),
+            ("fail_term_borstca_joined", "remarks", "borstca", "borst-ca", TERM),
+            ("fail_term_phrase", "remarks", "cancer du sein", "cancer du sein", TERM),
+            ("fail_stem_in_compound", "remarks", "volgt kankerrevalidatie", "kanker", TERM),
+            ("fail_stem_tumormarkers", "remarks", "tumormarkers normaal", "tumor", TERM),
+            ("fail_stem_carcino", "remarks", "carcinomatose", "carcino-", TERM),
+            // ---- evasion
+            ("fail_hyphen", "remarks", "borst-kanker", "borstkanker", TERM),
+            ("fail_en_dash", "remarks", "borst–kanker", "borstkanker", TERM),
+            ("fail_underscore", "remarks", "borst_kanker", "borstkanker", TERM),
+            ("fail_space", "remarks", "borst kanker", "borstkanker", TERM),
+            ("fail_no_break_space", "remarks", "borst\u{00A0}kanker", "borstkanker", TERM),
+            ("fail_split_word", "remarks", "kan-ker", "kanker", TERM),
+            ("fail_dots", "remarks", "k.a.n.k.e.r", "kanker", TERM),
+            ("fail_spelled_out", "remarks", "c h e m o", "chemo", TERM),
+            ("fail_emoji_inside", "remarks", "kan🙂ker", "kanker", TERM),
+            ("fail_zero_width_space", "remarks", "kan\u{200B}ker", "kanker", TERM),
+            ("fail_zero_width_non_joiner", "remarks", "kan\u{200C}ker", "kanker", TERM),
+            ("fail_zero_width_joiner", "remarks", "kan\u{200D}ker", "kanker", TERM),
+            ("fail_word_joiner", "remarks", "kan\u{2060}ker", "kanker", TERM),
+            ("fail_bom", "remarks", "kan\u{FEFF}ker", "kanker", TERM),
+            ("fail_soft_hyphen", "remarks", "chemo\u{00AD}therapie", "chemotherapie", TERM),
+            ("fail_cyrillic_a", "remarks", "kаnker", "kanker", TERM),
+            ("fail_cyrillic_c", "remarks", "сhemo", "chemo", TERM),
+            ("fail_cyrillic_o_p", "remarks", "оnсоlоgiе rаdiоthеrаpiе", "oncologie", TERM),
+            ("fail_cyrillic_x", "remarks", "хeloda", "xeloda", TERM),
+            ("fail_cyrillic_i", "remarks", "herceptіn", "herceptin", TERM),
+            ("fail_cyrillic_i_in_reference_word", "remarks", "tamoxіfen", "tamoxifen", treatment()),
+            ("fail_cyrillic_capitals", "remarks", "КАNКЕR", "kanker", TERM),
+            ("fail_greek_omicron_alpha", "remarks", "tumοr; tαmoxifen", "tumor", TERM),
+            ("fail_greek_capitals", "remarks", "CΗΕΜΟ", "chemo", TERM),
+            ("fail_fullwidth", "remarks", "ｃｈｅｍｏ", "chemo", TERM),
+            ("fail_math_bold", "remarks", "𝐤𝐚𝐧𝐤𝐞𝐫", "kanker", TERM),
+            ("fail_math_italic", "remarks", "𝑐𝑎𝑛𝑐𝑒𝑟", "cancer", TERM),
+            ("fail_circled", "remarks", "ⓒⓐⓝⓒⓔⓡ", "cancer", TERM),
+            ("fail_small_capitals", "remarks", "ᴋᴀɴᴋᴇʀ", "kanker", TERM),
+            ("fail_combining_accent", "remarks", "cance\u{0301}r", "cancer", TERM),
+            ("fail_accents_added", "remarks", "kânkér", "kanker", TERM),
+            ("fail_accents_dropped", "remarks", "chimiotherapie", "chimiothérapie", TERM),
+            ("fail_upper_case", "remarks", "KANKER", "kanker", TERM),
+            ("fail_mixed_evasions", "remarks", "bоrst-\u{200B}KАN\u{00AD}ker", "borstkanker", TERM),
+            // ---- ICD-10 codes of every chapter
+            ("fail_icd_f32", "limits.emotional", "F32.1, in behandeling", "F32.1", ICD),
+            ("fail_icd_m54", "limits.physical", "rugklachten M54", "M54", ICD),
+            ("fail_icd_m54_5", "limits.physical", "m54.5", "M54.5", ICD),
+            ("fail_icd_without_dot", "remarks", "F321", "F32.1", ICD),
+            ("fail_icd_neoplasm_other", "remarks", "D05.1", "D05.1", ICD),
+            ("fail_icd_cm_extension", "remarks", "Z51.11", "Z51.11", ICD),
+            ("fail_icd_fullwidth", "remarks", "Ｆ３２", "F32", ICD),
+            ("fail_icd_cyrillic_letter", "remarks", "М54.5", "M54.5", ICD),
+            ("fail_icd_zero_width", "remarks", "F3\u{200B}2", "F32", ICD),
+            ("fail_icd_hyphen", "remarks", "F-32", "F32", ICD),
+            ("fail_icd_a_without_road", "remarks", "A15.0", "A15.0", ICD),
+            ("fail_icd_e_without_road", "remarks", "E11 goed geregeld", "E11", ICD),
+        ];
+        let reference = case();
+        let mut failures = Vec::new();
+        for (name, field, text, term, source) in &rows {
+            let hits = check(&[(f(field), text)], &reference);
+            let ok = hits
+                .iter()
+                .any(|h| h.field == f(field) && h.term == *term && h.source == *source);
+            if !ok {
+                failures.push(format!("{name}: {text:?} gave {hits:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Ordinary functional text, in the three languages, with the same case as reference:
+    /// nothing to flag.
+    #[test]
+    fn pass_rows_are_clean() {
+        #[rustfmt::skip]
+        let rows: &[(&str, &str)] = &[
+            ("limits.physical", "Kan 4 uur per dag werken, niet tillen boven 5 kg"),
+            ("limits.physical", "No lifting above 5 kg; reduced fine motor skills in both hands"),
+            ("limits.fatigue", "Fatigue 6/10 l'après-midi, pause de 15 min toutes les 2 heures"),
+            ("limits.fatigue", "Vermoeidheid 6/10, vooral 's namiddags; pauze om de 2 uur"),
+            ("limits.fatigue", "Fatigue 6/10, worst in the afternoon; a break every 2 hours"),
+            ("capacity.schedule", "3 dagen van 4 uur, niet 2 van 6 uur; start om 14u30 op maandag"),
+            ("capacity.schedule", "3 days of 4 hours, not 2 of 6; a break every 2 hours"),
+            ("capacity.resumption_plan", "Progressieve hervatting vanaf 2026-12-01: 50% gedurende 4 weken, dan 80%"),
+            ("capacity.resumption_plan", "W1-W4: 2x per week halve dagen; W12-W14: 60 %"),
+            ("adaptations.recommended", "Thuiswerk 2x per week, rustige werkplek, scherm op ooghoogte, A4 paper"),
+            ("adaptations.recommended", "Telework two days a week; quiet workspace"),
+            ("limits.environment", "Geen nachtdiensten; infectierisico beperken: FFP2/N95-masker in drukke ruimtes"),
+            ("limits.commute", "Maximaal 30 minuten rijden; vermijdt de E40 en de E19 in de spits"),
+            ("limits.commute", "Pas d'autoroute E411 aux heures de pointe"),
+            ("limits.cognitive", "Concentratie houdt ongeveer 45 minuten; complexe planning in de voormiddag"),
+            ("limits.emotional", "Stresstolerantie verminderd, nood aan een rustige ruimte"),
+            ("limits.side_effects", "Neuropathie in beide handen: fijne motoriek beperkt, geen precisiewerk"),
+            ("treatment.work_impact", "Elke derde week maandag en dinsdag afwezig"),
+            ("outlook.functional", "Verbetert geleidelijk; volgende mijlpaal: 60% in februari"),
+            ("remarks", "Reprise progressive à mi-temps, télétravail deux jours par semaine, pas de port de charges lourdes"),
+            ("remarks", "Suivi par la médecine du travail au sein de l'équipe, rendez-vous le 12/01 à 9h30"),
+            ("remarks", "Return to work at 50% from 2026-12-01; review on 2027-02-15; no night shifts"),
+            ("remarks", "Kan kerstverlof nemen, kan kernuren respecteren"),
+            ("remarks", "Give her 2 short breaks per morning"),
+            ("remarks", "Kinesitherapie 2x per week, fysiotherapie na de operatie afgerond"),
+            ("remarks", "Vitamine B12 bijnemen volgens huisarts"),
+            ("job.demands", "Magazijnwerk: heffen tot 20 kg, veel staan; werk in het chemisch labo"),
+            ("reintegration.plan", "Aangepast werk: administratie, 3 dagen per week, behandeling loopt verder"),
+            ("reintegration.step", "Re-integratieplan goedgekeurd op 2026-11-15"),
+            ("job.adaptation_options", "Bureau op het gelijkvloers, parkeerplaats bij de ingang, Room B-2000 Antwerpen"),
+        ];
+        let reference = case();
+        let mut failures = Vec::new();
+        for (field, text) in rows {
+            let hits = check(&[(f(field), text)], &reference);
+            if !hits.is_empty() {
+                failures.push(format!("{field}: {text:?} gave {hits:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// The message of the end-to-end test: its own diagnosis is the reference.
+    #[test]
+    fn the_messages_own_medical_fields_are_reference() {
+        let texts = [
+            (f("limits.fatigue"), "Fatigue 6/10, worst in the afternoon"),
+            (
+                f("limits.cognitive"),
+                "Concentration drops since the ductal surgery; about 30 minutes",
+            ),
+            (f("remarks"), "Vermoeid na de chemotherapie, herstelt traag"),
+            (f("review.next_date"), "2027-02-15"),
+            (
+                f("medical.diagnosis"),
+                "Invasive ductal carcinoma of the left breast, C50.4",
+            ),
+        ];
+        let hits = check(&texts, &Reference::default());
+        assert_eq!(
+            hits,
+            vec![
+                LeakHit {
+                    field: f("limits.cognitive"),
+                    term: "ductal".into(),
+                    source: diagnosis(),
+                },
+                LeakHit {
+                    field: f("remarks"),
+                    term: "chemotherapie".into(),
+                    source: TERM,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn medical_and_non_text_fields_are_not_checked() {
+        let texts = [
+            (f("medical.diagnosis"), "Borstkanker C50.4"),
+            (f("medical.treatment"), "chemotherapie"),
+            (f("review.next_date"), "2026-12-01"),
+            (f("employment.status"), "employee"),
+        ];
+        assert!(check(&texts, &case()).is_empty());
+    }
+
+    #[test]
+    fn a_term_is_reported_once_per_field_and_not_again_inside_a_longer_one() {
+        let texts = [
+            (f("remarks"), "kanker, KANKER en k-a-n-k-e-r"),
+            (f("limits.physical"), "borst-kanker en kanker"),
+        ];
+        let hits = check(&texts, &Reference::default());
+        let terms: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| (h.field.as_str(), h.term.as_str()))
+            .collect();
+        assert_eq!(
+            terms,
+            [
+                ("remarks", "kanker"),
+                ("limits.physical", "borstkanker"),
+                ("limits.physical", "kanker"),
+            ]
+        );
+    }
+
+    #[test]
+    fn reference_words_too_common_to_flag_do_not() {
+        let reference = Reference {
+            medical: vec![
+                (
+                    f("medical.prognosis"),
+                    "GEEN beperking, goede prognose".into(),
+                ),
+                (
+                    f("medical.treatment"),
+                    "Operatie links, behandeling afgerond".into(),
+                ),
+                (
+                    f("medical.diagnosis_category"),
+                    "Psychische aandoening".into(),
+                ),
+            ],
+            case_label: Some("Werkhervatting mevrouw".into()),
+        };
+        let texts = [
+            (
+                f("limits.emotional"),
+                "Psychische belasting beperken, geen ploegwerk",
+            ),
+            (
+                f("remarks"),
+                "Werkhervatting na de operatie links; behandeling afgerond",
+            ),
+        ];
+        assert_eq!(check(&texts, &reference), []);
+    }
+
+    #[test]
+    fn road_mask_and_vitamin_codes_are_not_diagnoses_unless_the_case_says_so() {
+        let text = [(
+            f("limits.commute"),
+            "Rijdt via de E40, liever niet over de A12",
+        )];
+        assert!(check(&text, &Reference::default()).is_empty());
+        let reference = Reference {
+            medical: vec![(f("medical.diagnosis"), "E40".into())],
+            case_label: None,
+        };
+        assert_eq!(
+            check(&text, &reference),
+            [LeakHit {
+                field: f("limits.commute"),
+                term: "E40".into(),
+                source: diagnosis(),
+            }]
+        );
+    }
+
+    #[test]
+    fn fold_removes_every_disguise() {
+        let rows = [
+            ("ＣＨＥＭＯ", "chemo"),
+            ("kа\u{200B}nker", "kanker"),
+            ("Chimiothérapie", "chimiotherapie"),
+            ("Œdème", "oedeme"),
+            ("Straße", "strasse"),
+            ("İ", "i"),
+            ("𝔠𝔞𝔫𝔠𝔢𝔯", "cancer"),
+            ("borst-kanker", "borst-kanker"),
+        ];
+        for (text, folded) in rows {
+            assert_eq!(fold(text), folded, "{text}");
+        }
+    }
+
+    #[test]
+    fn sources_serialise_in_snake_case() {
+        let json = |s: &LeakSource| serde_json::to_string(s).unwrap();
+        assert_eq!(json(&LeakSource::CaseLabel), r#""case_label""#);
+        assert_eq!(json(&LeakSource::OncologyTerm), r#""oncology_term""#);
+        assert_eq!(json(&LeakSource::Icd10Code), r#""icd10_code""#);
+        assert_eq!(
+            json(&diagnosis()),
+            r#"{"medical_field":"medical.diagnosis"}"#
+        );
+    }
+
+    #[test]
+    fn word_lists_fold_to_distinct_keys_and_terms_are_not_common() {
+        for list in [ONCOLOGY_TERMS, ONCOLOGY_STEMS, COMMON_WORDS] {
+            let mut keys = HashSet::new();
+            for w in list {
+                let k = key(w);
+                assert!(!k.is_empty(), "{w:?} folds to nothing");
+                assert!(keys.insert(k), "{w:?} folds like an earlier entry");
+            }
+        }
+        for t in ONCOLOGY_TERMS.iter().chain(ONCOLOGY_STEMS) {
+            assert!(!COMMON.contains(&key(t)), "{t:?} is listed as common");
+        }
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        let odd = [
+            "",
+            " ",
+            "\u{0301}\u{0301}",
+            "\u{200B}",
+            "\u{1F1E6}\u{1F1FF}",
+            "C",
+            "C5",
+            "C50.",
+            "C50.12345",
+            "ｃ５０．４",
+            "-.-.-",
+            "a".repeat(10_000).as_str(),
+        ]
+        .map(str::to_owned);
+        let label = Reference {
+            medical: odd
+                .iter()
+                .map(|o| (f("medical.diagnosis"), o.clone()))
+                .collect(),
+            case_label: odd.first().cloned(),
+        };
+        for text in &odd {
+            let _ = check(&[(f("remarks"), text)], &label);
+        }
+    }
+}

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod binding;
 pub mod catalogue;
 pub mod chain;
+mod confusables;
 pub mod consent;
 pub mod decide;
 pub mod encoding;

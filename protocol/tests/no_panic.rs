@@ -81,9 +81,16 @@ fn decoders_never_panic_on_junk() {
         let _ = AccountId::parse(&text);
         let _ = trialog_protocol::time::parse_date(&text);
         let _ = trialog_protocol::Lang::parse(&text);
+        let reference = trialog_protocol::leak_guard::Reference {
+            medical: vec![(
+                FieldId::parse("medical.diagnosis").unwrap(),
+                text.to_string(),
+            )],
+            case_label: Some(text.to_string()),
+        };
         let _ = trialog_protocol::leak_guard::check(
             &[(FieldId::parse("remarks").unwrap(), &text)],
-            &Default::default(),
+            &reference,
         );
     }
 }

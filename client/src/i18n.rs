@@ -132,7 +132,8 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
                     let why = match &h.source {
                         LeakSource::MedicalField(f) => format!("{} {f}", tr(lang, "komt uit", "vient de", "comes from")),
                         LeakSource::OncologyTerm => tr(lang, "oncologische term", "terme oncologique", "oncology term").into(),
-                        LeakSource::Icd10Code => tr(lang, "ICD-10-code van een tumor", "code CIM-10 de tumeur", "ICD-10 neoplasm code").into(),
+                        LeakSource::Icd10Code => tr(lang, "ICD-10-diagnosecode", "code diagnostique CIM-10", "ICD-10 diagnosis code").into(),
+                        LeakSource::CaseLabel => tr(lang, "komt uit het dossierlabel", "vient du libellé du dossier", "comes from the case label").into(),
                     };
                     format!("  {}: \"{}\" ({why})", h.field, h.term)
                 })

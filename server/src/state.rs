@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::db::Db;
+use crate::listener::Limits;
 use crate::server_key::ServerKey;
 
 #[derive(Clone, Debug)]
@@ -41,6 +42,8 @@ pub struct Settings {
     pub token_ttl: i64,
     /// Life of a patient enrolment code, seconds.
     pub enrolment_ttl: i64,
+    /// What one client can hold of the server (connections, deadlines).
+    pub limits: Limits,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
         Settings {
             token_ttl: 15 * 60,
             enrolment_ttl: 14 * 24 * 3600,
+            limits: Limits::default(),
         }
     }
 }

@@ -30,6 +30,8 @@ pub enum ApiError {
     NotFound,
     #[error("this endpoint does not accept that HTTP method")]
     MethodNotAllowed,
+    #[error("the request took too long to arrive or to answer; send it again")]
+    RequestTimeout,
 
     // --- authentication and roles
     #[error("this endpoint needs a session token (`Authorization: Bearer …`); log in first")]
@@ -154,6 +156,7 @@ impl ApiError {
             }
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             TooManyChallenges => StatusCode::TOO_MANY_REQUESTS,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_)
@@ -192,6 +195,7 @@ impl ApiError {
             BadParameter(_) => "bad_parameter",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
+            RequestTimeout => "request_timeout",
             MissingToken => "missing_token",
             InvalidToken => "invalid_token",
             TokenExpired => "token_expired",

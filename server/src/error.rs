@@ -33,6 +33,8 @@ pub enum ApiError {
     NotFound,
     #[error("this endpoint does not accept that HTTP method")]
     MethodNotAllowed,
+    #[error("the request took too long to arrive or to answer; send it again")]
+    RequestTimeout,
 
     // --- authentication and roles
     #[error("this endpoint needs a session token (`Authorization: Bearer …`); log in first")]
@@ -170,6 +172,7 @@ impl ApiError {
             }
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             NotFound | UnknownAccount(_) | UnknownCase(_) | UnknownConsent(_)
             | UnknownMessage(_) | ConsentNotFound(_) => StatusCode::NOT_FOUND,
@@ -218,6 +221,7 @@ impl ApiError {
             BadParameter(_) => Code::BadParameter,
             NotFound => Code::NotFound,
             MethodNotAllowed => Code::MethodNotAllowed,
+            RequestTimeout => Code::RequestTimeout,
             MissingToken => Code::MissingToken,
             InvalidToken => Code::InvalidToken,
             TokenExpired => Code::TokenExpired,

@@ -12,6 +12,7 @@ pub mod error;
 mod facts;
 mod files;
 mod purge;
+pub mod listener;
 mod routes;
 pub mod server_key;
 pub mod state;
@@ -85,6 +86,7 @@ pub struct App {
     listener: std::net::TcpListener,
     router: axum::Router,
     tls: Arc<rustls::ServerConfig>,
+    limits: listener::Limits,
     db: Db,
     pub local_addr: SocketAddr,
     /// Hex SHA-256 of the TLS certificate: what clients pin.
@@ -129,6 +131,7 @@ impl App {
             .local_addr()
             .map_err(|e| StartError::Bind(config.listen, e))?;
         let server_key = hex::encode(key.public().as_bytes());
+        let limits = config.settings.limits.clone();
         let state = AppState {
             db: db.clone(),
             key: Arc::new(key),
@@ -141,6 +144,7 @@ impl App {
             listener,
             router: routes::router(state),
             tls: tls.config,
+            limits,
             db,
             local_addr,
             cert_sha256: tls.cert_sha256,
@@ -150,21 +154,45 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish (10 s at most)
-    /// and closes the database.
+    /// and closes the database. Every connection is bounded as `listener` describes.
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let handle = axum_server::Handle::new();
+        use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+        let limits = self.limits;
+        let listener =
+            listener::CappedListener::new(self.listener, listener::connection_cap(&limits))?;
+        let handle = axum_server::Handle::<listener::Peer>::new();
         let h = handle.clone();
         tokio::spawn(async move {
             shutdown.await;
             h.graceful_shutdown(Some(Duration::from_secs(10)));
         });
-        let tls = axum_server::tls_rustls::RustlsConfig::from_config(self.tls);
-        axum_server::from_tcp_rustls(self.listener, tls)?
-            .handle(handle)
-            .serve(self.router.into_make_service())
+        let tls = RustlsAcceptor::new(RustlsConfig::from_config(self.tls))
+            .handshake_timeout(limits.handshake_timeout);
+        let mut server = axum_server::Server::<listener::Peer>::from_listener(listener)
+            .acceptor(tls)
+            // Covers the time between the handshake and the first request, which neither
+            // hyper's protocol detection nor HTTP/2 bounds by itself.
+            .first_request_timeout(limits.header_timeout)
+            .handle(handle);
+        server
+            .http_builder()
+            .http1()
+            .header_read_timeout(limits.header_timeout);
+        // Pings find HTTP/2 peers that vanished mid-request (a long poll); idle ones are
+        // closed by the watchdog whether they answer pings or not.
+        server
+            .http_builder()
+            .http2()
+            .keep_alive_interval(limits.idle_timeout)
+            .keep_alive_timeout(limits.idle_timeout);
+        server
+            .serve(listener::PerConnection::new(
+                self.router,
+                limits.idle_timeout,
+            ))
             .await?;
         self.db.close().await;
         Ok(())

@@ -46,6 +46,23 @@ enum Command {
         /// Life of a session token, in seconds.
         #[arg(long, default_value_t = 900)]
         token_ttl: i64,
+        /// Most client connections open at once (default 1024, lowered to fit `ulimit -n`);
+        /// more wait to be accepted until one closes.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: Option<u64>,
+        /// Seconds a TLS handshake may take (default 10).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        handshake_timeout: Option<u64>,
+        /// Seconds for a request head to arrive after the handshake or the previous request (default 10).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        header_timeout: Option<u64>,
+        /// Seconds a connection may stay open with no request in flight (default 30).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        idle_timeout: Option<u64>,
+        /// Seconds a request may take to arrive and be answered (default 60; the inbox long
+        /// poll gets its wait on top).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        request_timeout: Option<u64>,
     },
     /// Create a one-time invitation for a physician (role and RIZIV/INAMI number are bound to it).
     Invite {
@@ -97,11 +114,34 @@ async fn main() -> ExitCode {
             tls_cert,
             tls_key,
             token_ttl,
+            max_connections,
+            handshake_timeout,
+            header_timeout,
+            idle_timeout,
+            request_timeout,
         } => {
             config.listen = listen;
             config.tls_cert = tls_cert;
             config.tls_key = tls_key;
             config.settings.token_ttl = token_ttl;
+            // Unset flags keep the defaults of `Limits`, the one place they are chosen.
+            let limits = &mut config.settings.limits;
+            let secs = std::time::Duration::from_secs;
+            if let Some(n) = max_connections {
+                limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            if let Some(s) = handshake_timeout {
+                limits.handshake_timeout = secs(s);
+            }
+            if let Some(s) = header_timeout {
+                limits.header_timeout = secs(s);
+            }
+            if let Some(s) = idle_timeout {
+                limits.idle_timeout = secs(s);
+            }
+            if let Some(s) = request_timeout {
+                limits.request_timeout = secs(s);
+            }
             let app = match App::build(config).await {
                 Ok(app) => app,
                 Err(e) => {

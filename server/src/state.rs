@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::db::Db;
+use crate::listener::Limits;
 use crate::server_key::ServerKey;
 
 #[derive(Clone, Debug)]
@@ -47,6 +48,8 @@ pub struct Settings {
     pub max_pending_bytes_per_recipient: i64,
     /// How often expiries are looked for (they are also acted on at every inbox listing).
     pub sweep_interval: std::time::Duration,
+    /// What one client can hold of the server (connections, deadlines).
+    pub limits: Limits,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             max_pending_per_recipient: 1000,
             max_pending_bytes_per_recipient: 256 * 1024 * 1024,
             sweep_interval: std::time::Duration::from_secs(1),
+            limits: Limits::default(),
         }
     }
 }

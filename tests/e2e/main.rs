@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod consent_over_time;
 mod full_case;
+mod limits;
 mod need_to_know;
 mod revocation;
 mod server;

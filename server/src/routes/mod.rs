@@ -10,8 +10,11 @@ pub(crate) mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use std::time::Duration;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,6 +44,7 @@ pub struct ApiPath<T>(pub T);
 pub struct ApiQuery<T>(pub T);
 
 pub fn router(state: AppState) -> Router {
+    let budget = state.settings.limits.request_timeout;
     let api = Router::new()
         .route("/server", get(accounts::server_info))
         .route("/accounts", post(accounts::register))
@@ -71,7 +75,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/envelopes/{id}", get(envelopes::fetch))
         .route("/envelopes/{id}/ack", post(envelopes::acknowledge))
-        .route("/inbox", get(envelopes::inbox));
+        // Every route above: the body must arrive and the answer be ready within the budget,
+        // so a client trickling a body holds its connection for that long at most.
+        .route_layer(from_fn_with_state(budget, within))
+        // The long poll waits up to MAX_WAIT by design; it gets that on top.
+        .route(
+            "/inbox",
+            get(envelopes::inbox).layer(from_fn_with_state(
+                budget + Duration::from_secs(envelopes::MAX_WAIT),
+                within,
+            )),
+        );
     Router::new()
         .nest("/v1", api)
         .fallback(|| async { ApiError::NotFound })
@@ -80,6 +94,20 @@ pub fn router(state: AppState) -> Router {
         // Request logs carry method, path (ids only) and status; never headers or bodies.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers `request_timeout` if reading the request and answering it takes longer than
+/// `budget`. The handler is dropped: a transaction not yet committed rolls back (one caught
+/// mid-commit may still land, and a retry then meets the usual `message_replayed`).
+async fn within(
+    State(budget): State<Duration>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(budget, next.run(req)).await {
+        Ok(answer) => answer,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
 }
 
 /// Parses an id from the path, with a clear error naming what was expected.

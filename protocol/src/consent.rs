@@ -13,7 +13,7 @@ use crate::encoding::sha256_hex;
 use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
 use crate::roles::{MessageKind, Role};
 use crate::signed::{Signed, SignedKind};
-use crate::time::{YEAR_SECS, format_date};
+use crate::time::{format_date, max_valid_until};
 
 /// Why the patient shares: TRIO's three purposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,7 +119,7 @@ pub enum MalformedConsent {
     ShareMedicallyMismatch(FieldId),
     #[error("the consent ends before it starts")]
     EmptyPeriod,
-    #[error("a consent lasts one year at most")]
+    #[error("a consent lasts one calendar year at most")]
     TooLong,
     #[error("the consent names an empty list of senders")]
     NoSenders,
@@ -164,8 +164,9 @@ impl Consent {
         if self.valid_until <= self.valid_from {
             return Err(MalformedConsent::EmptyPeriod);
         }
-        // Saturating: the dates come from the network; an overflow must not wrap to "short".
-        if self.valid_until.saturating_sub(self.valid_from) > YEAR_SECS {
+        // A start outside the calendar's range has no acceptable end (`i64::MIN`), so
+        // extreme dates from the network are refused here without arithmetic on them.
+        if self.valid_until > max_valid_until(self.valid_from) {
             return Err(MalformedConsent::TooLong);
         }
         if sha256_hex(&[consent_text(self).as_bytes()]) != self.text_sha256 {

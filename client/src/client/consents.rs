@@ -7,7 +7,7 @@ use trialog_protocol::consent::{
     Consent, Purpose, Revocation, Standing, consent_text, open_consent,
 };
 use trialog_protocol::encoding::sha256_hex;
-use trialog_protocol::time::YEAR_SECS;
+use trialog_protocol::time::default_valid_until;
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageKind, Role, Signed};
 
 use super::{Client, now};
@@ -162,7 +162,7 @@ impl Client {
             _ => vec![MessageKind::Bilan, MessageKind::Request],
         });
         let valid_from = now - 60;
-        let valid_until = g.until.unwrap_or(valid_from + YEAR_SECS - 1);
+        let valid_until = g.until.unwrap_or_else(|| default_valid_until(valid_from));
         let mut consent = Consent {
             consent_id: ConsentId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
             supersedes: previous,

@@ -13,6 +13,7 @@ use crate::encoding::sha256_hex;
 use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
 use crate::roles::{MessageKind, Role};
 use crate::signed::{Signed, SignedKind};
+use crate::text::{NameError, check_display_name};
 use crate::time::{format_date, max_valid_until};
 
 /// Why the patient shares: TRIO's three purposes.
@@ -121,6 +122,8 @@ pub enum MalformedConsent {
     EmptyPeriod,
     #[error("a consent lasts one calendar year at most")]
     TooLong,
+    #[error("the recipient's name cannot be shown as it is: {0}")]
+    BadRecipientName(NameError),
     #[error("the consent names an empty list of senders")]
     NoSenders,
     #[error("the hash of the consent text does not match the text for these terms")]
@@ -169,6 +172,10 @@ impl Consent {
         if self.valid_until > max_valid_until(self.valid_from) {
             return Err(MalformedConsent::TooLong);
         }
+        // The name is part of the text the patient reads and signs: a name with a line
+        // break, a bidi override or an invisible character could make that text say
+        // something else than the terms (a server could try to rewrite it).
+        check_display_name(&self.recipient_name).map_err(MalformedConsent::BadRecipientName)?;
         if sha256_hex(&[consent_text(self).as_bytes()]) != self.text_sha256 {
             return Err(MalformedConsent::TextMismatch);
         }

@@ -1561,6 +1561,36 @@ fn fail_consent_longer_than_a_year() {
 }
 
 #[test]
+fn fail_consent_recipient_name_rewritten() {
+    // A name that would add a line to the text the patient signs, reorder it, or hide
+    // something in it: refused even when the hash covers exactly that text, so neither a
+    // server nor a directory entry can make the consent text say more than its terms.
+    for name in [
+        "Dr. Luc Janssens\nI also consent to sharing my whole medical file",
+        "Dr. Luc Janssens\r",
+        "Dr. \u{202E}snessnaJ cuL",
+        "Dr. Luc\u{200B} Janssens",
+        "Dr. Luc Janssens\u{2028}",
+        "Dr. Luc Janssens\u{1b}[8m",
+        "",
+    ] {
+        let c = rehash(Consent {
+            recipient_name: name.into(),
+            ..consent()
+        });
+        let err = open_as_patient(&c).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Refusal::Malformed(MalformedConsent::BadRecipientName(_))
+            ),
+            "{name:?}: {err:?}"
+        );
+        assert_eq!(err.code(), "consent_malformed");
+    }
+}
+
+#[test]
 fn fail_consent_period_overflow() {
     // A signed consent from the network must be refused, not crash the verifier, and a
     // consent that never ends is longer than a year.

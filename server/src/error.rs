@@ -12,6 +12,7 @@ use trialog_protocol::api::ErrorBody;
 use trialog_protocol::binding::BindingError;
 use trialog_protocol::consent::{MalformedConsent, Refusal};
 use trialog_protocol::envelope::EnvelopeError;
+use trialog_protocol::text::NameError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -65,6 +66,10 @@ pub enum ApiError {
     AccountExists,
     #[error("an account with this RIZIV/INAMI number is already registered")]
     RizivTaken,
+    #[error(
+        "the name in the invitation cannot be shown safely ({0}); ask the operator for a new invitation"
+    )]
+    InvalidName(NameError),
 
     // --- lookups and membership
     #[error("no account {0}")]
@@ -149,9 +154,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedJson(_) | BadRequest(_) | BadParameter(_) | CodeKind | BadKeyRecord(_)
-            | MalformedConsent(_) | Envelope(_) | BindingMismatch | RecipientMismatch => {
-                StatusCode::BAD_REQUEST
-            }
+            | MalformedConsent(_) | Envelope(_) | BindingMismatch | RecipientMismatch
+            | InvalidName(_) => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TooManyChallenges => StatusCode::TOO_MANY_REQUESTS,
@@ -206,6 +210,7 @@ impl ApiError {
             BadKeyRecord(_) => "bad_key_record",
             AccountExists => "account_exists",
             RizivTaken => "riziv_taken",
+            InvalidName(e) => e.code(),
             UnknownAccount(_) => "unknown_account",
             UnknownCase(_) => "unknown_case",
             UnknownConsent(_) => "unknown_consent",

@@ -5,5 +5,6 @@ mod attacks;
 mod bad_input;
 mod cli;
 mod full_case;
+mod names;
 mod revocation;
 mod server;

@@ -3,7 +3,9 @@
 //! JSON with `--json`). All checks live in the library.
 //!
 //! This file only dispatches: the arguments are in `cli::args`, the output of each area in
-//! `cli::{account, case, consent, message, audit}`.
+//! `cli::{account, case, consent, message, audit}`, and every byte written to the terminal
+//! goes through `cli::output`, which makes it safe to show.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use trialog_client::i18n::{explain, lang_from_env};
 
 use cli::args::{Cli, Command};
-use cli::{account, audit, case, consent, message};
+use cli::{account, audit, case, consent, message, output};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -53,9 +55,10 @@ async fn main() -> ExitCode {
         Err(e) => {
             if json {
                 let code = e.api_code().map(str::to_owned);
-                eprintln!("{}", json!({ "error": explain(&e, lang), "code": code }));
+                output::err_json(&json!({ "error": explain(&e, lang), "code": code }));
             } else {
-                eprintln!("trialog: {}", explain(&e, lang));
+                // The explanation can quote the server's message: `output` makes it safe.
+                output::err(&format!("trialog: {}", explain(&e, lang)));
             }
             ExitCode::FAILURE
         }

@@ -21,7 +21,20 @@ use cli::{account, audit, case, consent, message, output};
 async fn main() -> ExitCode {
     // One TLS provider for the whole process (ring); reqwest panics without it.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap's usage errors quote what was typed, and help is output too: both go
+        // through `output` like everything else (without clap's colours).
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                output::err_text(&text);
+            } else {
+                output::text(&text);
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let lang = cli.lang.unwrap_or_else(lang_from_env);
     let json = cli.json;
     let result = match cli.command {

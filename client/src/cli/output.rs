@@ -66,6 +66,11 @@ pub fn err(s: &str) {
     write(To::Stderr, &format!("{}\n", sanitize(s)));
 }
 
+/// Text on stderr as it is, without adding a line break.
+pub fn err_text(s: &str) {
+    write(To::Stderr, &sanitize(s));
+}
+
 /// A value as one line of JSON on stderr (errors with `--json`).
 pub fn err_json(value: &serde_json::Value) {
     write(To::Stderr, &format!("{}\n", json_safe(&value.to_string())));

@@ -3,7 +3,9 @@
 //! JSON with `--json`). All checks live in the library.
 //!
 //! This file only dispatches: the arguments are in `cli::args`, the output of each area in
-//! `cli::{account, case, consent, message, audit}`.
+//! `cli::{account, case, consent, message, audit}`, and every byte written to the terminal
+//! goes through `cli::output`, which makes it safe to show.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 
@@ -13,13 +15,26 @@ use std::process::ExitCode;
 use trialog_client::i18n::{explain, lang_from_env};
 
 use cli::args::{Cli, Command};
-use cli::{account, audit, case, consent, message};
+use cli::{account, audit, case, consent, message, output};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // One TLS provider for the whole process (ring); reqwest panics without it.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap's usage errors quote what was typed, and help is output too: both go
+        // through `output` like everything else (without clap's colours).
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                output::err_text(&text);
+            } else {
+                output::text(&text);
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let lang = cli.lang.unwrap_or_else(lang_from_env);
     let json = cli.json;
     let result = match cli.command {
@@ -53,12 +68,10 @@ async fn main() -> ExitCode {
         Err(e) => {
             if json {
                 // The API's key names: `code` (never null) and `message`.
-                eprintln!(
-                    "{}",
-                    json!({ "code": e.code(), "message": explain(&e, lang) })
-                );
+                output::err_json(&json!({ "code": e.code(), "message": explain(&e, lang) }));
             } else {
-                eprintln!("trialog: {}", explain(&e, lang));
+                // The explanation can quote the server's message: `output` makes it safe.
+                output::err(&format!("trialog: {}", explain(&e, lang)));
             }
             ExitCode::FAILURE
         }

@@ -14,7 +14,8 @@ use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
 use crate::roles::{MessageKind, Role};
 use crate::signed::{Signed, SignedKind};
 use crate::error::Code;
-use crate::time::{YEAR_SECS, format_date};
+use crate::text::{NameError, check_display_name};
+use crate::time::{format_date, max_valid_until};
 
 /// Why the patient shares: TRIO's three purposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,8 +132,10 @@ pub enum MalformedConsent {
     ShareMedicallyMismatch(FieldId),
     #[error("the consent ends before it starts")]
     EmptyPeriod,
-    #[error("a consent lasts one year at most")]
+    #[error("a consent lasts one calendar year at most")]
     TooLong,
+    #[error("the recipient's name cannot be shown as it is: {0}")]
+    BadRecipientName(NameError),
     #[error("the consent names no one who may send")]
     NoSenders,
     #[error("the consent names {0} twice among those who may send")]
@@ -202,10 +205,15 @@ impl Consent {
         if self.valid_until <= self.valid_from {
             return Err(MalformedConsent::EmptyPeriod);
         }
-        // Saturating: the dates come from the network; an overflow must not wrap to "short".
-        if self.valid_until.saturating_sub(self.valid_from) > YEAR_SECS {
+        // A start outside the calendar's range has no acceptable end (`i64::MIN`), so
+        // extreme dates from the network are refused here without arithmetic on them.
+        if self.valid_until > max_valid_until(self.valid_from) {
             return Err(MalformedConsent::TooLong);
         }
+        // The name is part of the text the patient reads and signs: a name with a line
+        // break, a bidi override or an invisible character could make that text say
+        // something else than the terms (a server could try to rewrite it).
+        check_display_name(&self.recipient_name).map_err(MalformedConsent::BadRecipientName)?;
         if sha256_hex(&[consent_text(self).as_bytes()]) != self.text_sha256 {
             return Err(MalformedConsent::TextMismatch);
         }

@@ -29,6 +29,7 @@ mod leak_terms;
 pub mod riziv;
 pub mod roles;
 pub mod signed;
+pub mod text;
 pub mod time;
 
 pub use catalogue::{FieldClass, FieldId, Lang};

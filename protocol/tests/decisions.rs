@@ -38,7 +38,8 @@ use trialog_protocol::envelope::{
 };
 use trialog_protocol::keys::Identity;
 use trialog_protocol::label::{self, LabelError, MAX_LABEL_CHARS};
-use trialog_protocol::time::YEAR_SECS;
+use trialog_protocol::text::NameError;
+use trialog_protocol::time::max_valid_until;
 use trialog_protocol::{
     AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role, Signed,
 };
@@ -2550,8 +2551,8 @@ fn consent_well_formedness() {
             want: Ok(()),
         },
         FormRow {
-            name: "exactly_one_year",
-            terms: |_, c| c.valid_until = c.valid_from + YEAR_SECS,
+            name: "exactly_one_calendar_year",
+            terms: |_, c| c.valid_until = max_valid_until(c.valid_from),
             after: keep,
             want: Ok(()),
         },
@@ -2672,8 +2673,8 @@ fn consent_well_formedness() {
             want: malformed(MalformedConsent::EmptyPeriod),
         },
         FormRow {
-            name: "fail_longer_than_a_year",
-            terms: |_, c| c.valid_until = c.valid_from + YEAR_SECS + 1,
+            name: "fail_a_second_longer_than_a_calendar_year",
+            terms: |_, c| c.valid_until = max_valid_until(c.valid_from) + 1,
             after: keep,
             want: malformed(MalformedConsent::TooLong),
         },
@@ -2685,6 +2686,26 @@ fn consent_well_formedness() {
             },
             after: keep,
             want: malformed(MalformedConsent::TooLong),
+        },
+        FormRow {
+            name: "fail_recipient_name_with_a_line_break",
+            terms: |_, c| c.recipient_name = "Dr. Luc Janssens\nand everyone".into(),
+            after: keep,
+            want: malformed(MalformedConsent::BadRecipientName(NameError::Control('\n'))),
+        },
+        FormRow {
+            name: "fail_recipient_name_with_a_bidi_override",
+            terms: |_, c| c.recipient_name = "Dr. \u{202E}snessnaJ".into(),
+            after: keep,
+            want: malformed(MalformedConsent::BadRecipientName(NameError::Bidi(
+                '\u{202E}',
+            ))),
+        },
+        FormRow {
+            name: "fail_recipient_name_empty",
+            terms: |_, c| c.recipient_name = "  ".into(),
+            after: keep,
+            want: malformed(MalformedConsent::BadRecipientName(NameError::Empty)),
         },
         FormRow {
             name: "fail_text_hash_wrong",

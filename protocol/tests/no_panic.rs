@@ -80,6 +80,17 @@ fn decoders_never_panic_on_junk() {
         let _ = FieldId::parse(&text);
         let _ = AccountId::parse(&text);
         let _ = trialog_protocol::time::parse_date(&text);
+        let _ = trialog_protocol::text::check_display_name(&text);
+        let shown = trialog_protocol::text::sanitize(&text);
+        assert!(
+            !shown.contains(['\u{1b}', '\r', '\u{9b}', '\u{202e}']),
+            "{text:?}"
+        );
+        // Instants from the network, anywhere in i64.
+        let ts = rng.next() as i64;
+        let _ = trialog_protocol::time::format_ts(ts);
+        let _ = trialog_protocol::time::format_date(ts);
+        let _ = trialog_protocol::time::max_valid_until(ts);
         let _ = trialog_protocol::Lang::parse(&text);
         let reference = trialog_protocol::leak_guard::Reference {
             medical: vec![(

@@ -57,7 +57,7 @@ use trialog_protocol::envelope::{
 use trialog_protocol::keys::{self, Identity, KeyError, KeyRecord, open_key_record};
 use trialog_protocol::riziv::{Riziv, RizivError};
 use trialog_protocol::signed::{SignedError, key_id};
-use trialog_protocol::time::YEAR_SECS;
+use trialog_protocol::time::max_valid_until;
 use trialog_protocol::{
     AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role, Signed,
     SignedKind,
@@ -125,8 +125,10 @@ const OTHER_MESSAGE_ID: &str = "msg_f251361d03d0708f78fafd8369d212b4";
 const LOGIN_NONCE: &str = "e3b464cb0fdc44db87e1fc401defb6d63a5e0de480131cb8fa12569fa6efcee9";
 
 const BOUND_AT: i64 = 1_767_346_200; // 2026-01-02 09:30
-const VALID_FROM: i64 = 1_767_571_200; // 2026-01-05 00:00:00
-const VALID_UNTIL: i64 = 1_799_020_799; // 2027-01-03 23:59:59
+const VALID_FROM: i64 = 1_767_571_200; // 2026-01-05 00:00:00 UTC, 01:00 in Brussels
+// 2027-01-03 23:59:59 UTC, which in Brussels is already 2027-01-04 (00:59:59 CET): the
+// consent text, in Brussels dates, says until 2027-01-04.
+const VALID_UNTIL: i64 = 1_799_020_799;
 const SENT_AT: i64 = 1_770_732_000; // 2026-02-10 14:00
 const REVOKED_AT: i64 = 1_776_240_000; // 2026-04-15 08:00
 
@@ -1499,14 +1501,25 @@ fn fail_consent_text_hash_mismatch() {
         Err(Refusal::Malformed(MalformedConsent::TextMismatch))
     );
 
-    // Period stretched under the old hash.
+    // Period moved under the old hash: the text shows other dates.
+    let later = Consent {
+        valid_from: VALID_FROM + 86_400,
+        valid_until: VALID_UNTIL + 86_400,
+        ..c.clone()
+    };
+    assert_eq!(
+        open_as_patient(&later),
+        Err(Refusal::Malformed(MalformedConsent::TextMismatch))
+    );
+    // Period stretched under the old hash: this consent already runs until its last
+    // allowed day (Brussels), so a day more is refused before the text is compared.
     let longer = Consent {
         valid_until: VALID_UNTIL + 86_400,
         ..c.clone()
     };
     assert_eq!(
         open_as_patient(&longer),
-        Err(Refusal::Malformed(MalformedConsent::TextMismatch))
+        Err(Refusal::Malformed(MalformedConsent::TooLong))
     );
 
     // Upper-case hex of the right hash is not the hash.
@@ -1522,14 +1535,18 @@ fn fail_consent_text_hash_mismatch() {
 
 #[test]
 fn fail_consent_longer_than_a_year() {
+    // Signed 2026-01-05 01:00 in Brussels: the last day may be 2027-01-04, whose last
+    // second is 23:59:59 CET (22:59:59 UTC).
+    const LAST_SECOND: i64 = 1_799_103_599; // 2027-01-04 22:59:59 UTC
+    assert_eq!(max_valid_until(VALID_FROM), LAST_SECOND);
     let one_year = rehash(Consent {
-        valid_until: VALID_FROM + YEAR_SECS,
+        valid_until: LAST_SECOND,
         ..consent()
     });
     assert!(open_as_patient(&one_year).is_ok(), "exactly the maximum");
 
     let too_long = rehash(Consent {
-        valid_until: VALID_FROM + YEAR_SECS + 1,
+        valid_until: LAST_SECOND + 1,
         ..consent()
     });
     assert_eq!(
@@ -1545,6 +1562,36 @@ fn fail_consent_longer_than_a_year() {
         open_as_patient(&empty),
         Err(Refusal::Malformed(MalformedConsent::EmptyPeriod))
     );
+}
+
+#[test]
+fn fail_consent_recipient_name_rewritten() {
+    // A name that would add a line to the text the patient signs, reorder it, or hide
+    // something in it: refused even when the hash covers exactly that text, so neither a
+    // server nor a directory entry can make the consent text say more than its terms.
+    for name in [
+        "Dr. Luc Janssens\nI also consent to sharing my whole medical file",
+        "Dr. Luc Janssens\r",
+        "Dr. \u{202E}snessnaJ cuL",
+        "Dr. Luc\u{200B} Janssens",
+        "Dr. Luc Janssens\u{2028}",
+        "Dr. Luc Janssens\u{1b}[8m",
+        "",
+    ] {
+        let c = rehash(Consent {
+            recipient_name: name.into(),
+            ..consent()
+        });
+        let err = open_as_patient(&c).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Refusal::Malformed(MalformedConsent::BadRecipientName(_))
+            ),
+            "{name:?}: {err:?}"
+        );
+        assert_eq!(err.code().as_str(), "consent_malformed");
+    }
 }
 
 #[test]

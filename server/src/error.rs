@@ -15,6 +15,7 @@ use trialog_protocol::chain::ChainError;
 use trialog_protocol::consent::{MalformedConsent, Refusal};
 use trialog_protocol::decide::{AdmitRefusal, MembershipRefusal};
 use trialog_protocol::envelope::EnvelopeError;
+use trialog_protocol::text::NameError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -68,6 +69,10 @@ pub enum ApiError {
     AccountExists,
     #[error("an account with this RIZIV/INAMI number is already registered")]
     RizivTaken,
+    #[error(
+        "the name in the invitation cannot be shown safely ({0}); ask the operator for a new invitation"
+    )]
+    InvalidName(NameError),
 
     // --- lookups and membership
     #[error("no account {0}")]
@@ -167,9 +172,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             MalformedJson(_) | BadRequest(_) | BadParameter(_) | CodeKind | BadKeyRecord(_)
-            | MalformedConsent(_) | Envelope(_) | BindingMismatch | RecipientMismatch => {
-                StatusCode::BAD_REQUEST
-            }
+            | MalformedConsent(_) | Envelope(_) | BindingMismatch | RecipientMismatch
+            | InvalidName(_) => StatusCode::BAD_REQUEST,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -235,6 +239,7 @@ impl ApiError {
             BadKeyRecord(_) => Code::BadKeyRecord,
             AccountExists => Code::AccountExists,
             RizivTaken => Code::RizivTaken,
+            InvalidName(_) => Code::NameInvalid,
             UnknownAccount(_) => Code::UnknownAccount,
             UnknownCase(_) => Code::UnknownCase,
             UnknownConsent(_) => Code::UnknownConsent,

@@ -79,6 +79,8 @@ pub enum StartError {
     HalfTls,
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("--name: {0}")]
+    InvalidName(#[from] trialog_protocol::text::NameError),
 }
 
 /// A server ready to run: bound, with its database open and migrated.
@@ -207,6 +209,9 @@ pub async fn invite(
     name: &str,
     valid_days: i64,
 ) -> Result<(String, i64), StartError> {
+    // Checked before the data directory is opened: a refused name writes nothing. The name
+    // is shown in directories and in every consent text that names this physician.
+    let name = trialog_protocol::text::check_display_name(name)?;
     let (db, _key) = open_data_dir(config).await?;
     let code =
         codes::generate().map_err(|_| StartError::Key(server_key::ServerKeyError::Randomness))?;
@@ -215,7 +220,7 @@ pub async fn invite(
     let inv = db::accounts::InvitationRow {
         role: role.as_str().into(),
         riziv: riziv.digits().into(),
-        name: name.trim().into(),
+        name,
     };
     db::accounts::insert_invitation(db.pool(), &codes::hash(&code), &inv, now, expires_at).await?;
     db.close().await;

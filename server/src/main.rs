@@ -71,7 +71,7 @@ enum Command {
         /// RIZIV/INAMI number, e.g. 1-23456-25-580.
         #[arg(long, value_parser = |s: &str| Riziv::parse(s).map_err(|e| e.to_string()))]
         riziv: Riziv,
-        /// Name as shown in the directory, e.g. "Dr. An Peeters".
+        /// Name as shown in the directory and in consent texts, e.g. "Dr. An Peeters".
         #[arg(long)]
         name: String,
         /// Days before the invitation expires.
@@ -180,8 +180,9 @@ async fn main() -> ExitCode {
             name,
             valid_days,
         } => {
-            if name.trim().is_empty() {
-                eprintln!("trialog-server: --name may not be empty");
+            // One line, shown as typed: no control, bidi or invisible characters.
+            if let Err(e) = trialog_protocol::text::check_display_name(&name) {
+                eprintln!("trialog-server: --name: {e}");
                 return ExitCode::from(2);
             }
             match trialog_server::invite(&config, role, &riziv, &name, valid_days).await {

@@ -7,6 +7,7 @@ mod cli;
 mod consent_over_time;
 mod full_case;
 mod limits;
+mod names;
 mod need_to_know;
 mod revocation;
 mod server;

@@ -7,7 +7,7 @@ use trialog_protocol::time::format_date;
 use trialog_protocol::{CaseId, ConsentId, Lang};
 
 use super::args::{ConsentCmd, GrantArgs};
-use super::output::out;
+use super::output::{self, out};
 use super::passphrase::open;
 
 /// Every `consent` subcommand needs the unlocked keystore, so it is opened once, first.
@@ -295,7 +295,7 @@ async fn revoke(
 /// Shows the consent text and asks for a yes; without a terminal to ask on, `--yes` is
 /// required, so a script never signs what nobody saw by accident.
 fn confirm(text: &str, lang: Lang) -> Result<bool, ClientError> {
-    use std::io::{BufRead, IsTerminal, Write};
+    use std::io::{BufRead, IsTerminal};
     if !std::io::stdin().is_terminal() {
         return Err(ClientError::Invalid(
             tr(
@@ -307,14 +307,13 @@ fn confirm(text: &str, lang: Lang) -> Result<bool, ClientError> {
             .into(),
         ));
     }
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}\n", crate::cli::output::printable(text));
-    let _ = write!(
-        err,
-        "{} ",
-        tr(lang, "Ondertekenen? [j/N]", "Signer ? [o/N]", "Sign? [y/N]")
-    );
-    let _ = err.flush();
+    output::err(&format!("{text}\n"));
+    output::prompt(tr(
+        lang,
+        "Ondertekenen? [j/N]",
+        "Signer ? [o/N]",
+        "Sign? [y/N]",
+    ));
     let mut answer = String::new();
     std::io::stdin()
         .lock()

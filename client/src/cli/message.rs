@@ -8,11 +8,11 @@ use trialog_client::{ClientError, Outgoing};
 use trialog_protocol::time::format_ts;
 use trialog_protocol::{AccountId, CaseId, Lang, MessageId, MessageKind};
 
-use super::output::{out, role_label};
+use super::output::{self, out, role_label};
 use super::passphrase::open;
 
 pub fn template(kind: MessageKind, lang: Lang) {
-    print!("{}", message_file::template(kind, lang));
+    output::text(&message_file::template(kind, lang));
 }
 
 pub async fn send(

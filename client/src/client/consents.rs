@@ -12,7 +12,7 @@ use trialog_protocol::consent::{
 };
 use trialog_protocol::decide::deliverable;
 use trialog_protocol::encoding::sha256_hex;
-use trialog_protocol::time::max_valid_until;
+use trialog_protocol::time::default_valid_until;
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageKind, Role, Signed};
 
 use super::{Client, now};
@@ -217,7 +217,7 @@ impl Client {
             }
         }
         let valid_from = now - 60;
-        let valid_until = g.until.unwrap_or_else(|| max_valid_until(valid_from));
+        let valid_until = g.until.unwrap_or_else(|| default_valid_until(valid_from));
         let mut consent = Consent {
             consent_id: ConsentId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
             supersedes: previous.as_ref().map(|p| p.consent.consent_id.clone()),

@@ -96,6 +96,10 @@ pub async fn register(
             if role != rec.role.as_str() {
                 return Err(ApiError::RoleMismatch(rec.role.as_str()));
             }
+            // `invite` checks the name too; this catches invitations written before that
+            // check or around it. Refusing drops `tx`: the invitation stays unused.
+            let name =
+                trialog_protocol::text::check_display_name(&name).map_err(ApiError::InvalidName)?;
             if db::accounts::riziv_taken(&mut *tx, &riziv).await? {
                 return Err(ApiError::RizivTaken);
             }

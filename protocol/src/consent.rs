@@ -173,6 +173,7 @@ impl Consent {
         }
         let mut senders = BTreeSet::new();
         for p in &self.senders {
+            check_display_name(&p.name).map_err(MalformedConsent::BadRecipientName)?;
             if p.account == self.recipient {
                 return Err(MalformedConsent::SenderIsRecipient);
             }

@@ -39,6 +39,8 @@ pub enum ChainError {
     Fork(ConsentId),
     #[error("the consents for {0} have more than one current version")]
     TwoHeads(AccountId),
+    #[error("consent {0} is replaced, through its successors, by itself")]
+    Cycle(ConsentId),
 }
 
 /// The verified history of one case's consents.
@@ -86,6 +88,24 @@ impl Chain {
                 if successors > 1 {
                     return Err(ChainError::Fork(old.clone()));
                 }
+            }
+        }
+        // Every line must end: following successors from any version reaches a version that
+        // nothing replaces within as many steps as there are versions.
+        for v in &chain.versions {
+            let mut at = v;
+            let mut ends = false;
+            for _ in 0..=chain.versions.len() {
+                match chain.successor(&at.consent.consent_id) {
+                    Some(next) => at = next,
+                    None => {
+                        ends = true;
+                        break;
+                    }
+                }
+            }
+            if !ends {
+                return Err(ChainError::Cycle(v.consent.consent_id.clone()));
             }
         }
         for v in &chain.versions {

@@ -136,6 +136,8 @@ pub enum MalformedConsent {
     TooLong,
     #[error("the recipient's name cannot be shown as it is: {0}")]
     BadRecipientName(NameError),
+    #[error("a sender's name cannot be shown as it is: {0}")]
+    BadSenderName(NameError),
     #[error("the consent names no one who may send")]
     NoSenders,
     #[error("the consent names {0} twice among those who may send")]
@@ -173,7 +175,7 @@ impl Consent {
         }
         let mut senders = BTreeSet::new();
         for p in &self.senders {
-            check_display_name(&p.name).map_err(MalformedConsent::BadRecipientName)?;
+            check_display_name(&p.name).map_err(MalformedConsent::BadSenderName)?;
             if p.account == self.recipient {
                 return Err(MalformedConsent::SenderIsRecipient);
             }

@@ -322,6 +322,8 @@ pub enum MembershipRefusal {
     NotPatient,
     #[error("{0} is already a member of this case")]
     AlreadyMember(AccountId),
+    #[error("the patient removed {0} from this case; only the patient can add them again")]
+    RemovedByPatient(AccountId),
     #[error("{0} is not a member of this case")]
     NotAMember(AccountId),
     #[error("the treating physician cannot be removed from their own case")]
@@ -338,6 +340,7 @@ impl MembershipRefusal {
             MembershipRefusal::NotAPhysician => Code::NotAPhysician,
             MembershipRefusal::NotPatient => Code::NotCasePatient,
             MembershipRefusal::AlreadyMember(_) => Code::AlreadyMember,
+            MembershipRefusal::RemovedByPatient(_) => Code::NotCasePatient,
             MembershipRefusal::NotAMember(_) => Code::NotAMember,
             MembershipRefusal::CannotRemoveTreating => Code::CannotRemoveTreating,
             MembershipRefusal::RemovalIncomplete(_) => Code::RemovalIncomplete,
@@ -369,6 +372,9 @@ pub fn add_member(
         (Actor::Patient, _) => Ok(MemberStatus::Active),
         // A removed physician comes back only by the patient's hand.
         (Actor::Treating, None) => Ok(MemberStatus::Invited),
+        (Actor::Treating, Some(MemberStatus::Removed)) => {
+            Err(MembershipRefusal::RemovedByPatient(target.clone()))
+        }
         (Actor::Treating, Some(_)) => Err(MembershipRefusal::AlreadyMember(target.clone())),
         (Actor::Other, _) => Err(MembershipRefusal::NotPatient),
     }
@@ -403,6 +409,12 @@ pub fn remove_member(
         let v = chain
             .check_revocation(r)
             .map_err(|e| MembershipRefusal::BadRevocation(e.to_string()))?;
+        if ended.contains(&r.consent_id) {
+            return Err(MembershipRefusal::BadRevocation(format!(
+                "consent {} is revoked twice",
+                r.consent_id
+            )));
+        }
         if &v.consent.recipient != target {
             return Err(MembershipRefusal::BadRevocation(format!(
                 "consent {} is not to the physician being removed",

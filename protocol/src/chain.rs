@@ -165,10 +165,13 @@ impl Chain {
             .find(|v| self.successor(&v.consent.consent_id).is_none())
     }
 
-    /// Every version whose line ends in a version that still stands at `at` for `who`
-    /// (recipient or sender): what a physician may see.
-    pub fn concerns(&self, v: &Version, who: &AccountId) -> bool {
-        &v.consent.recipient == who || v.consent.senders.iter().any(|p| &p.account == who)
+    /// The newest version for `recipient`, standing or not: what a sender is told about when
+    /// there is no current one (revoked, say, rather than never granted).
+    pub fn latest(&self, recipient: &AccountId) -> Option<&Version> {
+        self.versions
+            .iter()
+            .filter(|v| &v.consent.recipient == recipient)
+            .max_by_key(|v| v.accepted_at)
     }
 
     /// A new version `new` may be accepted: it names as replaced exactly the current version

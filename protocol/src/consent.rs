@@ -224,6 +224,14 @@ impl Consent {
     }
 }
 
+/// Need to know (DESIGN.md §6): who may see a consent. The case's patient sees all of
+/// them; a physician only those they receive or may send under.
+pub fn visible_to(consent: &Consent, who: &AccountId) -> bool {
+    &consent.patient == who
+        || &consent.recipient == who
+        || consent.senders.iter().any(|p| &p.account == who)
+}
+
 /// The first medical field among `fields` that the patient did not also tick to share
 /// medically: such a consent is not valid (medical fields are never in a consent by default).
 pub fn unshared_medical(fields: &[FieldId], share_medically: &[FieldId]) -> Option<FieldId> {

@@ -47,18 +47,26 @@ pub fn own_only_database(db: &Path) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     drop(opts.open(db)?);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        narrow_to_owner(Path::new(&p))?;
+    }
+    Ok(())
+}
+
+/// Makes an existing file readable and writable by its owner only; a missing file is fine.
+pub fn narrow_to_owner(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = db.as_os_str().to_owned();
-            p.push(suffix);
-            match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }

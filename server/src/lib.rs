@@ -112,6 +112,11 @@ pub async fn open_data_dir(config: &Config) -> Result<(Db, ServerKey), StartErro
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let db = Db::open(&config.database_url()).await?;
     let key = ServerKey::load_or_create(&config.data_dir.join("server-key.pem"))?;
+    // Files an older version (or a hand copy) left readable to others are narrowed too.
+    for name in ["server-key.pem", "tls-cert.pem", "tls-key.pem"] {
+        files::narrow_to_owner(&config.data_dir.join(name))
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    }
     Ok((db, key))
 }
 

@@ -83,6 +83,8 @@ fn create_self_signed(cert: &Path, key: &Path) -> Result<(), TlsError> {
         move |source| TlsError::Io { path: p, source }
     };
     crate::files::write_private(key, ck.signing_key.serialize_pem().as_bytes()).map_err(io(key))?;
-    std::fs::write(cert, ck.cert.pem()).map_err(io(cert))?;
+    // Not secret, but owner-only like every file the server writes: clients get its
+    // fingerprint from the operator, not from the file system.
+    crate::files::write_private(cert, ck.cert.pem().as_bytes()).map_err(io(cert))?;
     Ok(())
 }

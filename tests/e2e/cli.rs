@@ -445,11 +445,49 @@ async fn readme_walkthrough() {
         audit.contains("Audit log verified") && audit.contains("message accepted"),
         "{audit}"
     );
-    let revoke = w.trialog(
+    // A narrower version for the occupational physician: before signing, the patient sees
+    // what changes and how many unread messages it would destroy.
+    let narrowed = w.trialog(
+        "patient",
+        &grant_args(
+            &case,
+            &occ,
+            &["capacity.hours_per_week", "limits.fatigue"],
+            &[],
+        ),
+    );
+    assert!(
+        narrowed.contains("What changes")
+            && narrowed.contains("− data: Physical")
+            && narrowed.contains("Unread messages this version would destroy: 0"),
+        "{narrowed}"
+    );
+    let current = narrowed
+        .split_whitespace()
+        .find(|w| w.starts_with("cons_") && *w != s(&c_occ, "consent"))
+        .expect("the new version's id")
+        .to_owned();
+    // The old version can no longer be revoked on its own: the new one applies.
+    let err = w.fails(
         "patient",
         &["consent", "revoke", "--consent", &s(&c_occ, "consent")],
     );
+    assert!(err.contains("newer version"), "{err}");
+    let revoke = w.trialog("patient", &["consent", "revoke", "--consent", &current]);
     assert!(revoke.contains("cannot be recalled"), "{revoke}");
+
+    // The patient removes the advising physician, who then sees nothing of the case.
+    let removed = w.trialog(
+        "patient",
+        &["case", "remove", "--case", &case, "--member", &adv],
+    );
+    assert!(removed.contains("no longer sees anything"), "{removed}");
+    let err = w.fails("dubois", &["case", "show", "--case", &case]);
+    assert!(err.contains("unknown_case") || err.contains("not a member"), "{err}");
+    let err = w.fails("dubois", &["--json", "case", "show", "--case", &case]);
+    let err: Value = serde_json::from_str(err.trim()).expect("a JSON error");
+    assert_eq!(err["code"], "unknown_case", "{err}");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
 
     // The next bilan under it is refused, in words, in the physician's language.
     let err = w.fails("peeters", &send_args(&case, &occ, "bilan", "bilan.toml"));

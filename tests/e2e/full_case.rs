@@ -113,7 +113,7 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
     assert_eq!(read.fields, feedback[..3].to_vec());
 
     // The occupational physician may not send a bilan; and a request to the advising
-    // physician carrying a field their consent does not cover has nothing left to send.
+    // physician is not theirs to send: that consent does not name them.
     let e = w
         .occupational
         .send(w.bilan_to(&w.advising_id))
@@ -132,8 +132,9 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
         ))
         .await
         .unwrap_err();
-    // The advising physician's consent covers bilan and request, but not the remarks field.
-    assert!(matches!(e, ClientError::NothingToSend { .. }), "{e:?}");
+    // Need to know: the advising physician's consent names the treating physician as its
+    // only sender, so the occupational physician does not even see it.
+    assert!(matches!(e, ClientError::NoConsent { .. }), "{e:?}");
 
     // The patient sees and verifies every event touching their data.
     let audit = w.patient.audit(&w.case).await.unwrap();

@@ -85,8 +85,11 @@ impl Client {
         let me = self.account()?.clone();
         let now = now();
         let chain = self.chain(&out.case).await?;
+        // The current version; else the newest, so that a revoked or expired consent is
+        // refused by name rather than reported as never granted.
         let current = chain
             .current(&out.to)
+            .or_else(|| chain.latest(&out.to))
             .ok_or_else(|| ClientError::NoConsent {
                 recipient: recipient_name.clone().unwrap_or_else(|| out.to.to_string()),
             })?;

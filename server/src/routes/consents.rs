@@ -9,7 +9,7 @@ use trialog_protocol::api::{
 };
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::chain::{Chain, NewVersionRefusal, RevocationRefusal, Version};
-use trialog_protocol::consent::{Consent, Party, Refusal, Standing, open_consent};
+use trialog_protocol::consent::{Consent, Party, Refusal, Standing, open_consent, visible_to};
 use trialog_protocol::decide::deliverable;
 use trialog_protocol::envelope::EnvelopeHeader;
 use trialog_protocol::{CaseId, ConsentId, Role, Signed};
@@ -202,12 +202,10 @@ pub async fn submit(
     ))
 }
 
-/// May this caller see this consent? The patient sees all; a physician those addressed to
-/// them and those they may send under (need to know).
-fn concerns(s: &Session, c: &Consent, patient: Option<&str>) -> bool {
-    patient == Some(s.account.as_str())
-        || c.recipient == s.account
-        || c.senders.iter().any(|p| p.account == s.account)
+/// May this caller see this consent? Protocol's need-to-know rule (the consent's patient
+/// was checked to be the case's when it was accepted).
+fn concerns(s: &Session, c: &Consent) -> bool {
+    visible_to(c, &s.account)
 }
 
 fn parsed(row: &ConsentRow) -> Result<Consent, ApiError> {
@@ -227,7 +225,7 @@ pub async fn for_case(
     let case = load_visible(&st, &s, id.as_str()).await?;
     let mut out = Vec::new();
     for row in db::consents::for_case(st.db.pool(), id.as_str()).await? {
-        if concerns(&s, &parsed(&row)?, case.patient.as_deref()) {
+        if concerns(&s, &parsed(&row)?) {
             out.push(consent_view(&row)?);
         }
     }
@@ -245,7 +243,7 @@ async fn visible_consent(
     let case = load_visible(st, s, &row.case_id)
         .await
         .map_err(|_| ApiError::UnknownConsent(id.to_string()))?;
-    if !concerns(s, &parsed(&row)?, case.patient.as_deref()) {
+    if !concerns(s, &parsed(&row)?) {
         return Err(ApiError::UnknownConsent(id.to_string()));
     }
     Ok((row, case))

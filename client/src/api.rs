@@ -187,8 +187,10 @@ impl Api {
     pub async fn consent_pending(
         &self,
         id: &ConsentId,
-    ) -> Result<Vec<trialog_protocol::Signed<trialog_protocol::envelope::EnvelopeHeader>>, ClientError>
-    {
+    ) -> Result<
+        Vec<trialog_protocol::Signed<trialog_protocol::envelope::EnvelopeHeader>>,
+        ClientError,
+    > {
         self.get(&format!("/consents/{id}/pending")).await
     }
     pub async fn consents(&self, id: &CaseId) -> Result<Vec<ConsentView>, ClientError> {

@@ -103,9 +103,18 @@ impl ClientError {
             BadResponse(_) => Code::BadResponse,
             WrongPassphrase => Code::WrongPassphrase,
             WrongRole(_) => Code::RoleForbidden,
-            NoHome | NotInitialized(_) | AlreadyInitialized(_) | NotRegistered
-            | AlreadyRegistered(_) | Corrupt(..) | Io(..) | WeakPassphrase | NoPassphrase
-            | BadPin(_) | Invalid(_) | File(_) => Code::Client,
+            NoHome
+            | NotInitialized(_)
+            | AlreadyInitialized(_)
+            | NotRegistered
+            | AlreadyRegistered(_)
+            | Corrupt(..)
+            | Io(..)
+            | WeakPassphrase
+            | NoPassphrase
+            | BadPin(_)
+            | Invalid(_)
+            | File(_) => Code::Client,
         }
     }
 }

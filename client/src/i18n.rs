@@ -1,9 +1,9 @@
 //! User-facing sentences in Dutch, French and English. The language comes from `--lang`,
 //! else `TRIALOG_LANG`, else `LANG`, else English.
 
-use trialog_protocol::{Code, Lang};
 use trialog_protocol::consent::{MalformedConsent, Refusal, StripReason, Stripped};
 use trialog_protocol::leak_guard::LeakSource;
+use trialog_protocol::{Code, Lang};
 
 use crate::error::ClientError;
 

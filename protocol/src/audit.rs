@@ -18,6 +18,9 @@ use crate::encoding::{B64, sha256};
 use crate::ids::AccountId;
 use crate::signed::{Signed, SignedKind};
 
+/// The chain of key events that belong to no case (registrations, later rotations).
+pub const DIRECTORY_CHAIN: &str = "directory";
+
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

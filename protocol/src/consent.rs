@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 
 use crate::catalogue::{FieldId, Lang};
 use crate::encoding::sha256_hex;
+use crate::error::Code;
 use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint};
 use crate::roles::{MessageKind, Role};
 use crate::signed::{Signed, SignedKind};
-use crate::error::Code;
 use crate::text::{NameError, check_display_name};
 use crate::time::{format_date, max_valid_until};
 
@@ -565,8 +565,10 @@ pub fn diff(old: &Consent, new: &Consent) -> ConsentDiff {
             .cloned()
             .collect(),
         // A new version always starts now; only a new end is a change the patient decides.
-        period: (old.valid_until != new.valid_until)
-            .then_some(((old.valid_from, old.valid_until), (new.valid_from, new.valid_until))),
+        period: (old.valid_until != new.valid_until).then_some((
+            (old.valid_from, old.valid_until),
+            (new.valid_from, new.valid_until),
+        )),
         purpose: (old.purpose != new.purpose).then_some((old.purpose, new.purpose)),
     }
 }

@@ -398,10 +398,7 @@ pub fn remove_member(
     if target == &case.treating {
         return Err(MembershipRefusal::CannotRemoveTreating);
     }
-    if !matches!(
-        current,
-        Some(MemberStatus::Active | MemberStatus::Invited)
-    ) {
+    if !matches!(current, Some(MemberStatus::Active | MemberStatus::Invited)) {
         return Err(MembershipRefusal::NotAMember(target.clone()));
     }
     let mut ended = Vec::new();

@@ -229,11 +229,18 @@ mod tests {
 
     #[test]
     fn serde_and_as_str_agree() {
-        for c in [Code::ConsentRevoked, Code::RecipientQuotaExceeded, Code::MessageReplayed] {
+        for c in [
+            Code::ConsentRevoked,
+            Code::RecipientQuotaExceeded,
+            Code::MessageReplayed,
+        ] {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.as_str()));
             assert_eq!(serde_json::from_str::<Code>(&json).unwrap(), c);
         }
-        assert_eq!(serde_json::from_str::<Code>("\"from_the_future\"").unwrap(), Code::Unknown);
+        assert_eq!(
+            serde_json::from_str::<Code>("\"from_the_future\"").unwrap(),
+            Code::Unknown
+        );
     }
 }

@@ -141,6 +141,15 @@ pub fn format_date(ts: i64) -> String {
     }
 }
 
+/// Unix seconds now: the one place the system reads the clock. Decisions never call it;
+/// they take the time as a fact (`at`), so they stay pure and testable.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -355,9 +355,7 @@ fn gone_why(reason: Option<&str>) -> &'static str {
     match reason {
         Some("revoked") => "the patient revoked the consent before it was read",
         Some("expired") => "the patient's consent expired before it was read",
-        Some("no_longer_covered") => {
-            "the patient's new version of the consent no longer covers it"
-        }
+        Some("no_longer_covered") => "the patient's new version of the consent no longer covers it",
         Some("member_removed") => "the patient removed the recipient from the case",
         _ => "the recipient acknowledged it and it was deleted",
     }

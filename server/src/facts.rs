@@ -73,8 +73,7 @@ pub async fn confirmed_patient(
         Some(b) => Some(serde_json::from_str(b).map_err(|_| corrupt("binding"))?),
         None => None,
     };
-    verify_patient(&case_id(case)?, &treating, binding.as_ref(), &record)
-        .map_err(ApiError::Binding)
+    verify_patient(&case_id(case)?, &treating, binding.as_ref(), &record).map_err(ApiError::Binding)
 }
 
 /// The case's consent history, every version and revocation verified against the confirmed
@@ -92,8 +91,8 @@ pub async fn chain(c: &mut SqliteConnection, case: &CaseRow) -> Result<Chain, Ap
     let mut versions = Vec::new();
     for row in db::consents::for_case(&mut *c, &case.id).await? {
         let signed = serde_json::from_str(&row.signed).map_err(|_| corrupt("consent"))?;
-        let consent = open_consent(&signed, &patient.signing)
-            .map_err(|_| corrupt("consent signature"))?;
+        let consent =
+            open_consent(&signed, &patient.signing).map_err(|_| corrupt("consent signature"))?;
         let revoked_at = match &row.revocation {
             Some(r) => {
                 let r: Signed<Revocation> =

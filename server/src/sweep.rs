@@ -28,9 +28,14 @@ pub async fn expire_due(st: &AppState, now: i64) -> Result<u64, ApiError> {
             .ok_or_else(|| ApiError::Internal("consent without case".into()))?;
         let chain = crate::facts::chain(&mut tx, &case).await?;
         db::consents::mark_expired(&mut *tx, &row.id, now).await?;
-        let n = purge::pending(&mut tx, &case.id, &row.recipient, now, |h| {
-            deliverable(&chain, h, now).is_err()
-        }, PurgeReason::Expired)
+        let n = purge::pending(
+            &mut tx,
+            &case.id,
+            &row.recipient,
+            now,
+            |h| deliverable(&chain, h, now).is_err(),
+            PurgeReason::Expired,
+        )
         .await?;
         purged += n;
         db::audit::append(

@@ -811,7 +811,10 @@ async fn recipient_refuses_an_unconsented_field_the_server_let_through() {
             .fetch_one(&pool)
             .await
             .expect("state");
-        assert_eq!(state, "purged", "a refused message is destroyed, not acknowledged");
+        assert_eq!(
+            state, "purged",
+            "a refused message is destroyed, not acknowledged"
+        );
 
         // ...and a server that delivered it anyway (here: the planted bytes handed straight
         // to the recipient's client) is caught by the recipient's own check.
@@ -1031,6 +1034,73 @@ async fn leak_guard_refuses_diagnosis_words_in_free_text_until_overridden() {
         msg.fields.iter().all(|(id, _)| !id.is_medical()),
         "the diagnosis itself stays stripped"
     );
+}
+
+/// The leak guard sees the whole case: a later message whose free text names the diagnosis
+/// written in an *earlier* message, or the case label, is refused; hyphens, invisible and
+/// look-alike characters do not hide a term.
+#[tokio::test]
+async fn leak_guard_checks_against_the_whole_case_and_sees_through_disguises() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    grant(
+        &mut w.patient,
+        &w.case,
+        &w.advising_id,
+        FUNCTIONAL,
+        &["medical.diagnosis"],
+    )
+    .await;
+    // The first bilan carries the diagnosis (to the advising physician, shared medically).
+    w.treating
+        .send(w.bilan_to(&w.advising_id))
+        .await
+        .expect("the first bilan goes");
+
+    let cases: [(&str, &str); 4] = [
+        // A word of the earlier message's diagnosis, not in this message at all.
+        ("Tires quickly since the ductal findings", "ductal"),
+        // Hyphenated, with a zero-width space, and with a Cyrillic 'а'.
+        (
+            "Moe na de borst-\u{200B}kanker, pauzes nodig",
+            "borstkanker",
+        ),
+        ("Fatigue depuis la chimiothér\u{0430}pie", "chimiotherapie"),
+        // A word of the case label (the patient's name), in capitals.
+        ("As discussed with Mrs VANDENBERGHE", "vandenberghe"),
+    ];
+    for (text, term) in cases {
+        let out = w.message(
+            &w.occupational_id,
+            MessageKind::Bilan,
+            vec![(field("limits.fatigue"), json!(text))],
+        );
+        match w.treating.send(out).await {
+            Err(ClientError::LeakGuard { hits }) => {
+                let h = hits
+                    .iter()
+                    .find(|h| h.field == field("limits.fatigue"))
+                    .unwrap_or_else(|| panic!("{text}: no hit in the field: {hits:?}"));
+                let folded = trialog_protocol::leak_guard::fold(&h.term);
+                assert!(
+                    folded.contains(&trialog_protocol::leak_guard::fold(term))
+                        || trialog_protocol::leak_guard::fold(term).contains(&folded),
+                    "{text}: hit {h:?}, expected {term}"
+                );
+            }
+            other => panic!("{text}: the leak guard let it through: {other:?}"),
+        }
+    }
+    // Plain functional text still goes.
+    let out = w.message(
+        &w.occupational_id,
+        MessageKind::Bilan,
+        vec![(
+            field("limits.fatigue"),
+            json!("Fatigue 6/10 in the afternoon"),
+        )],
+    );
+    w.treating.send(out).await.expect("clean text goes");
 }
 
 // ------------------------------------------- §2.5 keys are pinned

@@ -483,11 +483,17 @@ async fn readme_walkthrough() {
     );
     assert!(removed.contains("no longer sees anything"), "{removed}");
     let err = w.fails("dubois", &["case", "show", "--case", &case]);
-    assert!(err.contains("unknown_case") || err.contains("not a member"), "{err}");
+    assert!(
+        err.contains("unknown_case") || err.contains("not a member"),
+        "{err}"
+    );
     let err = w.fails("dubois", &["--json", "case", "show", "--case", &case]);
     let err: Value = serde_json::from_str(err.trim()).expect("a JSON error");
     assert_eq!(err["code"], "unknown_case", "{err}");
-    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{err}"
+    );
 
     // The next bilan under it is refused, in words, in the physician's language.
     let err = w.fails("peeters", &send_args(&case, &occ, "bilan", "bilan.toml"));

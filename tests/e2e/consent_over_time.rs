@@ -47,7 +47,10 @@ async fn a_new_version_with_the_same_fields_destroys_nothing() {
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let sent = w
         .treating
-        .send(bilan_with(&w, &["limits.fatigue", "capacity.hours_per_week"]))
+        .send(bilan_with(
+            &w,
+            &["limits.fatigue", "capacity.hours_per_week"],
+        ))
         .await
         .unwrap();
 
@@ -57,7 +60,10 @@ async fn a_new_version_with_the_same_fields_destroys_nothing() {
         .prepare_grant(grant_request(&w.case, &w.occupational_id, FUNCTIONAL, &[]))
         .await
         .unwrap();
-    let changes = draft.changes.clone().expect("a new version shows its changes");
+    let changes = draft
+        .changes
+        .clone()
+        .expect("a new version shows its changes");
     assert!(changes.fields_added.is_empty() && changes.fields_removed.is_empty());
     assert_eq!((draft.would_destroy, draft.would_keep), (0, 1));
     let r = w.patient.sign_grant(draft).await.unwrap();
@@ -76,7 +82,10 @@ async fn a_narrower_version_destroys_exactly_what_it_no_longer_covers() {
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
     let with_fatigue = w
         .treating
-        .send(bilan_with(&w, &["limits.fatigue", "capacity.hours_per_week"]))
+        .send(bilan_with(
+            &w,
+            &["limits.fatigue", "capacity.hours_per_week"],
+        ))
         .await
         .unwrap();
     let without = w
@@ -117,7 +126,10 @@ async fn a_narrower_version_destroys_exactly_what_it_no_longer_covers() {
         panic!("{e:?}")
     };
     assert!(message.contains("no longer covers"), "{message}");
-    assert!(!message.contains("revoked"), "no revocation happened: {message}");
+    assert!(
+        !message.contains("revoked"),
+        "no revocation happened: {message}"
+    );
     w.occupational.read(&without.message_id).await.unwrap();
 
     // The audit tells the patient what the new version did.
@@ -127,9 +139,15 @@ async fn a_narrower_version_destroys_exactly_what_it_no_longer_covers() {
         .find(|(e, _)| *e == AuditEvent::ConsentSuperseded)
         .expect("superseded in the audit");
     let detail = superseded.1.clone().unwrap_or_default();
-    assert!(detail.contains("1 unread messages no longer covered destroyed, 1 kept"), "{detail}");
-    assert!(ev.iter().any(|(e, d)| *e == AuditEvent::EnvelopePurged
-        && d.as_deref().is_some_and(|d| d.contains("no_longer_covered"))));
+    assert!(
+        detail.contains("1 unread messages no longer covered destroyed, 1 kept"),
+        "{detail}"
+    );
+    assert!(ev.iter().any(|(e, d)| {
+        *e == AuditEvent::EnvelopePurged
+            && d.as_deref()
+                .is_some_and(|d| d.contains("no_longer_covered"))
+    }));
 
     // A message under the old version can no longer be submitted: the new one applies.
     let e = w
@@ -212,8 +230,14 @@ async fn revocation_destroys_what_was_fetched_but_not_acknowledged() {
     api.envelope(&sent.message_id).await.unwrap();
 
     let r = w.patient.revoke(&consent.consent_id).await.unwrap();
-    assert_eq!(r.purged, 1, "the fetched, unacknowledged copy is destroyed too");
-    assert_eq!(r.already_delivered, 1, "and the patient is told it was fetched");
+    assert_eq!(
+        r.purged, 1,
+        "the fetched, unacknowledged copy is destroyed too"
+    );
+    assert_eq!(
+        r.already_delivered, 1,
+        "and the patient is told it was fetched"
+    );
     let e = api.envelope(&sent.message_id).await.unwrap_err();
     assert_eq!(e.api_code(), Some("message_gone"));
     assert!(w.occupational.inbox().await.unwrap().is_empty());
@@ -264,13 +288,24 @@ async fn destroyed_means_gone_from_the_database_file_and_its_wal() {
         .unwrap();
     let acked_ct = stored_ciphertext(&w, acked.message_id.as_str()).await;
     let revoked_ct = stored_ciphertext(&w, revoked.message_id.as_str()).await;
-    assert!(!occurrences(&w, &acked_ct).is_empty(), "the probe finds stored ciphertext");
+    assert!(
+        !occurrences(&w, &acked_ct).is_empty(),
+        "the probe finds stored ciphertext"
+    );
 
     w.occupational.read(&acked.message_id).await.unwrap();
-    assert_eq!(occurrences(&w, &acked_ct), Vec::<String>::new(), "after acknowledgement");
+    assert_eq!(
+        occurrences(&w, &acked_ct),
+        Vec::<String>::new(),
+        "after acknowledgement"
+    );
 
     w.patient.revoke(&consent.consent_id).await.unwrap();
-    assert_eq!(occurrences(&w, &revoked_ct), Vec::<String>::new(), "after revocation");
+    assert_eq!(
+        occurrences(&w, &revoked_ct),
+        Vec::<String>::new(),
+        "after revocation"
+    );
 }
 
 #[cfg(unix)]
@@ -294,5 +329,8 @@ async fn database_files_are_owner_only_whatever_the_directory_mode() {
             seen += 1;
         }
     }
-    assert!(seen >= 3, "database, key and certificate files were checked");
+    assert!(
+        seen >= 3,
+        "database, key and certificate files were checked"
+    );
 }

@@ -254,13 +254,7 @@ async fn a_waiting_recipient_is_woken_by_a_new_message() {
     // Nothing new: the long poll ends at its limit with an empty inbox.
     w.occupational.read(&sent.message_id).await.unwrap();
     let t = std::time::Instant::now();
-    assert!(
-        w.occupational
-            .inbox_wait(1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(w.occupational.inbox_wait(1).await.unwrap().is_empty());
     assert!(t.elapsed() >= std::time::Duration::from_millis(900));
     let e = w.occupational.inbox_wait(61).await.unwrap_err();
     assert_eq!(e.api_code(), Some("bad_parameter"));

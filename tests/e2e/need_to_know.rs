@@ -5,11 +5,11 @@
 
 use serde_json::json;
 use trialog_client::ClientError;
-use trialog_e2e::{FUNCTIONAL, World, field, grant};
+use trialog_e2e::{FUNCTIONAL, LABEL, World, field, grant};
+use trialog_protocol::MessageKind;
 use trialog_protocol::api::ChallengeRequest;
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::label::reference;
-use trialog_protocol::MessageKind;
 use trialog_server::state::Settings;
 
 #[tokio::test]
@@ -34,7 +34,10 @@ async fn a_removed_physician_sees_and_sends_nothing_and_their_unread_messages_go
         api.case(&w.case).await.map(|_| ()).unwrap_err(),
         api.consents(&w.case).await.map(|_| ()).unwrap_err(),
         api.audit(&w.case).await.map(|_| ()).unwrap_err(),
-        api.consent(&to_occ.consent_id).await.map(|_| ()).unwrap_err(),
+        api.consent(&to_occ.consent_id)
+            .await
+            .map(|_| ())
+            .unwrap_err(),
     ] {
         assert!(
             matches!(e.api_code(), Some("unknown_case" | "unknown_consent")),
@@ -140,7 +143,11 @@ async fn a_physician_sees_only_consents_they_receive_or_send_under() {
         .into_iter()
         .map(|c| c.consent.consent_id)
         .collect();
-    assert_eq!(occ_sees, vec![to_occ.consent_id.clone()], "not the advising physician's");
+    assert_eq!(
+        occ_sees,
+        vec![to_occ.consent_id.clone()],
+        "not the advising physician's"
+    );
     let e = w
         .occupational
         .api()
@@ -158,11 +165,11 @@ async fn a_physician_sees_only_consents_they_receive_or_send_under() {
 #[tokio::test]
 async fn the_case_label_never_reaches_the_server_in_clear() {
     let mut w = World::new().await;
-    // The tests' case is labelled "Case 2026-017" by the treating physician.
+    // The tests' case is labelled by the treating physician with the patient's name.
     let case = w.treating.case(&w.case).await.unwrap();
-    assert_eq!(case.label.as_deref(), Some("Case 2026-017"));
+    assert_eq!(case.label.as_deref(), Some(LABEL));
     let case = w.patient.case(&w.case).await.unwrap();
-    assert_eq!(case.label.as_deref(), Some("Case 2026-017"));
+    assert_eq!(case.label.as_deref(), Some(LABEL));
     let case = w.advising.case(&w.case).await.unwrap();
     assert_eq!(case.label, None);
     assert_eq!(case.name(), reference(&w.case));
@@ -172,7 +179,7 @@ async fn the_case_label_never_reaches_the_server_in_clear() {
     for f in w.app.database_files() {
         if let Ok(bytes) = std::fs::read(&f) {
             assert!(
-                !bytes.windows(13).any(|win| win == b"Case 2026-017"),
+                !bytes.windows(12).any(|win| win == b"Vandenberghe"),
                 "{} holds the label in clear",
                 f.display()
             );
@@ -202,7 +209,8 @@ async fn anonymous_challenges_cannot_lock_an_account_out() {
         assert_eq!(r.status(), 200);
     }
     // The physician still logs in (a fresh client session).
-    let home = trialog_client::Home::new(w.app.data.path().join("clients").join("Dr. Luc Janssens"));
+    let home =
+        trialog_client::Home::new(w.app.data.path().join("clients").join("Dr. Luc Janssens"));
     let mut again = trialog_client::Client::open(home, trialog_e2e::PASSPHRASE).unwrap();
     again.inbox().await.unwrap();
     // And nothing of those challenges was written.
@@ -226,9 +234,7 @@ async fn a_recipient_queue_is_bounded_and_the_inbox_pages() {
     };
     let mut w = World::with_app(trialog_e2e::TestApp::spawn_with(settings).await).await;
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
-    let one = || {
-        vec![(field("limits.fatigue"), json!("6/10 in the afternoon"))]
-    };
+    let one = || vec![(field("limits.fatigue"), json!("6/10 in the afternoon"))];
     let mut sent = Vec::new();
     for _ in 0..5 {
         let out = w.message(&w.occupational_id, MessageKind::Bilan, one());
@@ -258,7 +264,10 @@ async fn a_recipient_queue_is_bounded_and_the_inbox_pages() {
     sent_sorted.sort();
     assert_eq!(seen_sorted, sent_sorted);
     assert_eq!(seen.len(), 5, "every message once");
-    let e = api.inbox_page(0, 2, Some("not-a-cursor")).await.unwrap_err();
+    let e = api
+        .inbox_page(0, 2, Some("not-a-cursor"))
+        .await
+        .unwrap_err();
     assert_eq!(e.api_code(), Some("bad_cursor"));
 
     // Reading one makes room again.

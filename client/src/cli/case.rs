@@ -151,7 +151,12 @@ async fn remove(
                 "a été retiré du dossier et n'en voit plus rien.",
                 "was removed from the case and no longer sees anything of it."
             ),
-            tr(lang, "Toestemmingen ingetrokken:", "Consentements retirés :", "Consents revoked:"),
+            tr(
+                lang,
+                "Toestemmingen ingetrokken:",
+                "Consentements retirés :",
+                "Consents revoked:"
+            ),
             r.revoked.len(),
             tr(
                 lang,

@@ -74,6 +74,7 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
     }
     let (consent, text) = (draft.consent.clone(), draft.text.clone());
     let diff = draft.changes.clone();
+    let changes_text = changes(&draft, lang);
     let r = c.sign_grant(draft).await?;
     out(
         json,
@@ -99,6 +100,8 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
                 consent.consent_id,
                 text
             );
+            // Shown again after signing: a script that signed with --yes has it in its log.
+            s.push_str(changes_text.trim_start_matches('\n'));
             if consent.supersedes.is_some() {
                 s.push_str(&format!(
                     "{} {}; {} {}\n",
@@ -140,20 +143,48 @@ fn changes(d: &trialog_client::client::Draft, lang: Lang) -> String {
             .join(", ")
     };
     let mut lines = vec![
-        (tr(lang, "+ gegevens:", "+ données :", "+ data:"), fields(&c.fields_added)),
-        (tr(lang, "− gegevens:", "− données :", "− data:"), fields(&c.fields_removed)),
         (
-            tr(lang, "+ medisch gedeeld:", "+ partagé médicalement :", "+ shared medically:"),
+            tr(lang, "+ gegevens:", "+ données :", "+ data:"),
+            fields(&c.fields_added),
+        ),
+        (
+            tr(lang, "− gegevens:", "− données :", "− data:"),
+            fields(&c.fields_removed),
+        ),
+        (
+            tr(
+                lang,
+                "+ medisch gedeeld:",
+                "+ partagé médicalement :",
+                "+ shared medically:",
+            ),
             fields(&c.medical_added),
         ),
         (
-            tr(lang, "− medisch gedeeld:", "− partagé médicalement :", "− shared medically:"),
+            tr(
+                lang,
+                "− medisch gedeeld:",
+                "− partagé médicalement :",
+                "− shared medically:",
+            ),
             fields(&c.medical_removed),
         ),
-        (tr(lang, "+ soorten:", "+ types :", "+ kinds:"), kinds(&c.kinds_added)),
-        (tr(lang, "− soorten:", "− types :", "− kinds:"), kinds(&c.kinds_removed)),
-        (tr(lang, "+ afzenders:", "+ expéditeurs :", "+ senders:"), parties(&c.senders_added)),
-        (tr(lang, "− afzenders:", "− expéditeurs :", "− senders:"), parties(&c.senders_removed)),
+        (
+            tr(lang, "+ soorten:", "+ types :", "+ kinds:"),
+            kinds(&c.kinds_added),
+        ),
+        (
+            tr(lang, "− soorten:", "− types :", "− kinds:"),
+            kinds(&c.kinds_removed),
+        ),
+        (
+            tr(lang, "+ afzenders:", "+ expéditeurs :", "+ senders:"),
+            parties(&c.senders_added),
+        ),
+        (
+            tr(lang, "− afzenders:", "− expéditeurs :", "− senders:"),
+            parties(&c.senders_removed),
+        ),
     ];
     if let Some((old, new)) = c.period {
         lines.push((
@@ -176,7 +207,12 @@ fn changes(d: &trialog_client::client::Draft, lang: Lang) -> String {
     if c.is_empty() {
         s.push_str(&format!(
             "  {}\n",
-            tr(lang, "niets (zelfde voorwaarden)", "rien (mêmes conditions)", "nothing (same terms)")
+            tr(
+                lang,
+                "niets (zelfde voorwaarden)",
+                "rien (mêmes conditions)",
+                "nothing (same terms)"
+            )
         ));
     }
     s.push_str(&format!(
@@ -188,7 +224,12 @@ fn changes(d: &trialog_client::client::Draft, lang: Lang) -> String {
             "Unread messages this version would destroy:"
         ),
         d.would_destroy,
-        tr(lang, "blijven leesbaar:", "restent lisibles :", "stay readable:"),
+        tr(
+            lang,
+            "blijven leesbaar:",
+            "restent lisibles :",
+            "stay readable:"
+        ),
         d.would_keep
     ));
     s

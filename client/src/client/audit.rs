@@ -9,8 +9,7 @@ use super::Client;
 use crate::error::ClientError;
 use crate::home::AuditHead;
 
-/// The chain of key registrations that belong to no case.
-pub const DIRECTORY_CHAIN: &str = "directory";
+use trialog_protocol::audit::DIRECTORY_CHAIN;
 
 impl Client {
     /// The patient's audit log of a case.

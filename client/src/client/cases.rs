@@ -1,12 +1,12 @@
 //! Cases: open, confirm the patient, add members, and fetch a case with every key verified.
 
 use trialog_protocol::api::{
-    AccountView, CaseView, ConfirmPatientRequest, MemberStatus, OpenCaseRequest,
-    OpenCaseResponse, RemoveMemberRequest, RemoveMemberResponse,
+    AccountView, CaseView, ConfirmPatientRequest, MemberStatus, OpenCaseRequest, OpenCaseResponse,
+    RemoveMemberRequest, RemoveMemberResponse,
 };
+use trialog_protocol::binding::{PatientBinding, verify_patient};
 use trialog_protocol::consent::Revocation;
 use trialog_protocol::encoding::B64;
-use trialog_protocol::binding::{PatientBinding, verify_patient};
 use trialog_protocol::keys::{VerifiedKeys, open_key_record};
 use trialog_protocol::{AccountId, CaseId, Role, Signed};
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use trialog_protocol::api::{EnvelopeView, InboxItem};
 use trialog_protocol::consent::{SendContext, Stripped, evaluate};
-use trialog_protocol::decide::{ReceiveFacts, Receipt, receive};
+use trialog_protocol::decide::{Receipt, ReceiveFacts, receive};
 use trialog_protocol::envelope::{EnvelopeHeader, open_field, seal};
 use trialog_protocol::leak_guard::{self, LeakHit, Reference};
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, MessageId, MessageKind, Role};

@@ -31,12 +31,7 @@ pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
 pub use messages::{Outgoing, ReadMessage, SendReport};
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use trialog_protocol::time::now;
 
 pub struct Client {
     home: Home,

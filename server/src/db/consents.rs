@@ -107,7 +107,11 @@ pub async fn due_for_expiry(
     .await
 }
 
-pub async fn mark_expired(e: impl SqliteExecutor<'_>, id: &str, at: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_expired(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE consents SET expired_at = $1 WHERE id = $2 AND expired_at IS NULL")
         .bind(at)
         .bind(id)

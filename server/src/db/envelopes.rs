@@ -174,11 +174,13 @@ pub async fn purge(
     id: &str,
     reason: PurgeReason,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE envelopes SET fields = NULL, state = 'purged', purge_reason = $1 WHERE id = $2")
-        .bind(reason.as_str())
-        .bind(id)
-        .execute(e)
-        .await?;
+    sqlx::query(
+        "UPDATE envelopes SET fields = NULL, state = 'purged', purge_reason = $1 WHERE id = $2",
+    )
+    .bind(reason.as_str())
+    .bind(id)
+    .execute(e)
+    .await?;
     Ok(())
 }
 

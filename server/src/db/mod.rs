@@ -82,7 +82,9 @@ impl Db {
             }
             tokio::time::sleep(Duration::from_millis(2 + attempt * 2)).await;
         }
-        tracing::warn!("wal checkpoint held back by readers; destroyed ciphertext stays in the WAL until the next one");
+        tracing::warn!(
+            "wal checkpoint held back by readers; destroyed ciphertext stays in the WAL until the next one"
+        );
         Ok(())
     }
 

@@ -3,12 +3,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use trialog_protocol::Signed;
 use trialog_protocol::api::{
     AccountView, ChallengeRequest, ChallengeResponse, InvitationLookup, InvitationView,
     LoginRequest, LoginResponse, RegisterRequest, RegisterResponse, ServerInfo,
 };
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::Signed;
 use trialog_protocol::auth::{Challenge, NONCE_LEN, NONCE_TTL, check_challenge, login_message};
 use trialog_protocol::encoding::{B64, random_bytes, sha256_hex};
 use trialog_protocol::keys::{open_key_record, verifying_key};
@@ -21,8 +21,7 @@ use crate::db::{self, accounts::AccountRow, accounts::InvitationRow};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 
-/// The audit chain of key events that belong to no case.
-pub const DIRECTORY_CHAIN: &str = "directory";
+use trialog_protocol::audit::DIRECTORY_CHAIN;
 
 pub async fn server_info(State(st): State<AppState>) -> ApiJson<ServerInfo> {
     ApiJson(ServerInfo {
@@ -232,8 +231,7 @@ pub async fn login(
     .map_err(|_| ApiError::BadLoginSignature)?;
     let digest = sha256_hex(&[&req.nonce.0]);
     let mut tx = st.db.write().await?;
-    let fresh =
-        db::accounts::use_challenge(&mut tx, &digest, challenge.expires_at, now).await?;
+    let fresh = db::accounts::use_challenge(&mut tx, &digest, challenge.expires_at, now).await?;
     tx.commit().await?;
     if !fresh {
         return Err(ApiError::BadChallenge);

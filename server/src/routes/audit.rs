@@ -30,7 +30,7 @@ pub async fn for_case(
 /// Every key registration (DESIGN.md §2.5), for any signed-in account to verify.
 pub async fn directory(State(st): State<AppState>, _s: Session) -> ApiResult<ApiJson<AuditView>> {
     Ok(ApiJson(
-        chain_view(&st, super::accounts::DIRECTORY_CHAIN).await?,
+        chain_view(&st, trialog_protocol::audit::DIRECTORY_CHAIN).await?,
     ))
 }
 

@@ -10,7 +10,9 @@ use trialog_protocol::api::{
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::binding::BindingError;
 use trialog_protocol::consent::Revocation;
-use trialog_protocol::decide::{Actor, MemberStatus, add_member as decide_add, remove_member as decide_remove};
+use trialog_protocol::decide::{
+    Actor, MemberStatus, add_member as decide_add, remove_member as decide_remove,
+};
 use trialog_protocol::encoding::B64;
 use trialog_protocol::label::MAX_SEALED_LABEL;
 use trialog_protocol::{AccountId, CaseId, Role};
@@ -103,7 +105,11 @@ async fn account(st: &AppState, id: &str) -> Result<db::accounts::AccountRow, Ap
 
 /// The case as `viewer` may see it: the sealed label only for the treating physician and
 /// the patient.
-pub async fn case_view(st: &AppState, case: &CaseRow, viewer: &AccountId) -> Result<CaseView, ApiError> {
+pub async fn case_view(
+    st: &AppState,
+    case: &CaseRow,
+    viewer: &AccountId,
+) -> Result<CaseView, ApiError> {
     let treating = account_view(&account(st, &case.treating).await?)?;
     let patient = match &case.patient {
         Some(p) => Some(account_view(&account(st, p).await?)?),
@@ -243,8 +249,14 @@ pub async fn add_member(
     let mut c = st.db.pool().acquire().await?;
     let facts = facts::case_facts(&mut c, &case).await?;
     drop(c);
-    let status = decide_add(actor(&s, &case), &facts, &req.account, role_of(&target)?, current)
-        .map_err(ApiError::Membership)?;
+    let status = decide_add(
+        actor(&s, &case),
+        &facts,
+        &req.account,
+        role_of(&target)?,
+        current,
+    )
+    .map_err(ApiError::Membership)?;
     let event = if status == MemberStatus::Active {
         AuditEvent::MemberAdded
     } else {
@@ -348,7 +360,10 @@ pub async fn remove_member(
         AuditEvent::MemberRemoved,
         Some(&s.account),
         Some(member.as_str()),
-        Some(format!("{} consents revoked; {purged} unread messages destroyed", revoked.len())),
+        Some(format!(
+            "{} consents revoked; {purged} unread messages destroyed",
+            revoked.len()
+        )),
     )
     .await?;
     tx.commit().await?;

@@ -124,8 +124,8 @@ pub async fn submit(
         revoked_at: None,
         accepted_at: now,
     });
-    let next = Chain::new(&facts::case_id(&case)?, &s.account, versions)
-        .map_err(ApiError::Chain)?;
+    let next =
+        Chain::new(&facts::case_id(&case)?, &s.account, versions).map_err(ApiError::Chain)?;
     let (mut purged, mut kept) = (0, 0);
     if let Some(p) = &previous {
         db::consents::supersede(&mut *tx, p.as_str(), &row.id, now).await?;
@@ -222,7 +222,7 @@ pub async fn for_case(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<Vec<ConsentView>>> {
     let id = parse_id(&id, CaseId::parse)?;
-    let case = load_visible(&st, &s, id.as_str()).await?;
+    load_visible(&st, &s, id.as_str()).await?;
     let mut out = Vec::new();
     for row in db::consents::for_case(st.db.pool(), id.as_str()).await? {
         if concerns(&s, &parsed(&row)?) {
@@ -313,8 +313,7 @@ pub async fn revoke(
     let chain = facts::chain(&mut tx, &case).await?;
     let json =
         serde_json::to_string(&req.revocation).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (purged, already_delivered) =
-        revoke_in(&mut tx, &chain, &case.id, &r, &json, now).await?;
+    let (purged, already_delivered) = revoke_in(&mut tx, &chain, &case.id, &r, &json, now).await?;
     db::audit::append(
         &mut tx,
         &case.id,
@@ -351,16 +350,19 @@ pub async fn revoke_in(
     let v = chain.check_revocation(r).map_err(|e| match e {
         RevocationRefusal::AlreadyRevoked => ApiError::AlreadyRevoked,
         RevocationRefusal::Superseded => ApiError::Refused(Refusal::Superseded),
-        RevocationRefusal::UnknownConsent | RevocationRefusal::Mismatch => {
-            ApiError::BadRevocation
-        }
+        RevocationRefusal::UnknownConsent | RevocationRefusal::Mismatch => ApiError::BadRevocation,
     })?;
     let recipient = v.consent.recipient.to_string();
     // The whole line of versions: what was delivered under any of them cannot be recalled.
     let line: Vec<String> = chain
         .versions()
         .iter()
-        .filter(|w| chain.head(&w.consent.consent_id).map(|h| &h.consent.consent_id) == Some(&r.consent_id))
+        .filter(|w| {
+            chain
+                .head(&w.consent.consent_id)
+                .map(|h| &h.consent.consent_id)
+                == Some(&r.consent_id)
+        })
         .map(|w| w.consent.consent_id.to_string())
         .collect();
     let already_delivered = db::envelopes::delivered_count(&mut *tx, &line).await?;

@@ -203,9 +203,7 @@ pub async fn inbox(
     }
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadParameter(format!(
-            "limit is 1 to {MAX_PAGE}"
-        )));
+        return Err(ApiError::BadParameter(format!("limit is 1 to {MAX_PAGE}")));
     }
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
     let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
@@ -289,13 +287,13 @@ pub async fn fetch(
         .map_err(|_| ApiError::Internal("stored header".into()))?;
     let facts = facts::case_facts(&mut tx, &case).await?;
     let member = facts.is_active_physician(&s.account);
-    if let Err(why) = deliverable(&chain, &header, now).and_then(|()| {
-        if member {
-            Ok(())
-        } else {
-            Err(Refusal::WrongRecipient)
-        }
-    }) {
+    // A physician the patient removed receives nothing more, whatever the consent says.
+    let stands = if member {
+        deliverable(&chain, &header, now)
+    } else {
+        Err(Refusal::WrongRecipient)
+    };
+    if let Err(why) = stands {
         let reason = match why {
             Refusal::Revoked => PurgeReason::Revoked,
             Refusal::Expired => PurgeReason::Expired,

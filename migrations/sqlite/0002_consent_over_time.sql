@@ -42,3 +42,11 @@ CREATE TABLE used_challenges (
     digest     TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
+
+-- Consents signed before this version name their senders in a format no client verifies
+-- any more (and their text hashes changed with Brussels dates): they are retired here, and
+-- what was waiting under them is destroyed. Patients consent again.
+ALTER TABLE consents ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
+UPDATE consents SET retired = 1;
+UPDATE envelopes SET fields = NULL, state = 'purged', purge_reason = 'consent_format_retired'
+    WHERE fields IS NOT NULL;

@@ -11,8 +11,14 @@
 //! The server, the sender's client and the recipient's client build the same `Chain` and
 //! so agree on which version is current and on what a version still allows.
 
+use std::collections::HashMap;
+
 use crate::consent::{Consent, Revocation, happened_by};
 use crate::ids::{AccountId, CaseId, ConsentId};
+
+/// Most versions of one patient's consent to one physician: beyond any real use (a new
+/// version a week for two years), and a bound on what each decision walks.
+pub const MAX_VERSIONS_PER_RECIPIENT: usize = 100;
 
 /// One signed version and what happened to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +28,9 @@ pub struct Version {
     pub revoked_at: Option<i64>,
     /// When the version was accepted by the server (its successor takes effect then).
     pub accepted_at: i64,
+    /// Replaced by a version this party may not see (need to know: a sender sees only the
+    /// versions that name them). Only in a `Chain::partial` view.
+    pub replaced_unseen: bool,
 }
 
 /// Why a set of consents is not one consistent history.
@@ -41,55 +50,86 @@ pub enum ChainError {
     TwoHeads(AccountId),
     #[error("consent {0} is replaced, through its successors, by itself")]
     Cycle(ConsentId),
+    #[error("the consents for {0} have more than {MAX_VERSIONS_PER_RECIPIENT} versions")]
+    TooManyVersions(AccountId),
 }
 
 /// The verified history of one case's consents.
 #[derive(Debug, Clone, Default)]
 pub struct Chain {
     versions: Vec<Version>,
+    /// Index of each version by id, and of the version that replaces each id.
+    by_id: HashMap<ConsentId, usize>,
+    successor_of: HashMap<ConsentId, usize>,
 }
 
 impl Chain {
     /// Checks that `versions` form one history: same case and patient, each `supersedes`
-    /// names a version for the same recipient, no version is replaced twice, and at most one
-    /// version per recipient stands unrevoked and unreplaced.
+    /// names a version for the same recipient, no version is replaced twice, no line loops,
+    /// and at most one version per recipient stands unrevoked and unreplaced. For the
+    /// patient, the recipient and the server, who see every version.
     pub fn new(
         case_id: &CaseId,
         patient: &AccountId,
         versions: Vec<Version>,
     ) -> Result<Chain, ChainError> {
+        Self::build(case_id, patient, versions, false)
+    }
+
+    /// The part of a history a sender may see (need to know): a version may name as
+    /// replaced one that is not shown, and a shown version may be replaced by one that is
+    /// not (`Version::replaced_unseen`). Every other rule of `new` holds.
+    pub fn partial(
+        case_id: &CaseId,
+        patient: &AccountId,
+        versions: Vec<Version>,
+    ) -> Result<Chain, ChainError> {
+        Self::build(case_id, patient, versions, true)
+    }
+
+    fn build(
+        case_id: &CaseId,
+        patient: &AccountId,
+        versions: Vec<Version>,
+        partial: bool,
+    ) -> Result<Chain, ChainError> {
+        let mut by_id = HashMap::with_capacity(versions.len());
         for (i, v) in versions.iter().enumerate() {
             let c = &v.consent;
             if &c.case_id != case_id || &c.patient != patient {
                 return Err(ChainError::Foreign(c.consent_id.clone()));
             }
-            if versions[..i]
-                .iter()
-                .any(|w| w.consent.consent_id == c.consent_id)
-            {
+            if by_id.insert(c.consent_id.clone(), i).is_some() {
                 return Err(ChainError::Duplicate(c.consent_id.clone()));
             }
         }
-        let chain = Chain { versions };
-        for v in &chain.versions {
+        let mut successor_of = HashMap::new();
+        let mut per_recipient: HashMap<&AccountId, usize> = HashMap::new();
+        for (i, v) in versions.iter().enumerate() {
             let c = &v.consent;
-            if let Some(old) = &c.supersedes {
-                let prev = chain
-                    .get(old)
-                    .ok_or_else(|| ChainError::DanglingSupersedes(c.consent_id.clone()))?;
-                if prev.consent.recipient != c.recipient {
+            let n = per_recipient.entry(&c.recipient).or_default();
+            *n += 1;
+            if *n > MAX_VERSIONS_PER_RECIPIENT {
+                return Err(ChainError::TooManyVersions(c.recipient.clone()));
+            }
+            let Some(old) = &c.supersedes else { continue };
+            match by_id.get(old) {
+                Some(&p) if versions[p].consent.recipient != c.recipient => {
                     return Err(ChainError::CrossRecipient(c.consent_id.clone()));
                 }
-                let successors = chain
-                    .versions
-                    .iter()
-                    .filter(|w| w.consent.supersedes.as_ref() == Some(old))
-                    .count();
-                if successors > 1 {
-                    return Err(ChainError::Fork(old.clone()));
-                }
+                Some(_) => {}
+                None if partial => continue,
+                None => return Err(ChainError::DanglingSupersedes(c.consent_id.clone())),
+            }
+            if successor_of.insert(old.clone(), i).is_some() {
+                return Err(ChainError::Fork(old.clone()));
             }
         }
+        let chain = Chain {
+            versions,
+            by_id,
+            successor_of,
+        };
         // Every line must end: following successors from any version reaches a version that
         // nothing replaces within as many steps as there are versions.
         for v in &chain.versions {
@@ -108,19 +148,24 @@ impl Chain {
                 return Err(ChainError::Cycle(v.consent.consent_id.clone()));
             }
         }
-        for v in &chain.versions {
-            let r = &v.consent.recipient;
-            let open = chain
-                .versions
-                .iter()
-                .filter(|w| &w.consent.recipient == r && w.revoked_at.is_none())
-                .filter(|w| chain.successor(&w.consent.consent_id).is_none())
-                .count();
-            if open > 1 {
-                return Err(ChainError::TwoHeads(r.clone()));
+        let mut open: HashMap<&AccountId, usize> = HashMap::new();
+        for v in chain.open_versions() {
+            let n = open.entry(&v.consent.recipient).or_default();
+            *n += 1;
+            if *n > 1 {
+                return Err(ChainError::TwoHeads(v.consent.recipient.clone()));
             }
         }
         Ok(chain)
+    }
+
+    /// Versions neither revoked nor replaced (seen or unseen).
+    fn open_versions(&self) -> impl Iterator<Item = &Version> {
+        self.versions.iter().filter(|v| {
+            v.revoked_at.is_none()
+                && !v.replaced_unseen
+                && !self.successor_of.contains_key(&v.consent.consent_id)
+        })
     }
 
     pub fn versions(&self) -> &[Version] {
@@ -128,14 +173,12 @@ impl Chain {
     }
 
     pub fn get(&self, id: &ConsentId) -> Option<&Version> {
-        self.versions.iter().find(|v| &v.consent.consent_id == id)
+        self.by_id.get(id).map(|&i| &self.versions[i])
     }
 
-    /// The version that replaces `id`, if any.
+    /// The version that replaces `id`, if any (and shown).
     pub fn successor(&self, id: &ConsentId) -> Option<&Version> {
-        self.versions
-            .iter()
-            .find(|v| v.consent.supersedes.as_ref() == Some(id))
+        self.successor_of.get(id).map(|&i| &self.versions[i])
     }
 
     /// The newest version of the line `id` belongs to. `new` has checked there is no cycle
@@ -159,10 +202,8 @@ impl Chain {
     /// The version a new message to `recipient` goes under: the head of their line that is
     /// neither revoked nor replaced (it may have expired: `in_period` says so).
     pub fn current(&self, recipient: &AccountId) -> Option<&Version> {
-        self.versions
-            .iter()
-            .filter(|v| &v.consent.recipient == recipient && v.revoked_at.is_none())
-            .find(|v| self.successor(&v.consent.consent_id).is_none())
+        self.open_versions()
+            .find(|v| &v.consent.recipient == recipient)
     }
 
     /// The newest version for `recipient`, standing or not: what a sender is told about when
@@ -179,6 +220,14 @@ impl Chain {
     pub fn check_new(&self, new: &Consent) -> Result<Option<&Version>, NewVersionRefusal> {
         if self.get(&new.consent_id).is_some() {
             return Err(NewVersionRefusal::Exists);
+        }
+        let versions = self
+            .versions
+            .iter()
+            .filter(|v| v.consent.recipient == new.recipient)
+            .count();
+        if versions >= MAX_VERSIONS_PER_RECIPIENT {
+            return Err(NewVersionRefusal::TooManyVersions);
         }
         let current = self.current(&new.recipient);
         match (current, &new.supersedes) {
@@ -232,6 +281,8 @@ pub enum NewVersionRefusal {
     Exists,
     #[error("the consent must name the current version for this recipient as the one it replaces")]
     BadSupersedes { current: Option<ConsentId> },
+    #[error("this physician already has {MAX_VERSIONS_PER_RECIPIENT} versions of this consent")]
+    TooManyVersions,
 }
 
 /// Why a revocation is refused.

@@ -91,6 +91,7 @@ pub enum Code {
     MessageGone,
     ConsentNotFound,
     RecipientQuotaExceeded,
+    TooManyVersions,
     BadCursor,
     Internal,
     /// The sender's client found words that may reveal the diagnosis.
@@ -201,6 +202,7 @@ impl Code {
             Code::MessageGone => "message_gone",
             Code::ConsentNotFound => "consent_not_found",
             Code::RecipientQuotaExceeded => "recipient_quota_exceeded",
+            Code::TooManyVersions => "too_many_versions",
             Code::BadCursor => "bad_cursor",
             Code::Internal => "internal",
             Code::LeakGuard => "leak_guard",

@@ -4,10 +4,13 @@
 //! Every other physician sees a neutral reference derived from the case id.
 //!
 //! ```text
-//! sealed_label = age(X25519 → treating [, patient])( JSON { case_id, label } )
+//! sealed_label = age(X25519 → treating [, patient])( JSON { case_id, label, sig } )
+//! sig          = Ed25519_treating( "trialog/v1/label" || 0x00 || case_id || 0x00 || label )
 //! ```
 //!
-//! The plaintext names its case, so a server cannot move one case's label onto another.
+//! The plaintext names its case, so a server cannot move one case's label onto another; and
+//! it is signed by the treating physician, because age does not say who encrypted: anyone
+//! who knows the public keys (the server does) could otherwise seal a label of its own.
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -36,6 +39,8 @@ pub enum LabelError {
     Open,
     #[error("the sealed label belongs to another case")]
     WrongCase,
+    #[error("the case label is not signed by the case's treating physician")]
+    BadSignature,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -43,6 +48,21 @@ pub enum LabelError {
 struct LabelPlaintext {
     case_id: CaseId,
     label: String,
+    /// The treating physician's signature over `signed_bytes(case_id, label)`.
+    sig: crate::encoding::B64,
+}
+
+const DOMAIN: &str = "trialog/v1/label";
+
+fn signed_bytes(case_id: &CaseId, label: &str) -> Vec<u8> {
+    [
+        DOMAIN.as_bytes(),
+        b"\0",
+        case_id.as_str().as_bytes(),
+        b"\0",
+        label.as_bytes(),
+    ]
+    .concat()
 }
 
 /// Checks a label a physician typed: short, printable, and no national register number.
@@ -64,16 +84,20 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// Seals `label` for `case_id` to every key in `to`.
+/// Seals `label` for `case_id`, signed by the treating physician `by`, to every key in `to`.
 pub fn seal(
     case_id: &CaseId,
     label: &str,
+    by: &Identity,
     to: &[&age::x25519::Recipient],
 ) -> Result<Vec<u8>, LabelError> {
+    use ed25519_dalek::Signer;
     let label = check(label)?;
+    let sig = by.signing_key().sign(&signed_bytes(case_id, &label));
     let pt = serde_json::to_vec(&LabelPlaintext {
         case_id: case_id.clone(),
         label,
+        sig: crate::encoding::B64(sig.to_bytes().to_vec()),
     })
     .map_err(|_| LabelError::Seal)?;
     let enc = age::Encryptor::with_recipients(to.iter().map(|r| *r as &dyn age::Recipient))
@@ -85,13 +109,31 @@ pub fn seal(
     Ok(out)
 }
 
-/// Opens a sealed label with `me` and checks it belongs to `case_id`.
-pub fn open(case_id: &CaseId, sealed: &[u8], me: &Identity) -> Result<String, LabelError> {
+/// Opens a sealed label with `me`, checks it belongs to `case_id` and that the case's
+/// treating physician (`treating`) signed it.
+pub fn open(
+    case_id: &CaseId,
+    sealed: &[u8],
+    me: &Identity,
+    treating: &ed25519_dalek::VerifyingKey,
+) -> Result<String, LabelError> {
     let pt = age::decrypt(me.age_identity(), sealed).map_err(|_| LabelError::Open)?;
     let pt: LabelPlaintext = serde_json::from_slice(&pt).map_err(|_| LabelError::Open)?;
     if &pt.case_id != case_id {
         return Err(LabelError::WrongCase);
     }
+    let sig: [u8; 64] = pt
+        .sig
+        .0
+        .as_slice()
+        .try_into()
+        .map_err(|_| LabelError::BadSignature)?;
+    treating
+        .verify_strict(
+            &signed_bytes(case_id, &pt.label),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| LabelError::BadSignature)?;
     check(&pt.label).map_err(|_| LabelError::Open)
 }
 
@@ -122,17 +164,31 @@ mod tests {
         let p = Identity::generate().unwrap();
         let other = Identity::generate().unwrap();
         let case = CaseId::random().unwrap();
+        let tk = t.verifying_key();
         let sealed = seal(
             &case,
             "Case 2026-017",
+            &t,
             &[&t.age_identity().to_public(), &p.age_identity().to_public()],
         )
         .unwrap();
-        assert_eq!(open(&case, &sealed, &t).unwrap(), "Case 2026-017");
-        assert_eq!(open(&case, &sealed, &p).unwrap(), "Case 2026-017");
-        assert_eq!(open(&case, &sealed, &other), Err(LabelError::Open));
+        assert_eq!(open(&case, &sealed, &t, &tk).unwrap(), "Case 2026-017");
+        assert_eq!(open(&case, &sealed, &p, &tk).unwrap(), "Case 2026-017");
+        assert_eq!(open(&case, &sealed, &other, &tk), Err(LabelError::Open));
         let elsewhere = CaseId::random().unwrap();
-        assert_eq!(open(&elsewhere, &sealed, &t), Err(LabelError::WrongCase));
+        assert_eq!(
+            open(&elsewhere, &sealed, &t, &tk),
+            Err(LabelError::WrongCase)
+        );
+        // Sealed to the right keys by anyone else (a server knows the public keys).
+        let forged = seal(
+            &case,
+            "Someone else",
+            &other,
+            &[&p.age_identity().to_public()],
+        )
+        .unwrap();
+        assert_eq!(open(&case, &forged, &p, &tk), Err(LabelError::BadSignature));
     }
 
     #[test]

@@ -353,6 +353,7 @@ fn version(consent: Consent, accepted_at: i64) -> Version {
         consent,
         revoked_at: None,
         accepted_at,
+        replaced_unseen: false,
     }
 }
 
@@ -361,6 +362,7 @@ fn revoked(consent: Consent, accepted_at: i64, revoked_at: i64) -> Version {
         consent,
         revoked_at: Some(revoked_at),
         accepted_at,
+        replaced_unseen: false,
     }
 }
 
@@ -3064,7 +3066,17 @@ fn label_seal_and_open() {
         &treating.age_identity().to_public(),
         &patient.age_identity().to_public(),
     ];
-    let sealed = label::seal(&case_id(), " Case 2026-017 ", &to).unwrap();
+    let sealed = label::seal(&case_id(), " Case 2026-017 ", &treating, &to).unwrap();
+    let tk = treating.verifying_key();
+    // A label sealed to the same keys by someone else (the server knows the public keys).
+    let forged = label::seal(&case_id(), "Another patient", &other, &to).unwrap();
+    let mut t = Table::new("label::open forged");
+    t.check(
+        "fail_sealed_by_someone_else",
+        label::open(&case_id(), &forged, &patient, &tk),
+        Err(LabelError::BadSignature),
+    );
+    t.done();
     let rows: Vec<(&'static str, &Identity, CaseId, Result<String, LabelError>)> = vec![
         (
             "treating_opens",
@@ -3093,7 +3105,7 @@ fn label_seal_and_open() {
     ];
     let mut t = Table::new("label::open");
     for (name, me, case, want) in rows {
-        t.check(name, label::open(&case, &sealed, me), want);
+        t.check(name, label::open(&case, &sealed, me, &tk), want);
     }
     t.done();
 
@@ -3103,7 +3115,7 @@ fn label_seal_and_open() {
     ];
     let mut t = Table::new("label::open junk");
     for (name, bytes, want) in rows {
-        t.check(name, label::open(&case_id(), bytes, &treating), want);
+        t.check(name, label::open(&case_id(), bytes, &treating, &tk), want);
     }
     t.done();
 
@@ -3117,7 +3129,11 @@ fn label_seal_and_open() {
     ];
     let mut t = Table::new("label::seal");
     for (name, text, want) in rows {
-        t.check(name, label::seal(&case_id(), text, &to).map(|_| ()), want);
+        t.check(
+            name,
+            label::seal(&case_id(), text, &treating, &to).map(|_| ()),
+            want,
+        );
     }
     t.done();
 }

@@ -117,6 +117,10 @@ pub enum ApiError {
     BadSupersedes(String),
     #[error("this consent is already revoked")]
     AlreadyRevoked,
+    #[error(
+        "this physician already has the most versions of this consent; revoke it and grant anew"
+    )]
+    TooManyVersions,
     #[error("the revocation is not signed by the case's patient, or names another consent")]
     BadRevocation,
 
@@ -208,7 +212,7 @@ impl ApiError {
             Chain(_) => StatusCode::CONFLICT,
             RecipientQuota { .. } => StatusCode::TOO_MANY_REQUESTS,
             BadCursor | LabelTooLarge(_) => StatusCode::BAD_REQUEST,
-            CaseExists => StatusCode::CONFLICT,
+            CaseExists | TooManyVersions => StatusCode::CONFLICT,
             MessageGone { .. } => StatusCode::GONE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -276,6 +280,7 @@ impl ApiError {
             RecipientQuota { .. } => Code::RecipientQuotaExceeded,
             BadCursor => Code::BadCursor,
             CaseExists => Code::CaseExists,
+            TooManyVersions => Code::TooManyVersions,
             LabelTooLarge(_) => Code::LabelTooLarge,
             Internal(_) => Code::Internal,
         }

@@ -107,6 +107,7 @@ pub async fn chain(c: &mut SqliteConnection, case: &CaseRow) -> Result<Chain, Ap
             consent,
             revoked_at,
             accepted_at: row.created_at,
+            replaced_unseen: false,
         });
     }
     Chain::new(&id, &patient_account, versions).map_err(ApiError::Chain)

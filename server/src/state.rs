@@ -46,6 +46,9 @@ pub struct Settings {
     pub max_pending_per_recipient: i64,
     /// Unread ciphertext bytes one recipient may have waiting.
     pub max_pending_bytes_per_recipient: i64,
+    /// The same, from any one sender: one sender cannot fill a recipient's queue for all.
+    pub max_pending_per_sender: i64,
+    pub max_pending_bytes_per_sender: i64,
     /// How often expiries are looked for (they are also acted on at every inbox listing).
     pub sweep_interval: std::time::Duration,
     /// What one client can hold of the server (connections, deadlines).
@@ -61,6 +64,8 @@ impl Default for Settings {
             // thousand unread is far beyond use and bounds a flood at about 256 MiB.
             max_pending_per_recipient: 1000,
             max_pending_bytes_per_recipient: 256 * 1024 * 1024,
+            max_pending_per_sender: 250,
+            max_pending_bytes_per_sender: 64 * 1024 * 1024,
             sweep_interval: std::time::Duration::from_secs(1),
             limits: Limits::default(),
         }

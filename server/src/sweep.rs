@@ -11,50 +11,62 @@ use crate::error::ApiError;
 use crate::purge;
 use crate::state::{AppState, now};
 
-/// Acts on every expiry due at `now`; returns how many envelopes were destroyed.
+/// Acts on every expiry due at `now`; returns how many envelopes were destroyed. Each
+/// consent is one transaction: one that fails (logged) does not hold back the others.
 pub async fn expire_due(st: &AppState, now: i64) -> Result<u64, ApiError> {
     // Cheap when nothing is due: one indexed read, no write lock.
-    if db::consents::due_for_expiry(st.db.pool(), now)
-        .await?
-        .is_empty()
-    {
-        return Ok(0);
-    }
-    let mut tx = st.db.write().await?;
+    let due = db::consents::due_for_expiry(st.db.pool(), now).await?;
     let mut purged = 0;
-    for row in db::consents::due_for_expiry(&mut *tx, now).await? {
-        let case = db::cases::get(&mut *tx, &row.case_id)
-            .await?
-            .ok_or_else(|| ApiError::Internal("consent without case".into()))?;
-        let chain = crate::facts::chain(&mut tx, &case).await?;
-        db::consents::mark_expired(&mut *tx, &row.id, now).await?;
-        let n = purge::pending(
-            &mut tx,
-            &case.id,
-            &row.recipient,
-            now,
-            |h| deliverable(&chain, h, now).is_err(),
-            PurgeReason::Expired,
-        )
-        .await?;
-        purged += n;
-        db::audit::append(
-            &mut tx,
-            &case.id,
-            now,
-            AuditEvent::ConsentExpired,
-            None,
-            Some(&row.id),
-            Some(format!("{n} unread messages destroyed")),
-        )
-        .await?;
-        tracing::info!(consent = %row.id, purged = n, "consent expired");
+    for row in due {
+        match expire_one(st, &row.id, now).await {
+            Ok(n) => purged += n,
+            Err(e) => {
+                tracing::warn!(consent = %row.id, error = %e, "expiry not acted on; retried at the next sweep")
+            }
+        }
     }
-    tx.commit().await?;
     if purged > 0 {
         st.db.shred().await?;
     }
     Ok(purged)
+}
+
+async fn expire_one(st: &AppState, id: &str, now: i64) -> Result<u64, ApiError> {
+    let mut tx = st.db.write().await?;
+    // Read again under the write lock: revoked or replaced meanwhile means nothing to do.
+    let Some(row) = db::consents::get(&mut *tx, id).await? else {
+        return Ok(0);
+    };
+    if row.revoked_at.is_some() || row.superseded_by.is_some() || row.expired_at.is_some() {
+        return Ok(0);
+    }
+    let case = db::cases::get(&mut *tx, &row.case_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("consent without case".into()))?;
+    let chain = crate::facts::chain(&mut tx, &case).await?;
+    db::consents::mark_expired(&mut *tx, &row.id, now).await?;
+    let n = purge::pending(
+        &mut tx,
+        &case.id,
+        &row.recipient,
+        now,
+        |h| deliverable(&chain, h, now).is_err(),
+        PurgeReason::Expired,
+    )
+    .await?;
+    db::audit::append(
+        &mut tx,
+        &case.id,
+        now,
+        AuditEvent::ConsentExpired,
+        None,
+        Some(&row.id),
+        Some(format!("{n} unread messages destroyed")),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(consent = %row.id, purged = n, "consent expired");
+    Ok(n)
 }
 
 /// Runs `expire_due` every `every` until the process ends.
@@ -66,6 +78,9 @@ pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(e) = expire_due(&st, now()).await {
                 tracing::warn!(error = %e, "expiry sweep failed; retried at the next tick");
+            }
+            if let Err(e) = st.db.shred_if_pending().await {
+                tracing::warn!(error = %e, "wal truncation failed; retried at the next tick");
             }
         }
     })

@@ -275,3 +275,41 @@ async fn a_recipient_queue_is_bounded_and_the_inbox_pages() {
     let out = w.message(&w.occupational_id, MessageKind::Bilan, one());
     w.treating.send(out).await.unwrap();
 }
+
+/// A sender sees only the versions that name them: a version that adds them, replacing one
+/// that did not, still makes one history on their client (it would otherwise name a
+/// predecessor they cannot see).
+#[tokio::test]
+async fn a_sender_added_by_a_new_version_sees_a_consistent_history() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.advising_id, FUNCTIONAL, &[]).await;
+    let v1 = grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let mut g = trialog_e2e::grant_request(&w.case, &w.occupational_id, FUNCTIONAL, &[]);
+    g.senders = Some(vec![w.treating_id.clone(), w.advising_id.clone()]);
+    let (v2, _) = w.patient.grant(g).await.unwrap();
+    assert_eq!(v2.supersedes.as_ref(), Some(&v1.consent_id));
+
+    // The advising physician sees v2 (a sender) but not v1, and still has one history.
+    let seen: Vec<_> = w
+        .advising
+        .consents(&w.case)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.consent.consent_id)
+        .collect();
+    assert!(
+        seen.contains(&v2.consent_id) && !seen.contains(&v1.consent_id),
+        "{seen:?}"
+    );
+    // ...and can still read what is sent to them in the case.
+    let sent = w.treating.send(w.bilan_to(&w.advising_id)).await.unwrap();
+    w.advising.read(&sent.message_id).await.unwrap();
+
+    // A third version that drops them again: they no longer see any current version.
+    let mut g = trialog_e2e::grant_request(&w.case, &w.occupational_id, FUNCTIONAL, &[]);
+    g.senders = Some(vec![w.treating_id.clone()]);
+    w.patient.grant(g).await.unwrap();
+    let chain = w.advising.chain(&w.case).await.unwrap();
+    assert!(chain.current(&w.occupational_id).is_none());
+}

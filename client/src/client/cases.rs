@@ -87,7 +87,7 @@ impl Client {
         self.require_role(&[Role::Treating], "treating physician")?;
         let case_id = CaseId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
         let me = self.identity.age_identity().to_public();
-        let sealed = trialog_protocol::label::seal(&case_id, label, &[&me])
+        let sealed = trialog_protocol::label::seal(&case_id, label, &self.identity, &[&me])
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
         self.ensure_login().await?;
         self.api
@@ -141,13 +141,21 @@ impl Client {
         // Sealed to this account only once the treating physician has confirmed it (for a
         // patient); a label that opens but names another case is a server's swap.
         let label = match &view.sealed_label {
-            Some(sealed) => match trialog_protocol::label::open(id, &sealed.0, &self.identity) {
-                Ok(l) => Some(l),
-                Err(e @ trialog_protocol::label::LabelError::WrongCase) => {
-                    return Err(ClientError::Verification(e.to_string()));
+            Some(sealed) => {
+                use trialog_protocol::label::LabelError;
+                match trialog_protocol::label::open(
+                    id,
+                    &sealed.0,
+                    &self.identity,
+                    &treating.signing,
+                ) {
+                    Ok(l) => Some(l),
+                    Err(e @ (LabelError::WrongCase | LabelError::BadSignature)) => {
+                        return Err(ClientError::Verification(e.to_string()));
+                    }
+                    Err(_) => None,
                 }
-                Err(_) => None,
-            },
+            }
             None => None,
         };
         Ok(VerifiedCase {
@@ -162,9 +170,13 @@ impl Client {
     /// What to call a case listed by the server: its label where this account can decrypt
     /// it, else its neutral reference.
     pub fn case_name(&self, v: &CaseView) -> String {
+        let treating = open_key_record(&v.treating.key_record).ok();
         v.sealed_label
             .as_ref()
-            .and_then(|s| trialog_protocol::label::open(&v.case_id, &s.0, &self.identity).ok())
+            .zip(treating)
+            .and_then(|(s, t)| {
+                trialog_protocol::label::open(&v.case_id, &s.0, &self.identity, &t.signing).ok()
+            })
             .unwrap_or_else(|| trialog_protocol::label::reference(&v.case_id))
     }
 
@@ -214,6 +226,7 @@ impl Client {
         let sealed = trialog_protocol::label::seal(
             id,
             label,
+            &self.identity,
             &[&self.identity.age_identity().to_public(), &keys.recipient],
         )
         .map_err(|e| ClientError::Invalid(e.to_string()))?;

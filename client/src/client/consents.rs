@@ -71,8 +71,11 @@ pub struct Draft {
 
 impl Client {
     /// The case's consent history: every version and revocation verified against the
-    /// confirmed patient key, and checked to form one history (`Chain::new`). A server
-    /// cannot hide that a version was replaced: the newer version signs what it replaces.
+    /// confirmed patient key, and checked to form one history. The patient and a recipient
+    /// see every version of their lines (`Chain::new`); a sender sees only the versions
+    /// that name them (`Chain::partial`). A server can withhold a version altogether, but
+    /// cannot make a client take back a version it has seen replaced: the newer version
+    /// signs what it replaces.
     pub async fn chain(&mut self, id: &CaseId) -> Result<Chain, ClientError> {
         let case = self.case(id).await?;
         let (Some(patient), Some(patient_view)) = (&case.patient, &case.view.patient) else {
@@ -80,8 +83,10 @@ impl Client {
                 "the patient's key is not confirmed yet, so there is no consent".into(),
             ));
         };
+        let listed = self.api.consents(id).await?;
+        let shown: Vec<ConsentId> = listed.iter().map(|v| v.consent_id.clone()).collect();
         let mut versions = Vec::new();
-        for v in self.api.consents(id).await? {
+        for v in listed {
             let consent = open_consent(&v.consent, &patient.signing)
                 .map_err(|e| ClientError::Verification(e.to_string()))?;
             if consent.consent_id != v.consent_id {
@@ -99,17 +104,25 @@ impl Client {
                         "a revocation names another consent".into(),
                     ));
                 }
-                // The patient's signed word counts, whatever the server's column says.
-                revoked_at.get_or_insert(r.revoked_at);
+                // The patient's signed word counts: the earlier of the two times, so a server
+                // cannot push a revocation into the future.
+                revoked_at = Some(revoked_at.map_or(r.revoked_at, |t| t.min(r.revoked_at)));
             }
+            // Replaced by a version this account may not see: it allows nothing new.
+            let replaced_unseen = v.superseded_by.as_ref().is_some_and(|s| !shown.contains(s));
             versions.push(Version {
                 consent,
                 revoked_at,
                 accepted_at: v.accepted_at,
+                replaced_unseen,
             });
         }
-        Chain::new(id, &patient_view.account, versions)
-            .map_err(|e| ClientError::Verification(e.to_string()))
+        if &patient_view.account == self.account()? {
+            Chain::new(id, &patient_view.account, versions)
+        } else {
+            Chain::partial(id, &patient_view.account, versions)
+        }
+        .map_err(|e| ClientError::Verification(e.to_string()))
     }
 
     /// Every consent of the case this account may see, verified.
@@ -251,6 +264,7 @@ impl Client {
                 consent: consent.clone(),
                 revoked_at: None,
                 accepted_at: now,
+                replaced_unseen: false,
             });
             let next = Chain::new(&g.case, &consent.patient, versions)
                 .map_err(|e| ClientError::Invalid(e.to_string()))?;

@@ -56,6 +56,9 @@ pub struct ReadMessage {
 pub struct Stored {
     pub view: EnvelopeView,
     pub received_at: i64,
+    /// The server confirmed it deleted its copy.
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 impl Client {
@@ -202,6 +205,7 @@ impl Client {
                 Stored {
                     view: self.api.envelope(id).await?,
                     received_at: now(),
+                    acknowledged: false,
                 },
                 true,
             ),
@@ -213,12 +217,27 @@ impl Client {
         } else {
             Receipt::Kept
         };
+        let mut stored = stored;
         let msg = self.verify_envelope(id, &stored, receipt).await?;
+        let save = |s: &Stored| -> Result<(), ClientError> {
+            let bytes = serde_json::to_vec(s).map_err(|e| ClientError::Invalid(e.to_string()))?;
+            crate::home::write_file(&local, &bytes, true)
+        };
         if fetched {
-            let bytes =
-                serde_json::to_vec(&stored).map_err(|e| ClientError::Invalid(e.to_string()))?;
-            crate::home::write_file(&local, &bytes, true)?;
-            self.api.acknowledge(id).await?;
+            // Kept first, acknowledged second: a crash in between loses nothing, and the
+            // acknowledgement is sent again at the next reading.
+            save(&stored)?;
+        }
+        if !stored.acknowledged {
+            match self.api.acknowledge(id).await {
+                Ok(()) => {}
+                // Destroyed on the server meanwhile: nothing is left there to delete.
+                Err(e) if e.code() == trialog_protocol::Code::MessageGone => {}
+                Err(e) if fetched => return Err(e),
+                Err(_) => return Ok(msg),
+            }
+            stored.acknowledged = true;
+            save(&stored)?;
         }
         crate::case_memory::remember(&self.home, &self.identity, &msg.case_id, &msg.fields)?;
         Ok(msg)
@@ -234,6 +253,7 @@ impl Client {
         let stored = Stored {
             view: view.clone(),
             received_at: now(),
+            acknowledged: false,
         };
         let at = stored.received_at;
         self.verify_envelope(id, &stored, Receipt::Fetched { at })

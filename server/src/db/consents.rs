@@ -15,6 +15,8 @@ pub struct ConsentRow {
     pub superseded_by: Option<String>,
     pub superseded_at: Option<i64>,
     pub expired_at: Option<i64>,
+    /// Signed in a format this version no longer verifies (see migration 0002).
+    pub retired: i64,
 }
 
 impl ConsentRow {
@@ -44,7 +46,7 @@ pub async fn insert(e: impl SqliteExecutor<'_>, c: &ConsentRow) -> Result<(), sq
 }
 
 pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<ConsentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM consents WHERE id = $1")
+    sqlx::query_as("SELECT * FROM consents WHERE id = $1 AND retired = 0")
         .bind(id)
         .fetch_optional(e)
         .await
@@ -54,10 +56,12 @@ pub async fn for_case(
     e: impl SqliteExecutor<'_>,
     case_id: &str,
 ) -> Result<Vec<ConsentRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM consents WHERE case_id = $1 ORDER BY created_at, id")
-        .bind(case_id)
-        .fetch_all(e)
-        .await
+    sqlx::query_as(
+        "SELECT * FROM consents WHERE case_id = $1 AND retired = 0 ORDER BY created_at, id",
+    )
+    .bind(case_id)
+    .fetch_all(e)
+    .await
 }
 
 pub async fn supersede(
@@ -99,7 +103,7 @@ pub async fn due_for_expiry(
 ) -> Result<Vec<ConsentRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT * FROM consents WHERE valid_until < $1
-           AND revoked_at IS NULL AND superseded_by IS NULL AND expired_at IS NULL
+           AND revoked_at IS NULL AND superseded_by IS NULL AND expired_at IS NULL AND retired = 0
          ORDER BY valid_until LIMIT 256",
     )
     .bind(now)

@@ -118,15 +118,19 @@ pub async fn inbox_page(
     .await
 }
 
-/// Pending envelopes and ciphertext bytes queued for `recipient`.
+/// Pending envelopes and ciphertext bytes queued for `recipient` (from `sender` only, if
+/// given).
 pub async fn pending_totals(
     e: impl SqliteExecutor<'_>,
     recipient: &str,
+    sender: Option<&str>,
 ) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM envelopes WHERE recipient = $1 AND fields IS NOT NULL",
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM envelopes
+         WHERE recipient = $1 AND fields IS NOT NULL AND ($2 IS NULL OR sender = $2)",
     )
     .bind(recipient)
+    .bind(sender)
     .fetch_one(e)
     .await
 }
@@ -159,13 +163,17 @@ pub async fn set_state(
     Ok(())
 }
 
-/// The recipient has the message: its ciphertext is deleted.
-pub async fn acknowledge(e: impl SqliteExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE envelopes SET fields = NULL, state = 'acknowledged' WHERE id = $1")
-        .bind(id)
-        .execute(e)
-        .await?;
-    Ok(())
+/// The recipient has the message: its ciphertext is deleted. False if it was not in the
+/// `delivered` state (acknowledged already, or destroyed meanwhile).
+pub async fn acknowledge(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE envelopes SET fields = NULL, state = 'acknowledged' WHERE id = $1 AND state = 'delivered'",
+    )
+    .bind(id)
+    .execute(e)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// Destroys the ciphertext of one envelope that was never acknowledged.

@@ -25,6 +25,9 @@ pub type Tx = Transaction<'static, Sqlite>;
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: SqlitePool,
+    /// A destruction whose WAL truncation was held back by readers: retried by the sweep
+    /// until it completes, so no copy stays in the WAL for long.
+    shred_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -54,7 +57,13 @@ impl Db {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Db { pool })
+        let db = Db {
+            pool,
+            shred_pending: Default::default(),
+        };
+        // Migrations may have destroyed data (0002 drops clear case labels): out of the WAL.
+        db.shred().await?;
+        Ok(db)
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -72,19 +81,31 @@ impl Db {
     /// destruction and before answering it. Readers in flight can hold the checkpoint back;
     /// it is retried until it completes (bounded).
     pub async fn shred(&self) -> Result<(), sqlx::Error> {
+        use std::sync::atomic::Ordering;
         for attempt in 0..50u64 {
             let (busy, _log, _done): (i64, i64, i64) =
                 sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                     .fetch_one(&self.pool)
                     .await?;
             if busy == 0 {
+                self.shred_pending.store(false, Ordering::Relaxed);
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(2 + attempt * 2)).await;
         }
-        tracing::warn!(
-            "wal checkpoint held back by readers; destroyed ciphertext stays in the WAL until the next one"
-        );
+        self.shred_pending.store(true, Ordering::Relaxed);
+        tracing::warn!("wal checkpoint held back by readers; retried at the next sweep");
+        Ok(())
+    }
+
+    /// Retries a truncation that readers held back earlier.
+    pub async fn shred_if_pending(&self) -> Result<(), sqlx::Error> {
+        if self
+            .shred_pending
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.shred().await?;
+        }
         Ok(())
     }
 

@@ -96,6 +96,7 @@ pub async fn submit(
         .check_new(&consent)
         .map_err(|e| match e {
             NewVersionRefusal::Exists => ApiError::ConsentExists,
+            NewVersionRefusal::TooManyVersions => ApiError::TooManyVersions,
             NewVersionRefusal::BadSupersedes { current } => ApiError::BadSupersedes(
                 current.map_or_else(|| "nothing".to_owned(), |c| c.to_string()),
             ),
@@ -114,6 +115,7 @@ pub async fn submit(
         superseded_by: None,
         superseded_at: None,
         expired_at: None,
+        retired: 0,
     };
     db::consents::insert(&mut *tx, &row).await?;
     // The history with the new version: what it no longer covers is destroyed now, what it
@@ -123,6 +125,7 @@ pub async fn submit(
         consent: consent.clone(),
         revoked_at: None,
         accepted_at: now,
+        replaced_unseen: false,
     });
     let next =
         Chain::new(&facts::case_id(&case)?, &s.account, versions).map_err(ApiError::Chain)?;

@@ -94,15 +94,36 @@ pub async fn submit(
     if db::envelopes::exists(&mut *tx, &row.id).await? {
         return Err(ApiError::Replay(row.id));
     }
+    // No time comparison here: anything that happened to the consent since the facts were
+    // read (even in the same second) happened before this insert.
     match db::consents::get(&mut *tx, &row.consent_id).await? {
-        Some(c) => c.standing().check(now).map_err(ApiError::Refused)?,
+        Some(c) if c.revoked_at.is_some() => return Err(ApiError::Refused(Refusal::Revoked)),
+        Some(c) if c.superseded_by.is_some() => {
+            return Err(ApiError::Refused(Refusal::Superseded));
+        }
+        Some(_) => {}
         None => return Err(ApiError::ConsentNotFound(row.consent_id)),
     }
+    // Nor may either side have been removed from the case meanwhile.
+    if let Some(case) = &case {
+        let members = facts::case_facts(&mut tx, case).await?;
+        if !members.is_active_physician(&h.sender) {
+            return Err(ApiError::UnknownCase(row.case_id));
+        }
+        if !members.is_active_physician(&h.recipient) {
+            return Err(ApiError::NotAMember(row.recipient));
+        }
+    }
     // One sender cannot fill a recipient's queue with what they will never read.
-    let (pending, bytes) = db::envelopes::pending_totals(&mut *tx, &row.recipient).await?;
+    // Per sender too, below the recipient's total, so one sender cannot fill it for all.
+    let (pending, bytes) = db::envelopes::pending_totals(&mut *tx, &row.recipient, None).await?;
+    let (from_sender, sender_bytes) =
+        db::envelopes::pending_totals(&mut *tx, &row.recipient, Some(&row.sender)).await?;
     let limits = &st.settings;
     if pending >= limits.max_pending_per_recipient
         || bytes + row.size > limits.max_pending_bytes_per_recipient
+        || from_sender >= limits.max_pending_per_sender
+        || sender_bytes + row.size > limits.max_pending_bytes_per_sender
     {
         tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
         return Err(ApiError::RecipientQuota { pending, bytes });
@@ -207,7 +228,10 @@ pub async fn inbox(
     }
     let after = q.after.as_deref().map(parse_cursor).transpose()?;
     let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
-    crate::sweep::expire_due(&st, now()).await?;
+    // A failure here is logged by the sweep and must not cost the physician their inbox.
+    if let Err(e) = crate::sweep::expire_due(&st, now()).await {
+        tracing::warn!(error = %e, "expiry sweep before an inbox listing failed");
+    }
     // Register interest before looking, so a message accepted in between is not missed.
     let notify = st.inboxes.of(s.account.as_str());
     let woken = notify.notified();
@@ -372,7 +396,15 @@ pub async fn acknowledge(
         _ => {}
     }
     let mut tx = st.db.write().await?;
-    db::envelopes::acknowledge(&mut *tx, &r.id).await?;
+    // Only what is still delivered: a revocation may have destroyed it since it was read.
+    if !db::envelopes::acknowledge(&mut *tx, &r.id).await? {
+        let now = db::envelopes::get(&mut *tx, &r.id).await?;
+        return match now {
+            Some(n) if n.state == "acknowledged" => Ok(StatusCode::NO_CONTENT),
+            Some(n) => Err(gone(&n)),
+            None => Err(ApiError::UnknownMessage(r.id)),
+        };
+    }
     db::audit::append(
         &mut tx,
         &r.case_id,

@@ -168,6 +168,20 @@ impl Chain {
         })
     }
 
+    /// The history as it will be once `new` is accepted at `at`: what the server applies
+    /// when it accepts a new version, and what the patient's client shows before signing.
+    pub fn with_new_version(&self, new: &Consent, at: i64) -> Result<Chain, ChainError> {
+        let (case_id, patient) = (&new.case_id, &new.patient);
+        let mut versions = self.versions.clone();
+        versions.push(Version {
+            consent: new.clone(),
+            revoked_at: None,
+            accepted_at: at,
+            replaced_unseen: false,
+        });
+        Chain::new(case_id, patient, versions)
+    }
+
     pub fn versions(&self) -> &[Version] {
         &self.versions
     }

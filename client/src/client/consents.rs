@@ -259,14 +259,8 @@ impl Client {
         // physician, judged by the same rule the server applies when it accepts the version.
         let (mut would_destroy, mut would_keep) = (0, 0);
         if let Some(p) = &previous {
-            let mut versions = chain.versions().to_vec();
-            versions.push(Version {
-                consent: consent.clone(),
-                revoked_at: None,
-                accepted_at: now,
-                replaced_unseen: false,
-            });
-            let next = Chain::new(&g.case, &consent.patient, versions)
+            let next = chain
+                .with_new_version(&consent, now)
                 .map_err(|e| ClientError::Invalid(e.to_string()))?;
             for h in self.api.consent_pending(&p.consent.consent_id).await? {
                 let h = h

@@ -8,7 +8,7 @@ use trialog_protocol::api::{
     ConsentView, RevokeRequest, RevokeResponse, SubmitConsentRequest, SubmitConsentResponse,
 };
 use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::chain::{Chain, NewVersionRefusal, RevocationRefusal, Version};
+use trialog_protocol::chain::{Chain, NewVersionRefusal, RevocationRefusal};
 use trialog_protocol::consent::{Consent, Party, Refusal, Standing, open_consent, visible_to};
 use trialog_protocol::decide::deliverable;
 use trialog_protocol::envelope::EnvelopeHeader;
@@ -120,15 +120,9 @@ pub async fn submit(
     db::consents::insert(&mut *tx, &row).await?;
     // The history with the new version: what it no longer covers is destroyed now, what it
     // still covers stays readable.
-    let mut versions = chain.versions().to_vec();
-    versions.push(Version {
-        consent: consent.clone(),
-        revoked_at: None,
-        accepted_at: now,
-        replaced_unseen: false,
-    });
-    let next =
-        Chain::new(&facts::case_id(&case)?, &s.account, versions).map_err(ApiError::Chain)?;
+    let next = chain
+        .with_new_version(&consent, now)
+        .map_err(ApiError::Chain)?;
     let (mut purged, mut kept) = (0, 0);
     if let Some(p) = &previous {
         db::consents::supersede(&mut *tx, p.as_str(), &row.id, now).await?;

@@ -58,7 +58,22 @@ async fn main() -> ExitCode {
             kind,
             file,
             override_leak_guard,
-        } => message::send(case, to, kind, file, override_leak_guard, json, lang).await,
+            dry_run,
+        } => {
+            message::send(
+                message::SendArgs {
+                    case,
+                    to,
+                    kind,
+                    file,
+                    override_leak_guard,
+                    dry_run,
+                },
+                json,
+                lang,
+            )
+            .await
+        }
         Command::Inbox { wait } => message::inbox(wait, json, lang).await,
         Command::Read { message } => message::read(message, json, lang).await,
         Command::Audit { case, directory } => audit::audit(case, directory, json, lang).await,

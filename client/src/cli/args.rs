@@ -64,12 +64,15 @@ pub enum Command {
         #[arg(long)]
         kind: MessageKind,
     },
-    /// Send a message file to one physician of a case.
+    /// Send a message file to physicians of a case (one message each, under each one's
+    /// consent).
     Send {
         #[arg(long)]
         case: CaseId,
-        #[arg(long)]
-        to: AccountId,
+        /// A recipient (repeat): an account id, a role of the case (occupational, advising,
+        /// treating) or a RIZIV/INAMI number.
+        #[arg(long, required = true)]
+        to: Vec<String>,
         #[arg(long)]
         kind: MessageKind,
         /// TOML file mapping field ids to values (see `trialog template`).
@@ -79,6 +82,10 @@ pub enum Command {
         /// (recorded in the signed message).
         #[arg(long)]
         override_leak_guard: bool,
+        /// Show what each recipient would get (fields sent and stripped, the leak guard's
+        /// findings) without sending anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the messages waiting for you.
     Inbox {
@@ -162,9 +169,10 @@ pub enum ConsentCmd {
 pub struct GrantArgs {
     #[arg(long)]
     pub case: CaseId,
-    /// The physician who may receive.
+    /// The physician who may receive: an account id, a role of the case (occupational,
+    /// advising, treating) or a RIZIV/INAMI number.
     #[arg(long)]
-    pub to: AccountId,
+    pub to: String,
     /// A field id to share (repeat); see `trialog template`.
     #[arg(long = "field", value_parser = parse_field)]
     pub fields: Vec<FieldId>,

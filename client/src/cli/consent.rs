@@ -37,10 +37,11 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
         )),
         None => None,
     };
+    let to = c.resolve(&a.case, &a.to).await?;
     let draft = c
         .prepare_grant(Grant {
             case: a.case,
-            to: a.to,
+            to,
             fields: a.fields,
             share_medically: a.share_medically,
             until,

@@ -186,31 +186,54 @@ fn stripped_lines(stripped: &[Stripped], lang: Lang) -> String {
 pub async fn inbox(wait: u64, json: bool, lang: Lang) -> Result<(), ClientError> {
     let mut c = open(lang)?;
     let items = c.inbox_wait(wait).await?;
-    out(
-        json,
-        serde_json::to_value(&items).unwrap_or_default(),
-        || {
-            if items.is_empty() {
-                return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
-            }
-            items
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{}  {:<8} {}  {}  {}",
-                        i.message_id,
-                        i.kind,
-                        format_ts(i.created_at),
-                        i.sender_name
-                            .clone()
-                            .unwrap_or_else(|| i.sender.to_string()),
-                        i.case_id
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        },
+    // Each case once: its label where this account may read it, else its reference. A case
+    // that cannot be fetched keeps its id.
+    let mut names: std::collections::BTreeMap<CaseId, String> = Default::default();
+    for i in &items {
+        if !names.contains_key(&i.case_id) {
+            let name = match c.case(&i.case_id).await {
+                Ok(v) => v.name().to_owned(),
+                Err(_) => i.case_id.to_string(),
+            };
+            names.insert(i.case_id.clone(), name);
+        }
+    }
+    let case_name = |id: &CaseId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let value = serde_json::Value::Array(
+        items
+            .iter()
+            .map(|i| {
+                let mut v = serde_json::to_value(i).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("case_name".into(), json!(case_name(&i.case_id)));
+                }
+                v
+            })
+            .collect(),
     );
+    out(json, value, || {
+        if items.is_empty() {
+            return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
+        }
+        items
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}  {:<8} {}  {} {}  {} {}",
+                    i.message_id,
+                    i.kind,
+                    format_ts(i.created_at),
+                    tr(lang, "van", "de", "from"),
+                    i.sender_name
+                        .clone()
+                        .unwrap_or_else(|| i.sender.to_string()),
+                    tr(lang, "dossier", "dossier", "case"),
+                    case_name(&i.case_id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
     Ok(())
 }
 
@@ -230,7 +253,7 @@ pub async fn read(message: MessageId, json: bool, lang: Lang) -> Result<(), Clie
             role_label(m.sender_role, lang),
             format_ts(m.created_at),
             tr(lang, "Dossier", "Dossier", "Case"),
-            m.case_id,
+            m.case_name,
             tr(lang, "toestemming", "consentement", "consent"),
             m.consent_id,
             tr(

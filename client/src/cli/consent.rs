@@ -81,6 +81,7 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
         json,
         json!({
             "consent": consent.consent_id,
+            "recipient": consent.recipient,
             "supersedes": consent.supersedes,
             "fields": consent.fields,
             "valid_until": format_date(consent.valid_until),

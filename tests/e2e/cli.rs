@@ -375,7 +375,7 @@ async fn readme_walkthrough() {
             && granted.contains("shared MEDICALLY"),
         "{granted}"
     );
-    w.trialog(
+    let c_treating = w.json(
         "patient",
         &grant_args(
             &case,
@@ -388,6 +388,7 @@ async fn readme_walkthrough() {
             &[],
         ),
     );
+    assert_eq!(s(&c_treating, "recipient"), treating, "{c_treating}");
 
     // Treating physician: template, then the README's filled-in bilan, sent to both.
     let template = w.trialog("peeters", &["template", "--kind", "bilan", "--lang", "nl"]);

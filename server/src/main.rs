@@ -190,6 +190,11 @@ async fn main() -> ExitCode {
                 eprintln!("trialog-server: --name: {e}");
                 return ExitCode::from(2);
             }
+            // Checked before the invitation is stored: a refused address writes nothing.
+            if !server_url.trim().starts_with("https://") || server_url.trim().len() <= 8 {
+                eprintln!("trialog-server: --server-url must start with https://");
+                return ExitCode::from(2);
+            }
             match trialog_server::invite(&config, role, &riziv, &name, valid_days).await {
                 Ok((code, expires_at)) => {
                     // The certificate `serve` will present from this data directory

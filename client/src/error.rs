@@ -58,6 +58,14 @@ pub enum ClientError {
     FingerprintMismatch { actual: String },
     #[error("{account} is not a physician of this case")]
     NotAMember { account: String },
+    #[error(
+        "no physician of this case answers to `{to}`: give an account id, a role (occupational, advising, treating) or a RIZIV/INAMI number"
+    )]
+    UnknownRecipient { to: String },
+    #[error("`{to}` names several physicians of this case: {}; give the account id or the RIZIV/INAMI number", candidates.join(", "))]
+    AmbiguousRecipient { to: String, candidates: Vec<String> },
+    #[error("{failed} of {total} recipients got nothing; the others were sent")]
+    SomeNotSent { failed: usize, total: usize },
     #[error("the patient has no valid consent for {recipient} in this case")]
     NoConsent { recipient: String },
     #[error("the consent does not cover this message: {0}")]
@@ -91,7 +99,7 @@ impl ClientError {
             Api { code, .. } => *code,
             ConsentRefused(r) => r.code(),
             MedicalNotShared(_) => Code::ConsentMalformed,
-            NotAMember { .. } => Code::NotAMember,
+            NotAMember { .. } | UnknownRecipient { .. } => Code::NotAMember,
             NoConsent { .. } => Code::ConsentNotFound,
             NothingToSend { .. } => Code::FieldNotConsented,
             LeakGuard { .. } => Code::LeakGuard,
@@ -114,6 +122,8 @@ impl ClientError {
             | NoPassphrase
             | BadPin(_)
             | Invalid(_)
+            | AmbiguousRecipient { .. }
+            | SomeNotSent { .. }
             | File(_) => Code::Client,
         }
     }

@@ -2,7 +2,7 @@
 //! else `TRIALOG_LANG`, else `LANG`, else English.
 
 use trialog_protocol::consent::{MalformedConsent, Refusal, StripReason, Stripped};
-use trialog_protocol::leak_guard::LeakSource;
+use trialog_protocol::leak_guard::{LeakHit, LeakSource};
 use trialog_protocol::{Code, Lang};
 
 use crate::error::ClientError;
@@ -94,6 +94,37 @@ fn refusal(r: &Refusal, lang: Lang) -> String {
 }
 
 /// A sentence a person can act on, for any error.
+/// One finding of the leak guard: the field, the term and where the term comes from.
+pub fn leak_hit(h: &LeakHit, lang: Lang) -> String {
+    let why = match &h.source {
+        LeakSource::MedicalField(f) => {
+            format!("{} {f}", tr(lang, "komt uit", "vient de", "comes from"))
+        }
+        LeakSource::OncologyTerm => tr(
+            lang,
+            "oncologische term",
+            "terme oncologique",
+            "oncology term",
+        )
+        .into(),
+        LeakSource::Icd10Code => tr(
+            lang,
+            "ICD-10-diagnosecode",
+            "code diagnostique CIM-10",
+            "ICD-10 diagnosis code",
+        )
+        .into(),
+        LeakSource::CaseLabel => tr(
+            lang,
+            "komt uit het dossierlabel",
+            "vient du libellé du dossier",
+            "comes from the case label",
+        )
+        .into(),
+    };
+    format!("{}: \"{}\" ({why})", h.field, h.term)
+}
+
 pub fn explain(e: &ClientError, lang: Lang) -> String {
     match e {
         ClientError::NotInitialized(dir) => format!("{} ({})", tr(lang,
@@ -108,6 +139,24 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
             "Geen wachtzin: zet TRIALOG_PASSPHRASE of gebruik een terminal.",
             "Pas de phrase secrète : définissez TRIALOG_PASSPHRASE ou utilisez un terminal.",
             "No passphrase: set TRIALOG_PASSPHRASE or run in a terminal.").into(),
+        ClientError::UnknownRecipient { to } => format!("{} `{to}`. {}",
+            tr(lang, "Geen arts van dit dossier beantwoordt aan", "Aucun médecin de ce dossier ne répond à", "No physician of this case answers to"),
+            tr(lang,
+                "Geef een account-id, een rol (occupational, advising, treating) of een RIZIV-nummer van een arts van het dossier (trialog case show).",
+                "Donnez un identifiant de compte, un rôle (occupational, advising, treating) ou un numéro INAMI d'un médecin du dossier (trialog case show).",
+                "Give an account id, a role (occupational, advising, treating) or a RIZIV/INAMI number of a physician of the case (trialog case show).")),
+        ClientError::AmbiguousRecipient { to, candidates } => format!("{} `{to}`: {}. {}",
+            tr(lang, "Meerdere artsen van dit dossier beantwoorden aan", "Plusieurs médecins de ce dossier répondent à", "Several physicians of this case answer to"),
+            candidates.join(", "),
+            tr(lang,
+                "Geef het account-id of het RIZIV-nummer van de juiste arts.",
+                "Donnez l'identifiant de compte ou le numéro INAMI du bon médecin.",
+                "Give the account id or the RIZIV/INAMI number of the one you mean.")),
+        ClientError::SomeNotSent { failed, total } => format!("{failed}/{total} {}",
+            tr(lang,
+                "ontvangers kregen niets (zie hierboven); de andere berichten zijn verstuurd.",
+                "destinataires n'ont rien reçu (voir ci-dessus) ; les autres messages sont partis.",
+                "recipients got nothing (see above); the other messages were sent.")),
         ClientError::NoConsent { recipient } => format!("{} {recipient}. {}",
             tr(lang, "De patiënt gaf nog geen toestemming voor", "Le patient n'a donné aucun consentement pour", "The patient has given no consent for"),
             tr(lang, "Vraag de patiënt om er een te geven (trialog consent grant).", "Demandez au patient d'en donner un (trialog consent grant).", "Ask the patient to grant one (trialog consent grant).")),
@@ -128,15 +177,7 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
         ClientError::LeakGuard { hits } => {
             let list = hits
                 .iter()
-                .map(|h| {
-                    let why = match &h.source {
-                        LeakSource::MedicalField(f) => format!("{} {f}", tr(lang, "komt uit", "vient de", "comes from")),
-                        LeakSource::OncologyTerm => tr(lang, "oncologische term", "terme oncologique", "oncology term").into(),
-                        LeakSource::Icd10Code => tr(lang, "ICD-10-diagnosecode", "code diagnostique CIM-10", "ICD-10 diagnosis code").into(),
-                        LeakSource::CaseLabel => tr(lang, "komt uit het dossierlabel", "vient du libellé du dossier", "comes from the case label").into(),
-                    };
-                    format!("  {}: \"{}\" ({why})", h.field, h.term)
-                })
+                .map(|h| format!("  {}", leak_hit(h, lang)))
                 .collect::<Vec<_>>()
                 .join("\n");
             format!("{}\n{list}\n{}",

@@ -15,6 +15,6 @@ pub mod keystore;
 pub mod message_file;
 pub mod tls;
 
-pub use client::{Client, Grant, Outgoing, ReadMessage, SendReport, VerifiedCase};
+pub use client::{Client, Grant, Outgoing, Preview, ReadMessage, SendReport, VerifiedCase};
 pub use error::ClientError;
 pub use home::Home;

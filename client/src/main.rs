@@ -41,9 +41,18 @@ async fn main() -> ExitCode {
         Command::Init {
             server,
             cert_sha256,
-        } => account::init(server, cert_sha256, json, lang).await,
-        Command::Register { invite } => account::register(invite, json, lang).await,
-        Command::Join { code } => account::join(code, json, lang).await,
+            onboarding,
+        } => {
+            let (server, cert) = match onboarding {
+                Some(o) => (o.server, o.cert_sha256),
+                None => (server.unwrap_or_default(), cert_sha256.unwrap_or_default()),
+            };
+            account::init(server, cert, json, lang).await
+        }
+        Command::Register { invite, onboarding } => {
+            account::register(invite, onboarding, json, lang).await
+        }
+        Command::Join { code, onboarding } => account::join(code, onboarding, json, lang).await,
         Command::Whoami => account::whoami(json, lang).await,
         Command::Directory { role, query } => account::directory(role, query, json, lang).await,
         Command::Case(cmd) => case::run(cmd, json, lang).await,
@@ -58,7 +67,22 @@ async fn main() -> ExitCode {
             kind,
             file,
             override_leak_guard,
-        } => message::send(case, to, kind, file, override_leak_guard, json, lang).await,
+            dry_run,
+        } => {
+            message::send(
+                message::SendArgs {
+                    case,
+                    to,
+                    kind,
+                    file,
+                    override_leak_guard,
+                    dry_run,
+                },
+                json,
+                lang,
+            )
+            .await
+        }
         Command::Inbox { wait } => message::inbox(wait, json, lang).await,
         Command::Read { message } => message::read(message, json, lang).await,
         Command::Audit { case, directory } => audit::audit(case, directory, json, lang).await,

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod label;
 pub mod leak_guard;
 mod leak_terms;
+pub mod onboarding;
 pub mod riziv;
 pub mod roles;
 pub mod signed;

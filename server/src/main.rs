@@ -77,6 +77,10 @@ enum Command {
         /// Days before the invitation expires.
         #[arg(long, default_value_t = 14)]
         valid_days: i64,
+        /// The address physicians' clients reach the server at, for the onboarding string
+        /// printed under the code (default: https:// and the default listen address).
+        #[arg(long, default_value = "https://127.0.0.1:8443")]
+        server_url: String,
     },
 }
 
@@ -179,15 +183,43 @@ async fn main() -> ExitCode {
             riziv,
             name,
             valid_days,
+            server_url,
         } => {
             // One line, shown as typed: no control, bidi or invisible characters.
             if let Err(e) = trialog_protocol::text::check_display_name(&name) {
                 eprintln!("trialog-server: --name: {e}");
                 return ExitCode::from(2);
             }
+            // Checked before the invitation is stored: a refused address writes nothing.
+            if !server_url.trim().starts_with("https://") || server_url.trim().len() <= 8 {
+                eprintln!("trialog-server: --server-url must start with https://");
+                return ExitCode::from(2);
+            }
             match trialog_server::invite(&config, role, &riziv, &name, valid_days).await {
                 Ok((code, expires_at)) => {
+                    // The certificate `serve` will present from this data directory
+                    // (created now if absent), so that the onboarding string pins it.
+                    let onboarding = trialog_server::tls::load(None, &config.data_dir)
+                        .map_err(|e| e.to_string())
+                        .and_then(|tls| {
+                            trialog_protocol::onboarding::Onboarding::new(
+                                &server_url,
+                                &tls.cert_sha256,
+                                &code,
+                            )
+                            .map_err(|e| e.to_string())
+                        });
+                    let onboarding = match onboarding {
+                        Ok(o) => o.encode(),
+                        Err(e) => {
+                            eprintln!("trialog-server: --server-url: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    // Line 1: the plain code; line 2: the one string that also carries the
+                    // server and its certificate (`trialog register --onboarding …`).
                     println!("{code}");
+                    println!("{onboarding}");
                     eprintln!(
                         "Invitation for {name} ({role}, RIZIV/INAMI {riziv}), valid until {}. Hand it over in person; it works once.",
                         trialog_protocol::time::format_date(expires_at)

@@ -131,9 +131,10 @@ impl Walkthrough {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
-    fn invite(&mut self, role: &str, riziv: &str, name: &str) -> String {
+    /// `trialog-server invite`: the plain code (line 1) and the onboarding string (line 2).
+    fn invite(&mut self, role: &str, riziv: &str, name: &str, url: &str) -> (String, String) {
         let data = self.data.display().to_string();
-        let code = self.ok(
+        let out = self.ok(
             "trialog-server",
             None,
             &[
@@ -144,12 +145,26 @@ impl Walkthrough {
                 riziv,
                 "--name",
                 name,
+                "--server-url",
+                url,
                 "--data-dir",
                 &data,
             ],
         );
-        code.trim().to_owned()
+        let mut lines = out.lines().map(str::trim);
+        let code = lines.next().expect("code").to_owned();
+        let onboarding = lines.next().expect("onboarding string").to_owned();
+        assert!(onboarding.starts_with("trialog:v1:"), "{out}");
+        (code, onboarding)
     }
+}
+
+/// A free port on the loopback, for a server whose address must be known before it starts
+/// (the invitations' onboarding strings carry it).
+fn free_loopback() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    format!("127.0.0.1:{port}")
 }
 
 /// `trialog case confirm-patient`'s arguments.
@@ -210,10 +225,23 @@ async fn readme_walkthrough() {
         ran: Vec::new(),
     };
 
-    // Operator: invitations first (offline on the data directory), then the server.
-    let inv_treating = w.invite("treating", "1-23456-25-580", "Dr. An Peeters");
-    let inv_occ = w.invite("occupational", "2-34567-76-004", "Dr. Luc Janssens");
-    let inv_adv = w.invite("advising", "3-45678-30-009", "Dr. Marie Dubois");
+    // Operator: invitations first (offline on the data directory), then the server. The
+    // invitations carry the address the server will listen on.
+    let listen = free_loopback();
+    let server_url = format!("https://{listen}");
+    let (_, on_treating) = w.invite("treating", "1-23456-25-580", "Dr. An Peeters", &server_url);
+    let (inv_occ, _) = w.invite(
+        "occupational",
+        "2-34567-76-004",
+        "Dr. Luc Janssens",
+        &server_url,
+    );
+    let (inv_adv, _) = w.invite(
+        "advising",
+        "3-45678-30-009",
+        "Dr. Marie Dubois",
+        &server_url,
+    );
     // A bad RIZIV/INAMI number is refused with the reason.
     let bad = w
         .command(
@@ -236,16 +264,17 @@ async fn readme_walkthrough() {
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("check digits"));
 
     w.ran.push(invocation("trialog-server", &["serve"]));
-    let server = ServerProcess::start(&data, "127.0.0.1:0");
+    let server = ServerProcess::start(&data, &listen);
     let (url, sha) = (server.url.clone(), server.cert_sha256.clone());
+    assert_eq!(url, server_url);
 
-    // Each physician: init, register, whoami.
+    // Each physician: the onboarding string (init and register in one), or init then
+    // register with the plain code; then whoami.
     let mut ids = Vec::new();
-    for (home, code) in [
-        ("peeters", &inv_treating),
-        ("janssens", &inv_occ),
-        ("dubois", &inv_adv),
-    ] {
+    let out = w.trialog("peeters", &["register", "--onboarding", &on_treating]);
+    assert!(out.contains("Registered"), "{out}");
+    ids.push(s(&w.json("peeters", &["whoami"]), "account"));
+    for (home, code) in [("janssens", &inv_occ), ("dubois", &inv_adv)] {
         let out = w.init(home, &url, &sha);
         assert!(out.contains("Fingerprint"), "{out}");
         let out = w.trialog(home, &["register", "--invite", code]);
@@ -265,16 +294,20 @@ async fn readme_walkthrough() {
     // register number is refused.
     let text = w.trialog("peeters", &["case", "open", "--label", "Case 2026-018"]);
     assert!(
-        text.contains("Enrolment code") && text.contains('█'),
+        text.contains("Enrolment code") && text.contains("trialog:v1:") && text.contains('█'),
         "{text}"
     );
     let err = w.fails("peeters", &["case", "open", "--label", "85.07.30-033.61"]);
     assert!(err.contains("national register number"), "{err}");
-    let (case, code) = (s(&opened, "case_id"), s(&opened, "enrolment_code"));
+    let (case, onboarding) = (s(&opened, "case_id"), s(&opened, "onboarding"));
+    assert!(onboarding.starts_with("trialog:v1:"), "{opened}");
 
-    // Patient joins and reads out the fingerprint.
-    w.init("patient", &url, &sha);
-    let joined = w.trialog("patient", &["--lang", "nl", "join", "--code", &code]);
+    // Patient joins with the sheet's one string (keys made in the same step) and reads out
+    // the fingerprint.
+    let joined = w.trialog(
+        "patient",
+        &["--lang", "nl", "join", "--onboarding", &onboarding],
+    );
     assert!(joined.contains("Lees deze vingerafdruk voor"), "{joined}");
     let fingerprint = joined
         .lines()
@@ -323,8 +356,13 @@ async fn readme_walkthrough() {
         "limits.fatigue",
         "limits.physical",
     ];
-    let c_occ = w.json("patient", &grant_args(&case, &occ, &work_side, &[]));
-    let to_adv = grant_args(&case, &adv, &work_side, &["medical.diagnosis"]);
+    // `--to` names the physician by role (one of each here) or by RIZIV/INAMI number.
+    let c_occ = w.json(
+        "patient",
+        &grant_args(&case, "occupational", &work_side, &[]),
+    );
+    assert_eq!(s(&c_occ, "recipient"), occ, "{c_occ}");
+    let to_adv = grant_args(&case, "3.45678.30.009", &work_side, &["medical.diagnosis"]);
     // Without a terminal to confirm on, nothing is signed unless --yes says so.
     let unconfirmed: Vec<&str> = to_adv.iter().copied().filter(|a| *a != "--yes").collect();
     let err = w.fails("patient", &unconfirmed);
@@ -337,11 +375,11 @@ async fn readme_walkthrough() {
             && granted.contains("shared MEDICALLY"),
         "{granted}"
     );
-    w.trialog(
+    let c_treating = w.json(
         "patient",
         &grant_args(
             &case,
-            &treating,
+            "treating",
             &[
                 "job.demands",
                 "job.adaptation_options",
@@ -350,6 +388,7 @@ async fn readme_walkthrough() {
             &[],
         ),
     );
+    assert_eq!(s(&c_treating, "recipient"), treating, "{c_treating}");
 
     // Treating physician: template, then the README's filled-in bilan, sent to both.
     let template = w.trialog("peeters", &["template", "--kind", "bilan", "--lang", "nl"]);
@@ -363,10 +402,26 @@ async fn readme_walkthrough() {
         .and_then(|b| b.split("```").next())
         .expect("README toml block");
     std::fs::write(w.root.path().join("bilan.toml"), bilan).expect("write bilan");
-    let to_occ = w.trialog("peeters", &send_args(&case, &occ, "bilan", "bilan.toml"));
-    assert!(to_occ.contains("Stripped: medical.diagnosis"), "{to_occ}");
-    let to_adv = w.trialog("peeters", &send_args(&case, &adv, "bilan", "bilan.toml"));
-    assert!(!to_adv.contains("Stripped"), "{to_adv}");
+    // To both at once, by role: first a dry run, then the real thing; one message each,
+    // each under its own consent.
+    let mut both = send_args(&case, "occupational", "bilan", "bilan.toml");
+    both.extend(["--to", "advising"]);
+    let mut dry = both.clone();
+    dry.push("--dry-run");
+    let preview = w.trialog("peeters", &dry);
+    assert!(
+        preview.matches("Dry run, nothing sent").count() == 2
+            && preview.matches("Stripped: medical.diagnosis").count() == 1,
+        "{preview}"
+    );
+    let sent = w.trialog("peeters", &both);
+    assert!(
+        sent.matches("Sent: msg_").count() == 2
+            && sent.matches("Stripped: medical.diagnosis").count() == 1
+            && sent.contains("Dr. Luc Janssens")
+            && sent.contains("Dr. Marie Dubois"),
+        "{sent}"
+    );
 
     // The leak guard stops a diagnosis hidden in free text, in words.
     std::fs::write(
@@ -387,7 +442,12 @@ async fn readme_walkthrough() {
         .next()
         .expect("a message")
         .to_owned();
-    assert!(msg.starts_with("msg_"), "{inbox}");
+    assert!(
+        msg.starts_with("msg_")
+            && inbox.contains("from Dr. An Peeters")
+            && !inbox.contains("case_"),
+        "{inbox}"
+    );
     let read = w.trialog("janssens", &["read", &msg]);
     assert!(
         read.contains("Vermoeidheid 6/10") && !read.contains("carcinoom"),
@@ -402,7 +462,7 @@ async fn readme_walkthrough() {
     .expect("write feedback");
     w.trialog(
         "janssens",
-        &send_args(&case, &treating, "feedback", "feedback.toml"),
+        &send_args(&case, "treating", "feedback", "feedback.toml"),
     );
 
     // The advising physician sees the diagnosis; the treating physician the feedback.
@@ -442,7 +502,10 @@ async fn readme_walkthrough() {
     );
     let audit = w.trialog("patient", &["audit", "--case", &case]);
     assert!(
-        audit.contains("Audit log verified") && audit.contains("message accepted"),
+        audit.contains("Audit log verified")
+            && audit.contains("message accepted")
+            && audit.contains("Case 2026-017")
+            && audit.contains("Dr. Luc Janssens"),
         "{audit}"
     );
     // A narrower version for the occupational physician: before signing, the patient sees
@@ -516,4 +579,137 @@ async fn readme_walkthrough() {
         });
         assert!(covered, "README command not exercised by this test: {r:?}");
     }
+}
+
+/// `--to` by role and by RIZIV/INAMI number (and its refusals), several `--to` with one
+/// failing, `--dry-run` that submits nothing, and the onboarding string both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn people_roles_riziv_dry_run_and_onboarding() {
+    let root = tempfile::tempdir().expect("tmp");
+    let data = root.path().join("trialog-data");
+    let mut w = Walkthrough {
+        root,
+        data: data.clone(),
+        ran: Vec::new(),
+    };
+    let listen = free_loopback();
+    let url = format!("https://{listen}");
+    let (_, on_t) = w.invite("treating", "1-23456-25-580", "Dr. An Peeters", &url);
+    let (_, on_o1) = w.invite("occupational", "2-34567-76-004", "Dr. Luc Janssens", &url);
+    let (_, on_o2) = w.invite("occupational", "4-56789-81-004", "Dr. Eva Claes", &url);
+    let (_, on_a) = w.invite("advising", "3-45678-30-009", "Dr. Marie Dubois", &url);
+    let _server = ServerProcess::start(&data, &listen);
+
+    // A malformed onboarding string is refused with a sentence, before anything is created.
+    let err = w.fails("x", &["join", "--onboarding", "K7QM-2XPA-9RTB"]);
+    assert!(err.contains("starts with `trialog:v1:`"), "{err}");
+    let mut damaged = on_o1.clone();
+    damaged.push('!');
+    let err = w.fails("x", &["register", "--onboarding", &damaged]);
+    assert!(err.contains("damaged"), "{err}");
+    assert!(!w.root.path().join("x").join("config.toml").exists());
+
+    // Round trip: each physician registers from the string alone, against the right server.
+    let mut ids = Vec::new();
+    for (home, on) in [("t", &on_t), ("o1", &on_o1), ("o2", &on_o2), ("a", &on_a)] {
+        w.trialog(home, &["register", "--onboarding", on]);
+        let me = w.json(home, &["whoami"]);
+        assert_eq!(s(&me, "server"), url, "{me}");
+        ids.push(s(&me, "account"));
+    }
+    let (o1, o2) = (ids[1].clone(), ids[2].clone());
+    let opened = w.json("t", &["case", "open", "--label", "Case 2026-031"]);
+    let case = s(&opened, "case_id");
+    let joined = w.json("p", &["join", "--onboarding", &s(&opened, "onboarding")]);
+    w.trialog("t", &confirm_args(&case, &s(&joined, "fingerprint")));
+    for m in [&o1, &ids[3]] {
+        w.trialog("p", &["case", "add", "--case", &case, "--member", m]);
+    }
+
+    // Unknown recipients are refused in words.
+    let fields = ["capacity.hours_per_week", "limits.fatigue"];
+    let err = w.fails("p", &grant_args(&case, "5-55555-61-000", &fields, &[]));
+    assert!(
+        err.contains("No physician of this case answers to"),
+        "{err}"
+    );
+    let err = w.fails("p", &grant_args(&case, "nobody", &fields, &[]));
+    assert!(
+        err.contains("a role (occupational, advising, treating)"),
+        "{err}"
+    );
+    // By role, by RIZIV/INAMI number with other separators.
+    let g = w.json("p", &grant_args(&case, "occupational", &fields, &[]));
+    assert_eq!(s(&g, "recipient"), o1);
+    let g = w.json(
+        "p",
+        &grant_args(&case, "34567830009", &fields, &["medical.diagnosis"]),
+    );
+    assert_eq!(s(&g, "recipient"), ids[3]);
+
+    // A second occupational physician: the role is now ambiguous, named in the refusal.
+    w.trialog("p", &["case", "add", "--case", &case, "--member", &o2]);
+    let err = w.fails("p", &grant_args(&case, "occupational", &fields, &[]));
+    assert!(
+        err.contains("Several physicians")
+            && err.contains("Dr. Luc Janssens")
+            && err.contains("Dr. Eva Claes"),
+        "{err}"
+    );
+    std::fs::write(
+        w.root.path().join("b.toml"),
+        "capacity.hours_per_week = 12\nlimits.fatigue = \"Vermoeidheid 6/10\"\nmedical.diagnosis = \"Invasief ductaal carcinoom (C50.4)\"\n",
+    )
+    .expect("write");
+    let err = w.fails("t", &send_args(&case, "occupational", "bilan", "b.toml"));
+    assert!(err.contains("Several physicians"), "{err}");
+
+    // A dry run shows each recipient's copy and submits nothing.
+    let mut dry = send_args(&case, "2.34567.76.004", "bilan", "b.toml");
+    dry.extend(["--to", "advising", "--dry-run"]);
+    let preview = w.trialog("t", &dry);
+    assert!(
+        preview.matches("Dry run, nothing sent").count() == 2
+            && preview.matches("Stripped: medical.diagnosis").count() == 1,
+        "{preview}"
+    );
+    let json_preview = w.json("t", &dry);
+    assert_eq!(
+        json_preview.as_array().map(Vec::len),
+        Some(2),
+        "{json_preview}"
+    );
+    for home in ["o1", "a"] {
+        let inbox = w.json(home, &["inbox"]);
+        assert_eq!(inbox, Value::Array(vec![]), "{home}: {inbox}");
+    }
+
+    // Several --to, one without consent: the others still go, the failure is named and the
+    // command ends in error.
+    let mut several = send_args(&case, "2-34567-76-004", "bilan", "b.toml");
+    several.extend(["--to", &o2, "--to", "advising"]);
+    let out = w
+        .command("trialog", Some("t"), &several)
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.matches("Sent: msg_").count() == 2
+            && stderr.contains(&format!("--to {o2}"))
+            && stderr.contains("no consent for Dr. Eva Claes")
+            && stderr.contains("1/3"),
+        "{stdout}\n{stderr}"
+    );
+    for home in ["o1", "a"] {
+        let inbox = w.trialog(home, &["inbox"]);
+        assert!(
+            inbox.contains("from Dr. An Peeters") && inbox.contains("case TRIO-"),
+            "{home}: {inbox}"
+        );
+    }
+    assert_eq!(w.json("o2", &["inbox"]), Value::Array(vec![]));
 }

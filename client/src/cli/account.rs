@@ -3,9 +3,10 @@
 use serde_json::json;
 use trialog_client::i18n::tr;
 use trialog_client::{Client, ClientError, Home};
+use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::{Lang, Role};
 
-use super::output::{name_of, out, riziv_display, role_label};
+use super::output::{self, name_of, out, riziv_display, role_label};
 use super::passphrase::{open, passphrase};
 
 pub async fn init(
@@ -35,9 +36,9 @@ pub async fn init(
                 fp.short(),
                 tr(
                     lang,
-                    "Registreer nu met `trialog register --invite CODE` (arts) of `trialog join --code CODE` (patiënt).",
-                    "Enregistrez-vous avec `trialog register --invite CODE` (médecin) ou `trialog join --code CODE` (patient).",
-                    "Now register with `trialog register --invite CODE` (physician) or `trialog join --code CODE` (patient)."
+                    "Registreer nu met `trialog register --invite CODE` (arts) of `trialog join --code CODE` (patiënt); met de volledige trialog:v1:-tekenreeks kan `--onboarding` in de plaats.",
+                    "Enregistrez-vous avec `trialog register --invite CODE` (médecin) ou `trialog join --code CODE` (patient) ; avec la chaîne trialog:v1: complète, `--onboarding` convient aussi.",
+                    "Now register with `trialog register --invite CODE` (physician) or `trialog join --code CODE` (patient); with the whole trialog:v1: string, `--onboarding` works too."
                 )
             )
         },
@@ -45,8 +46,59 @@ pub async fn init(
     Ok(())
 }
 
-pub async fn register(invite: String, json: bool, lang: Lang) -> Result<(), ClientError> {
-    let mut c = open(lang)?;
+/// With an onboarding string, the home is set up first if it is not yet (keys, keystore,
+/// the server's pins), then the code is used: `init` and the next step in one command. A
+/// home already set up for another server is refused rather than silently mixed.
+async fn open_or_init(onboarding: &Onboarding, lang: Lang) -> Result<Client, ClientError> {
+    let home = Home::from_env()?;
+    if !home.config_path().exists() && !home.keystore_path().exists() {
+        let pass = passphrase(true, lang)?;
+        let c = Client::init(home, &onboarding.server, &onboarding.cert_sha256, &pass).await?;
+        output::err(&format!(
+            "{} {}",
+            tr(
+                lang,
+                "Sleutels aangemaakt; vingerafdruk:",
+                "Clés créées ; empreinte :",
+                "Keys created; fingerprint:"
+            ),
+            c.fingerprint().short()
+        ));
+        return Ok(c);
+    }
+    let c = open(lang)?;
+    let cfg = c.config();
+    if cfg.server != onboarding.server || cfg.cert_sha256 != onboarding.cert_sha256 {
+        return Err(ClientError::Invalid(format!(
+            "{} {} ({}).",
+            tr(
+                lang,
+                "Deze Trialog-map is ingesteld voor een andere server:",
+                "Ce dossier Trialog est configuré pour un autre serveur :",
+                "This Trialog home is set up for another server:"
+            ),
+            cfg.server,
+            tr(
+                lang,
+                "gebruik een andere TRIALOG_HOME",
+                "utilisez un autre TRIALOG_HOME",
+                "use another TRIALOG_HOME"
+            )
+        )));
+    }
+    Ok(c)
+}
+
+pub async fn register(
+    invite: Option<String>,
+    onboarding: Option<Onboarding>,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let (mut c, invite) = match onboarding {
+        Some(o) => (open_or_init(&o, lang).await?, o.code),
+        None => (open(lang)?, invite.unwrap_or_default()),
+    };
     let a = c.register(&invite).await?;
     out(
         json,
@@ -68,8 +120,16 @@ pub async fn register(invite: String, json: bool, lang: Lang) -> Result<(), Clie
     Ok(())
 }
 
-pub async fn join(code: String, json: bool, lang: Lang) -> Result<(), ClientError> {
-    let mut c = open(lang)?;
+pub async fn join(
+    code: Option<String>,
+    onboarding: Option<Onboarding>,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    let (mut c, code) = match onboarding {
+        Some(o) => (open_or_init(&o, lang).await?, o.code),
+        None => (open(lang)?, code.unwrap_or_default()),
+    };
     let (a, case) = c.join(&code).await?;
     out(
         json,

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use trialog_protocol::consent::Purpose;
+use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageId, MessageKind, Role};
 
 #[derive(Parser)]
@@ -27,21 +28,33 @@ pub enum Command {
     /// Create your keys and keystore, and pin the server's certificate.
     Init {
         /// The server, e.g. https://127.0.0.1:8443
-        #[arg(long)]
-        server: String,
+        #[arg(long, required_unless_present = "onboarding", requires = "cert_sha256")]
+        server: Option<String>,
         /// SHA-256 of the server's TLS certificate, as `trialog-server serve` prints it.
-        #[arg(long)]
-        cert_sha256: String,
+        #[arg(long, requires = "server")]
+        cert_sha256: Option<String>,
+        /// Instead: the onboarding string of an enrolment sheet or invitation
+        /// (`trialog:v1:…`), which carries the server and its certificate.
+        #[arg(long, conflicts_with_all = ["server", "cert_sha256"], value_parser = parse_onboarding)]
+        onboarding: Option<Onboarding>,
     },
     /// Register as a physician with the operator's invitation code.
     Register {
-        #[arg(long)]
-        invite: String,
+        #[arg(long, required_unless_present = "onboarding")]
+        invite: Option<String>,
+        /// Instead: the invitation's onboarding string (`trialog:v1:…`); sets up this home
+        /// first if needed (`trialog init` and `register` in one step).
+        #[arg(long, conflicts_with = "invite", value_parser = parse_onboarding)]
+        onboarding: Option<Onboarding>,
     },
     /// Join your case as a patient with the code your treating physician gave you.
     Join {
-        #[arg(long)]
-        code: String,
+        #[arg(long, required_unless_present = "onboarding")]
+        code: Option<String>,
+        /// Instead: the onboarding string of the enrolment sheet (`trialog:v1:…`); sets up
+        /// this home first if needed (`trialog init` and `join` in one step).
+        #[arg(long, conflicts_with = "code", value_parser = parse_onboarding)]
+        onboarding: Option<Onboarding>,
     },
     /// Show your account, role and key fingerprint.
     Whoami,
@@ -64,12 +77,15 @@ pub enum Command {
         #[arg(long)]
         kind: MessageKind,
     },
-    /// Send a message file to one physician of a case.
+    /// Send a message file to physicians of a case (one message each, under each one's
+    /// consent).
     Send {
         #[arg(long)]
         case: CaseId,
-        #[arg(long)]
-        to: AccountId,
+        /// A recipient (repeat): an account id, a role of the case (occupational, advising,
+        /// treating) or a RIZIV/INAMI number.
+        #[arg(long, required = true)]
+        to: Vec<String>,
         #[arg(long)]
         kind: MessageKind,
         /// TOML file mapping field ids to values (see `trialog template`).
@@ -79,6 +95,10 @@ pub enum Command {
         /// (recorded in the signed message).
         #[arg(long)]
         override_leak_guard: bool,
+        /// Show what each recipient would get (fields sent and stripped, the leak guard's
+        /// findings) without sending anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the messages waiting for you.
     Inbox {
@@ -162,9 +182,10 @@ pub enum ConsentCmd {
 pub struct GrantArgs {
     #[arg(long)]
     pub case: CaseId,
-    /// The physician who may receive.
+    /// The physician who may receive: an account id, a role of the case (occupational,
+    /// advising, treating) or a RIZIV/INAMI number.
     #[arg(long)]
-    pub to: AccountId,
+    pub to: String,
     /// A field id to share (repeat); see `trialog template`.
     #[arg(long = "field", value_parser = parse_field)]
     pub fields: Vec<FieldId>,
@@ -188,6 +209,10 @@ pub struct GrantArgs {
     /// Sign without asking (the text is still printed): for scripts that showed it.
     #[arg(long)]
     pub yes: bool,
+}
+
+fn parse_onboarding(s: &str) -> Result<Onboarding, String> {
+    Onboarding::decode(s).map_err(|e| e.to_string())
 }
 
 fn parse_field(s: &str) -> Result<FieldId, String> {

@@ -4,7 +4,7 @@ use trialog_client::ClientError;
 use trialog_client::i18n::tr;
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::time::format_ts;
-use trialog_protocol::{CaseId, Lang};
+use trialog_protocol::{AccountId, CaseId, Lang};
 
 use super::output::out;
 use super::passphrase::open;
@@ -16,16 +16,33 @@ pub async fn audit(
     lang: Lang,
 ) -> Result<(), ClientError> {
     let mut c = open(lang)?;
-    let entries = match case {
-        Some(case) if !directory => c.audit(&case).await?,
-        _ => c.directory_audit().await?,
+    let (entries, view) = match case {
+        Some(case) if !directory => {
+            let entries = c.audit(&case).await?;
+            // Names from the verified case where it can be read; else the ids stay.
+            (entries, c.case(&case).await.ok())
+        }
+        _ => (c.directory_audit().await?, None),
+    };
+    let who = |id: &str| -> String {
+        let Some(v) = &view else { return id.to_owned() };
+        let Ok(a) = AccountId::parse(id) else {
+            return id.to_owned();
+        };
+        if v.is_patient(&a) {
+            return tr(lang, "de patiënt", "le patient", "the patient").to_owned();
+        }
+        v.person_name(&a).unwrap_or_else(|| id.to_owned())
     };
     out(
         json,
         serde_json::to_value(&entries).unwrap_or_default(),
         || {
             let mut s = format!(
-                "{} ({} {})\n",
+                "{}{} ({} {})\n",
+                view.as_ref()
+                    .map(|v| format!("{}: ", v.name()))
+                    .unwrap_or_default(),
                 tr(
                     lang,
                     "Auditlog geverifieerd",
@@ -41,7 +58,13 @@ pub async fn audit(
                     e.seq,
                     format_ts(e.at),
                     event_label(e.event, lang),
-                    e.subject.clone().unwrap_or_default(),
+                    e.subject.as_deref().map(who).unwrap_or_default()
+                        + &e.actor
+                            .as_ref()
+                            .map(|a| {
+                                format!(" [{} {}]", tr(lang, "door", "par", "by"), who(a.as_str()))
+                            })
+                            .unwrap_or_default(),
                     e.detail
                         .clone()
                         .map(|d| format!("({d})"))

@@ -3,6 +3,7 @@
 use serde_json::json;
 use trialog_client::i18n::tr;
 use trialog_client::{Client, ClientError};
+use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::time::{format_date, format_ts};
 use trialog_protocol::{AccountId, CaseId, Lang, Role};
 
@@ -32,9 +33,21 @@ async fn open_case(
     lang: Lang,
 ) -> Result<(), ClientError> {
     let r = c.open_case(&label).await?;
-    out(json, serde_json::to_value(&r).unwrap_or_default(), || {
+    // The enrolment sheet's one string: server, certificate hash and code together.
+    let onboarding = Onboarding::new(
+        &c.config().server,
+        &c.config().cert_sha256,
+        &r.enrolment_code,
+    )
+    .map(|o| o.encode())
+    .map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let mut value = serde_json::to_value(&r).unwrap_or_default();
+    if let Some(o) = value.as_object_mut() {
+        o.insert("onboarding".into(), json!(onboarding));
+    }
+    out(json, value, || {
         format!(
-            "{} {}\n{} {}\n{} {}\n{}",
+            "{} {}\n{} {}\n{} {}\n{} {}\n{}\n{}",
             tr(lang, "Dossier:", "Dossier :", "Case:"),
             r.case_id,
             tr(
@@ -44,6 +57,13 @@ async fn open_case(
                 "Enrolment code for the patient:"
             ),
             r.enrolment_code,
+            tr(
+                lang,
+                "Alles in één (server, certificaat, code):",
+                "Tout en un (serveur, certificat, code) :",
+                "All in one (server, certificate, code):"
+            ),
+            onboarding,
             tr(lang, "Geldig tot", "Valable jusqu'au", "Valid until"),
             format_date(r.expires_at),
             tr(
@@ -51,8 +71,14 @@ async fn open_case(
                 "Geef de code persoonlijk aan de patiënt; die schrijft zich in met `trialog join --code CODE`.",
                 "Remettez le code en personne au patient ; il s'inscrit avec `trialog join --code CODE`.",
                 "Hand the code to the patient in person; they join with `trialog join --code CODE`."
+            ),
+            tr(
+                lang,
+                "Of in één stap, ook op een nieuw toestel: `trialog join --onboarding TEKENREEKS` (de QR-code bevat die tekenreeks).",
+                "Ou en une étape, même sur un nouvel appareil : `trialog join --onboarding CHAÎNE` (le QR code contient cette chaîne).",
+                "Or in one step, also on a new device: `trialog join --onboarding STRING` (the QR code carries that string)."
             )
-        ) + &qr(&r.enrolment_code)
+        ) + &qr(&onboarding)
     });
     Ok(())
 }

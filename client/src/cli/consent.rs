@@ -37,10 +37,11 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
         )),
         None => None,
     };
+    let to = c.resolve(&a.case, &a.to).await?;
     let draft = c
         .prepare_grant(Grant {
             case: a.case,
-            to: a.to,
+            to,
             fields: a.fields,
             share_medically: a.share_medically,
             until,
@@ -80,6 +81,7 @@ async fn grant(c: &mut Client, a: GrantArgs, json: bool, lang: Lang) -> Result<(
         json,
         json!({
             "consent": consent.consent_id,
+            "recipient": consent.recipient,
             "supersedes": consent.supersedes,
             "fields": consent.fields,
             "valid_until": format_date(consent.valid_until),

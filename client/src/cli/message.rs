@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
-use trialog_client::i18n::{strip_reason, tr};
+use serde_json::json;
+use trialog_client::i18n::{explain, leak_hit, strip_reason, tr};
 use trialog_client::message_file;
-use trialog_client::{ClientError, Outgoing};
+use trialog_client::{Client, ClientError, Outgoing};
+use trialog_protocol::consent::Stripped;
 use trialog_protocol::time::format_ts;
-use trialog_protocol::{AccountId, CaseId, Lang, MessageId, MessageKind};
+use trialog_protocol::{CaseId, Lang, MessageId, MessageKind};
 
 use super::output::{self, out, role_label};
 use super::passphrase::open;
@@ -15,98 +17,223 @@ pub fn template(kind: MessageKind, lang: Lang) {
     output::text(&message_file::template(kind, lang));
 }
 
-pub async fn send(
-    case: CaseId,
-    to: AccountId,
-    kind: MessageKind,
-    file: PathBuf,
-    override_leak_guard: bool,
-    json: bool,
-    lang: Lang,
-) -> Result<(), ClientError> {
+/// `trialog send`'s arguments.
+pub struct SendArgs {
+    pub case: CaseId,
+    pub to: Vec<String>,
+    pub kind: MessageKind,
+    pub file: PathBuf,
+    pub override_leak_guard: bool,
+    pub dry_run: bool,
+}
+
+/// One message per recipient, each under that recipient's consent; a failure for one does
+/// not stop the others. With one recipient its error is the command's; with several, each
+/// failure is listed and the command ends in error if any failed.
+pub async fn send(a: SendArgs, json: bool, lang: Lang) -> Result<(), ClientError> {
     // The file is read and parsed before the passphrase prompt: a mistake in it costs no
     // passphrase.
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| ClientError::Io(file.display().to_string(), e))?;
+    let text = std::fs::read_to_string(&a.file)
+        .map_err(|e| ClientError::Io(a.file.display().to_string(), e))?;
     let values = message_file::parse(&text)?;
     let mut c = open(lang)?;
-    let r = c
-        .send(Outgoing {
-            case,
-            to,
-            kind,
-            values,
-            override_leak_guard,
-        })
-        .await?;
-    out(json, serde_json::to_value(&r).unwrap_or_default(), || {
-        let who = r
+    let total = a.to.len();
+    let mut results = Vec::with_capacity(total);
+    for to in &a.to {
+        let r = one(&mut c, &a, to, values.clone(), lang).await;
+        results.push((to.clone(), r));
+    }
+    if total == 1 {
+        let (_, r) = results.remove(0);
+        let (v, s) = r?;
+        out(json, v, || s);
+        return Ok(());
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    if json {
+        let list: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(to, r)| match r {
+                Ok((v, _)) => json!({ "to": to, "ok": v }),
+                Err(e) => {
+                    json!({ "to": to, "error": { "code": e.code(), "message": explain(e, lang) } })
+                }
+            })
+            .collect();
+        output::json(&serde_json::Value::Array(list));
+    } else {
+        let mut blocks = Vec::new();
+        for (to, r) in &results {
+            match r {
+                Ok((_, s)) => blocks.push(s.clone()),
+                Err(e) => output::err(&format!("trialog: --to {to}: {}", explain(e, lang))),
+            }
+        }
+        if !blocks.is_empty() {
+            output::line(&blocks.join("\n\n"));
+        }
+    }
+    if failed > 0 {
+        return Err(ClientError::SomeNotSent { failed, total });
+    }
+    Ok(())
+}
+
+/// Resolves, then sends to (or previews for) one recipient: its JSON and its text.
+async fn one(
+    c: &mut Client,
+    a: &SendArgs,
+    to: &str,
+    values: Vec<(trialog_protocol::FieldId, serde_json::Value)>,
+    lang: Lang,
+) -> Result<(serde_json::Value, String), ClientError> {
+    let recipient = c.resolve(&a.case, to).await?;
+    let o = Outgoing {
+        case: a.case.clone(),
+        to: recipient,
+        kind: a.kind,
+        values,
+        override_leak_guard: a.override_leak_guard,
+    };
+    if a.dry_run {
+        let p = c.preview(o).await?;
+        let who = p
             .recipient_name
             .clone()
-            .unwrap_or_else(|| r.recipient.to_string());
+            .unwrap_or_else(|| p.recipient.to_string());
         let mut s = format!(
-            "{} {} → {who}\n{} {}",
-            tr(lang, "Verstuurd:", "Envoyé :", "Sent:"),
-            r.message_id,
+            "{} {who} ({})\n{} {}",
+            tr(
+                lang,
+                "Proef, niets verstuurd. Zou gaan naar",
+                "Essai, rien n'est envoyé. Irait à",
+                "Dry run, nothing sent. Would go to"
+            ),
+            p.recipient,
             tr(lang, "Velden:", "Champs :", "Fields:"),
-            r.sent
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            field_names(&p.sent)
         );
-        for st in &r.stripped {
+        s.push_str(&stripped_lines(&p.stripped, lang));
+        for h in &p.leak_guard {
             s.push_str(&format!(
-                "\n{} {} ({})",
-                tr(lang, "Weggelaten:", "Retiré :", "Stripped:"),
-                st.field,
-                strip_reason(st.reason, lang)
+                "\n{} {}",
+                tr(lang, "Lekbewaking:", "Garde-fou :", "Leak guard:"),
+                leak_hit(h, lang)
             ));
         }
-        if !r.leak_guard_overridden.is_empty() {
+        if !p.leak_guard.is_empty() && !a.override_leak_guard {
             s.push_str(&format!(
                 "\n{}",
                 tr(
                     lang,
-                    "Lekbewaking overschreven (vastgelegd in het bericht).",
-                    "Garde-fou outrepassé (consigné dans le message).",
-                    "Leak guard overridden (recorded in the message)."
+                    "Zo zou het bericht geweigerd worden: pas de tekst aan of gebruik --override-leak-guard.",
+                    "Ainsi le message serait refusé : modifiez le texte ou utilisez --override-leak-guard.",
+                    "As it stands the message would be refused: edit the text or use --override-leak-guard."
                 )
             ));
         }
-        s
-    });
-    Ok(())
+        return Ok((serde_json::to_value(&p).unwrap_or_default(), s));
+    }
+    let r = c.send(o).await?;
+    let who = r
+        .recipient_name
+        .clone()
+        .unwrap_or_else(|| r.recipient.to_string());
+    let mut s = format!(
+        "{} {} → {who}\n{} {}",
+        tr(lang, "Verstuurd:", "Envoyé :", "Sent:"),
+        r.message_id,
+        tr(lang, "Velden:", "Champs :", "Fields:"),
+        field_names(&r.sent)
+    );
+    s.push_str(&stripped_lines(&r.stripped, lang));
+    if !r.leak_guard_overridden.is_empty() {
+        s.push_str(&format!(
+            "\n{}",
+            tr(
+                lang,
+                "Lekbewaking overschreven (vastgelegd in het bericht).",
+                "Garde-fou outrepassé (consigné dans le message).",
+                "Leak guard overridden (recorded in the message)."
+            )
+        ));
+    }
+    Ok((serde_json::to_value(&r).unwrap_or_default(), s))
+}
+
+fn field_names(fields: &[trialog_protocol::FieldId]) -> String {
+    fields
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn stripped_lines(stripped: &[Stripped], lang: Lang) -> String {
+    stripped
+        .iter()
+        .map(|st| {
+            format!(
+                "\n{} {} ({})",
+                tr(lang, "Weggelaten:", "Retiré :", "Stripped:"),
+                st.field,
+                strip_reason(st.reason, lang)
+            )
+        })
+        .collect()
 }
 
 pub async fn inbox(wait: u64, json: bool, lang: Lang) -> Result<(), ClientError> {
     let mut c = open(lang)?;
     let items = c.inbox_wait(wait).await?;
-    out(
-        json,
-        serde_json::to_value(&items).unwrap_or_default(),
-        || {
-            if items.is_empty() {
-                return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
-            }
-            items
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{}  {:<8} {}  {}  {}",
-                        i.message_id,
-                        i.kind,
-                        format_ts(i.created_at),
-                        i.sender_name
-                            .clone()
-                            .unwrap_or_else(|| i.sender.to_string()),
-                        i.case_id
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        },
+    // Each case once: its label where this account may read it, else its reference. A case
+    // that cannot be fetched keeps its id.
+    let mut names: std::collections::BTreeMap<CaseId, String> = Default::default();
+    for i in &items {
+        if !names.contains_key(&i.case_id) {
+            let name = match c.case(&i.case_id).await {
+                Ok(v) => v.name().to_owned(),
+                Err(_) => i.case_id.to_string(),
+            };
+            names.insert(i.case_id.clone(), name);
+        }
+    }
+    let case_name = |id: &CaseId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let value = serde_json::Value::Array(
+        items
+            .iter()
+            .map(|i| {
+                let mut v = serde_json::to_value(i).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("case_name".into(), json!(case_name(&i.case_id)));
+                }
+                v
+            })
+            .collect(),
     );
+    out(json, value, || {
+        if items.is_empty() {
+            return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
+        }
+        items
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}  {:<8} {}  {} {}  {} {}",
+                    i.message_id,
+                    i.kind,
+                    format_ts(i.created_at),
+                    tr(lang, "van", "de", "from"),
+                    i.sender_name
+                        .clone()
+                        .unwrap_or_else(|| i.sender.to_string()),
+                    tr(lang, "dossier", "dossier", "case"),
+                    case_name(&i.case_id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
     Ok(())
 }
 
@@ -126,7 +253,7 @@ pub async fn read(message: MessageId, json: bool, lang: Lang) -> Result<(), Clie
             role_label(m.sender_role, lang),
             format_ts(m.created_at),
             tr(lang, "Dossier", "Dossier", "Case"),
-            m.case_id,
+            m.case_name,
             tr(lang, "toestemming", "consentement", "consent"),
             m.consent_id,
             tr(

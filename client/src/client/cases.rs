@@ -8,6 +8,7 @@ use trialog_protocol::binding::{PatientBinding, verify_patient};
 use trialog_protocol::consent::Revocation;
 use trialog_protocol::encoding::B64;
 use trialog_protocol::keys::{VerifiedKeys, open_key_record};
+use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{AccountId, CaseId, Role, Signed};
 
 use super::{Client, now};
@@ -72,6 +73,76 @@ impl VerifiedCase {
             }
         }
         out
+    }
+
+    /// Whom `--to` names: an account id, a role of the case (`occupational`, `advising`,
+    /// `treating`) or a RIZIV/INAMI number (any separators), resolved against the active
+    /// physicians of this verified case. An account id is returned as given, so that the
+    /// action's own checks name it; a role held by two physicians is refused as ambiguous.
+    pub fn resolve(&self, to: &str) -> Result<AccountId, ClientError> {
+        let to = to.trim();
+        if let Ok(id) = AccountId::parse(to) {
+            return Ok(id);
+        }
+        let unknown = || ClientError::UnknownRecipient { to: to.to_owned() };
+        let found: Vec<&AccountView> = if let Ok(role) = to.to_ascii_lowercase().parse::<Role>() {
+            if role == Role::Patient {
+                return Err(unknown());
+            }
+            self.physicians()
+                .into_iter()
+                .map(|(v, _)| v)
+                .filter(|v| v.role == role)
+                .collect()
+        } else if let Ok(riziv) = Riziv::parse(to) {
+            self.physicians()
+                .into_iter()
+                .map(|(v, _)| v)
+                .filter(|v| {
+                    v.riziv
+                        .as_deref()
+                        .and_then(|r| Riziv::parse(r).ok())
+                        .is_some_and(|r| r == riziv)
+                })
+                .collect()
+        } else {
+            return Err(unknown());
+        };
+        match found.as_slice() {
+            [] => Err(unknown()),
+            [one] => Ok(one.account.clone()),
+            many => Err(ClientError::AmbiguousRecipient {
+                to: to.to_owned(),
+                candidates: many
+                    .iter()
+                    .map(|v| match &v.name {
+                        Some(n) => format!("{n} ({})", v.account),
+                        None => v.account.to_string(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The name of a person of this case (a physician past or present, or the patient), if
+    /// the directory gives one; for the patient, the word is left to the caller.
+    pub fn person_name(&self, account: &AccountId) -> Option<String> {
+        if &self.view.treating.account == account {
+            return self.view.treating.name.clone();
+        }
+        self.view
+            .members
+            .iter()
+            .find(|m| &m.account.account == account)
+            .and_then(|m| m.account.name.clone())
+    }
+
+    /// Whether `account` is the patient of this case.
+    pub fn is_patient(&self, account: &AccountId) -> bool {
+        self.view
+            .patient
+            .as_ref()
+            .is_some_and(|p| &p.account == account)
     }
 
     /// What to call the case: its label where this account may read it, else the reference.
@@ -165,6 +236,11 @@ impl Client {
             patient,
             label,
         })
+    }
+
+    /// Whom `to` names in a case (see `VerifiedCase::resolve`).
+    pub async fn resolve(&mut self, case: &CaseId, to: &str) -> Result<AccountId, ClientError> {
+        self.case(case).await?.resolve(to)
     }
 
     /// What to call a case listed by the server: its label where this account can decrypt

@@ -61,11 +61,63 @@ pub struct Stored {
     pub acknowledged: bool,
 }
 
+/// What one recipient would get: the same decision `send` takes, without sealing or
+/// submitting anything (`trialog send --dry-run`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub recipient: AccountId,
+    pub recipient_name: Option<String>,
+    pub consent_id: ConsentId,
+    pub sent: Vec<FieldId>,
+    pub stripped: Vec<Stripped>,
+    /// What the leak guard found in fields that would go: `send` refuses them unless
+    /// overridden.
+    pub leak_guard: Vec<LeakHit>,
+}
+
+/// A message decided and ready to seal: what `send` submits and `preview` shows.
+struct Prepared {
+    preview: Preview,
+    header: EnvelopeHeader,
+    recipient_key: age::x25519::Recipient,
+    values: Vec<(FieldId, serde_json::Value)>,
+}
+
 impl Client {
     /// Strips what the consent does not cover, runs the leak guard against the whole case,
     /// encrypts each field to the recipient, signs and submits. The first of the three
     /// consent checks.
     pub async fn send(&mut self, out: Outgoing) -> Result<SendReport, ClientError> {
+        let p = self.prepare(&out).await?;
+        if !p.preview.leak_guard.is_empty() && !out.override_leak_guard {
+            return Err(ClientError::LeakGuard {
+                hits: p.preview.leak_guard,
+            });
+        }
+        crate::case_memory::remember(&self.home, &self.identity, &out.case, &out.values)?;
+        let env = seal(&self.identity, p.header, &p.recipient_key, &p.values)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let resp = self.api.submit_envelope(&env).await?;
+        Ok(SendReport {
+            message_id: resp.message_id,
+            recipient: p.preview.recipient,
+            recipient_name: p.preview.recipient_name,
+            consent_id: p.preview.consent_id,
+            sent: p.preview.sent,
+            stripped: p.preview.stripped,
+            leak_guard_overridden: p.preview.leak_guard,
+        })
+    }
+
+    /// What `send` would do with `out`, on the same code path, without sealing, submitting
+    /// or remembering anything.
+    pub async fn preview(&mut self, out: Outgoing) -> Result<Preview, ClientError> {
+        Ok(self.prepare(&out).await?.preview)
+    }
+
+    /// Every decision of a send: the role, the recipient's membership and keys, the
+    /// consent's evaluation and the leak guard, and the header to sign.
+    async fn prepare(&mut self, out: &Outgoing) -> Result<Prepared, ClientError> {
         let role = self.role()?;
         if !role.may_send(out.kind) {
             return Err(ClientError::WrongRole(match out.kind {
@@ -119,10 +171,22 @@ impl Client {
         }
         // The leak guard reads every value of the message, medical ones as the reference,
         // with every medical value this client has sent or received in the case and the
-        // case's label; it reports hits only in fields that would actually go.
-        crate::case_memory::remember(&self.home, &self.identity, &out.case, &out.values)?;
+        // case's label; it reports hits only in fields that would actually go. This
+        // message's own medical values join the reference here in memory; `send` stores
+        // them, a preview does not.
+        let mut medical = crate::case_memory::load(&self.home, &self.identity, &out.case)?;
+        for v in out
+            .values
+            .iter()
+            .filter(|(f, _)| f.is_medical())
+            .filter_map(|(f, v)| v.as_str().map(|s| (*f, s.to_owned())))
+        {
+            if !medical.contains(&v) {
+                medical.push(v);
+            }
+        }
         let reference = Reference {
-            medical: crate::case_memory::load(&self.home, &self.identity, &out.case)?,
+            medical,
             case_label,
         };
         let texts: Vec<(FieldId, &str)> = out
@@ -134,9 +198,6 @@ impl Client {
             .into_iter()
             .filter(|h| decision.allowed.contains(&h.field))
             .collect();
-        if !hits.is_empty() && !out.override_leak_guard {
-            return Err(ClientError::LeakGuard { hits });
-        }
         let values: Vec<(FieldId, serde_json::Value)> = out
             .values
             .iter()
@@ -155,17 +216,18 @@ impl Client {
             manifest: Vec::new(),
             leak_guard_override: !hits.is_empty(),
         };
-        let env = seal(&self.identity, header, &keys.recipient, &values)
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let resp = self.api.submit_envelope(&env).await?;
-        Ok(SendReport {
-            message_id: resp.message_id,
-            recipient: out.to,
-            recipient_name,
-            consent_id: current.consent.consent_id.clone(),
-            sent: decision.allowed,
-            stripped: decision.stripped,
-            leak_guard_overridden: hits,
+        Ok(Prepared {
+            preview: Preview {
+                recipient: out.to.clone(),
+                recipient_name,
+                consent_id: current.consent.consent_id.clone(),
+                sent: decision.allowed,
+                stripped: decision.stripped,
+                leak_guard: hits,
+            },
+            header,
+            recipient_key: keys.recipient.clone(),
+            values,
         })
     }
 

@@ -29,7 +29,7 @@ use crate::home::{Config, Home};
 
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
-pub use messages::{Outgoing, ReadMessage, SendReport};
+pub use messages::{Outgoing, Preview, ReadMessage, SendReport};
 
 pub use trialog_protocol::time::now;
 

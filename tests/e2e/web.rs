@@ -317,14 +317,14 @@ async fn web_every_response_carries_the_security_headers() {
 #[tokio::test]
 async fn web_locks_after_idle_and_unlocks_with_the_passphrase() {
     let w = World::new().await;
-    let ui = start(w.treating, Duration::from_millis(1500)).await;
+    let ui = start(w.treating, Duration::from_secs(3)).await;
     let cookie = ui.login().await;
     assert!(
         text(ui.get("/", &cookie).await)
             .await
             .contains("Dr. An Peeters")
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     // Locked: every page asks for the passphrase, and shows nobody's name.
     let r = ui.get("/cases", &cookie).await;
     assert_eq!(location(&r), "/unlock");

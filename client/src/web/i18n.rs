@@ -56,13 +56,13 @@ pub enum Text {
     Passphrase,
     Unlock,
     WelcomeTitle,
-    WelcomeText,
+    WelcomeBody,
     WelcomeAgain,
     LinkUsedTitle,
-    LinkUsedText,
+    LinkUsedBody,
     ErrorTitle,
     NotFoundTitle,
-    NotFoundText,
+    NotFoundBody,
     BadCaseId,
     WrongHost,
     ForbiddenOrigin,
@@ -178,7 +178,7 @@ impl Text {
                 "Ouvrez le lien de votre terminal",
                 "Open the link from your terminal",
             ),
-            WelcomeText => (
+            WelcomeBody => (
                 "Deze pagina opent enkel via de link die `trialog ui` in uw terminal toonde.",
                 "Cette page ne s'ouvre que par le lien que `trialog ui` a affiché dans votre terminal.",
                 "This page opens only through the link that `trialog ui` printed in your terminal.",
@@ -193,14 +193,14 @@ impl Text {
                 "Ce lien a déjà été utilisé",
                 "This link was already used",
             ),
-            LinkUsedText => (
+            LinkUsedBody => (
                 "Een link van `trialog ui` werkt één keer. Stop `trialog ui` en start het opnieuw voor een nieuwe link.",
                 "Un lien de `trialog ui` ne fonctionne qu'une fois. Arrêtez `trialog ui` et relancez-le pour obtenir un nouveau lien.",
                 "A link from `trialog ui` works once. Stop `trialog ui` and start it again for a new link.",
             ),
             ErrorTitle => ("Dat lukte niet", "Cela n'a pas abouti", "That did not work"),
             NotFoundTitle => ("Pagina niet gevonden", "Page introuvable", "Page not found"),
-            NotFoundText => (
+            NotFoundBody => (
                 "Deze pagina bestaat niet. Ga terug naar uw dossiers.",
                 "Cette page n'existe pas. Retournez à vos dossiers.",
                 "This page does not exist. Go back to your cases.",
@@ -322,7 +322,7 @@ mod tests {
             Text::NavHome,
             Text::Cases,
             Text::UnlockIntro,
-            Text::WelcomeText,
+            Text::WelcomeBody,
         ] {
             let (nl, fr, en) = t.all();
             assert!(!nl.is_empty() && !fr.is_empty() && !en.is_empty());

@@ -85,6 +85,10 @@ impl App {
     /// person is asked for the passphrase again, then count it as activity.
     async fn touch(&self) {
         self.lock_if_idle().await;
+        self.seen();
+    }
+
+    fn seen(&self) {
         if let Ok(mut t) = self.last_seen.lock() {
             *t = Instant::now();
         }

@@ -143,7 +143,11 @@ pub async fn session(State(app): State<Arc<App>>, req: Request, next: Next) -> R
         return Redirect::to("/welcome").into_response();
     }
     app.touch().await;
-    next.run(req).await
+    let resp = next.run(req).await;
+    // Idle counts from the end of the last request: unlocking (scrypt) or a slow server
+    // must not use up the idle period.
+    app.seen();
+    resp
 }
 
 #[derive(Deserialize)]
@@ -211,4 +215,26 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The language cookie, else the one `trialog ui` started with.
 pub fn lang_cookie(headers: &HeaderMap) -> Option<Lang> {
     cookie(headers, super::LANG_COOKIE).and_then(Lang::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_redacted_and_compared_whole() {
+        let a = Secret::random().expect("random");
+        let b = Secret::random().expect("random");
+        assert_eq!(a.expose().len(), 64);
+        assert!(!a.matches(b.expose()));
+        assert!(a.matches(&a.expose().to_owned()));
+        assert!(!a.matches(&a.expose()[..63]), "a prefix is not the secret");
+        assert!(!a.matches(""));
+        assert_eq!(format!("{a:?}"), "[redacted]");
+        let auth = Auth {
+            token: Some(a),
+            sessions: vec![b],
+        };
+        assert!(!format!("{auth:?}").contains(auth.sessions[0].expose()));
+    }
 }

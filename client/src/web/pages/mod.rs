@@ -199,7 +199,7 @@ pub fn refusal(status: StatusCode, lang: Lang, text: Text) -> Response {
         section.card.error role="alert" {
             h1 { (text.get(lang)) }
             @if text == Text::LinkUsedTitle {
-                p { (Text::LinkUsedText.get(lang)) }
+                p { (Text::LinkUsedBody.get(lang)) }
             }
         }
     };
@@ -214,7 +214,7 @@ pub async fn not_found(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri
     let body = html! {
         section.card {
             h1 { (Text::NotFoundTitle.get(lang)) }
-            p { (Text::NotFoundText.get(lang)) }
+            p { (Text::NotFoundBody.get(lang)) }
             p { a href="/cases" { (Text::BackToCases.get(lang)) } }
         }
     };

@@ -105,7 +105,7 @@ pub async fn welcome(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
     let body = html! {
         section.card {
             h1 { (title) }
-            p { (Text::WelcomeText.get(lang)) }
+            p { (Text::WelcomeBody.get(lang)) }
             p.help { (Text::WelcomeAgain.get(lang)) }
         }
     };

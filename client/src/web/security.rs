@@ -227,7 +227,7 @@ mod tests {
         let b = Secret::random().expect("random");
         assert_eq!(a.expose().len(), 64);
         assert!(!a.matches(b.expose()));
-        assert!(a.matches(&a.expose().to_owned()));
+        assert!(a.matches(a.expose()));
         assert!(!a.matches(&a.expose()[..63]), "a prefix is not the secret");
         assert!(!a.matches(""));
         assert_eq!(format!("{a:?}"), "[redacted]");

@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod keystore;
 pub mod message_file;
 pub mod tls;
+pub mod web;
 
 pub use client::{Client, Grant, Outgoing, Preview, ReadMessage, SendReport, VerifiedCase};
 pub use error::ClientError;

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use trialog_client::i18n::{explain, lang_from_env};
 
 use cli::args::{Cli, Command};
-use cli::{account, audit, case, consent, message, output};
+use cli::{account, audit, case, consent, message, output, ui};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -86,6 +86,11 @@ async fn main() -> ExitCode {
         Command::Inbox { wait } => message::inbox(wait, json, lang).await,
         Command::Read { message } => message::read(message, json, lang).await,
         Command::Audit { case, directory } => audit::audit(case, directory, json, lang).await,
+        Command::Ui {
+            port,
+            idle_lock_minutes,
+            open,
+        } => ui::run(port, idle_lock_minutes, open, lang).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

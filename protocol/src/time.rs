@@ -74,8 +74,9 @@ fn end_of_day_checked(d: Date) -> Option<i64> {
     start.as_second().checked_sub(1)
 }
 
-/// The Brussels local date of the instant `ts`, if `ts` is within the years ±9999.
-fn local_date(ts: i64) -> Option<Date> {
+/// The Brussels local date of the instant `ts`, if `ts` is within the years ±9999: the
+/// date people read (the web client writes it out in words in their language).
+pub fn local_date(ts: i64) -> Option<Date> {
     Timestamp::from_second(ts)
         .ok()
         .map(|t| brussels().to_datetime(t).date())

@@ -11,3 +11,4 @@ mod names;
 mod need_to_know;
 mod revocation;
 mod server;
+mod web;

@@ -121,6 +121,18 @@ pub enum Command {
         #[arg(long)]
         directory: bool,
     },
+    /// Start the web client on this computer (127.0.0.1 only) and print its address.
+    Ui {
+        /// The local port; 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Lock the keystore again after this many minutes without activity.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        idle_lock_minutes: u64,
+        /// Also open the address in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -10,3 +10,4 @@ pub mod consent;
 pub mod message;
 pub mod output;
 pub mod passphrase;
+pub mod ui;

@@ -122,6 +122,10 @@ impl Client {
         Ok(Client::assemble(home, config, identity, api, server_key))
     }
 
+    /// The home this client was opened from: where the web client unlocks it again.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -1,0 +1,12 @@
+//! Assets embedded in the binary: nothing is read from disk or fetched from elsewhere.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+
+const STYLE: &str = include_str!("assets/style.css");
+
+/// `GET /assets/style.css`. Served with the same headers as every page (no caching:
+/// it is read from memory, and `no-store` keeps one rule for every response).
+pub async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}

@@ -1,0 +1,172 @@
+//! The person's cases, and one case: its physicians by name and role, and whether the
+//! patient has joined and been confirmed.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use std::sync::Arc;
+use trialog_protocol::api::{CaseView, MemberStatus};
+use trialog_protocol::{CaseId, Lang};
+
+use super::{Failure, layout, name_of, riziv, safe, unlocked};
+use crate::web::App;
+use crate::web::i18n::{Text, date, member_status};
+
+/// The patient's state in a case, as a phrase and whether it is done.
+fn patient_state(view: &CaseView, confirmed: bool, lang: Lang) -> (&'static str, bool) {
+    match (&view.patient, confirmed) {
+        (Some(_), true) => (Text::PatientConfirmed.get(lang), true),
+        (Some(_), false) => (Text::PatientJoinedNotConfirmed.get(lang), false),
+        (None, _) => (Text::PatientNotJoined.get(lang), false),
+    }
+}
+
+/// `GET /cases`
+pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let lang = app.lang_of(&headers);
+    let path = "/cases";
+    let mut vault = app.vault.lock().await;
+    let (client, me) = match unlocked(&mut vault).await {
+        Ok(x) => x,
+        Err(f) => return f.render(lang, None, path),
+    };
+    let cases = match client.cases().await {
+        Ok(c) => c,
+        Err(e) => return Failure::from(e).render(lang, Some(&me), path),
+    };
+    let rows: Vec<_> = cases
+        .iter()
+        .map(|v| {
+            // The list's binding is verified only on the case's own page: here it says
+            // only whether the treating physician has confirmed.
+            let (state, done) = patient_state(v, v.binding.is_some(), lang);
+            (
+                v,
+                safe(&client.case_name(v)),
+                trialog_protocol::label::reference(&v.case_id),
+                state,
+                done,
+            )
+        })
+        .collect();
+    let title = Text::Cases.get(lang);
+    let body = html! {
+        section.card aria-labelledby="cases" {
+            h1 #cases { (title) }
+            @if rows.is_empty() {
+                p { (Text::NoCases.get(lang)) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (Text::Case.get(lang)) }
+                        th scope="col" { (Text::Opened.get(lang)) }
+                        th scope="col" { (Text::TreatingPhysician.get(lang)) }
+                        th scope="col" { (Text::Patient.get(lang)) }
+                    } }
+                    tbody {
+                        @for (v, name, reference, state, done) in &rows {
+                            tr {
+                                td {
+                                    a href={ "/cases/" (v.case_id) } { (name) }
+                                    @if name != reference {
+                                        br; span.help.fp { (reference) }
+                                    }
+                                }
+                                td { (date(v.opened_at, lang)) }
+                                td { (name_of(&v.treating, lang)) }
+                                td class=(if *done { "status-ok" } else { "status-wait" }) { (state) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(lang, Some(&me), path, title, body).into_response()
+}
+
+/// `GET /cases/{id}`: the case with every key in it verified by the client.
+pub async fn one(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = app.lang_of(&headers);
+    let path = format!("/cases/{}", safe(&id));
+    let mut vault = app.vault.lock().await;
+    let (client, me) = match unlocked(&mut vault).await {
+        Ok(x) => x,
+        Err(f) => return f.render(lang, None, &path),
+    };
+    let Ok(id) = CaseId::parse(&id) else {
+        let body = html! {
+            section.card.error role="alert" {
+                h1 { (Text::ErrorTitle.get(lang)) }
+                p { (Text::BadCaseId.get(lang)) }
+                p { a href="/cases" { (Text::BackToCases.get(lang)) } }
+            }
+        };
+        let page = layout(lang, Some(&me), &path, Text::ErrorTitle.get(lang), body);
+        return (StatusCode::NOT_FOUND, page).into_response();
+    };
+    let case = match client.case(&id).await {
+        Ok(c) => c,
+        Err(e) => return Failure::from(e).render(lang, Some(&me), &path),
+    };
+    let name = safe(case.name());
+    let (state, done) = patient_state(&case.view, case.patient.is_some(), lang);
+    let members: Vec<_> = case.view.members.iter().collect();
+    let body = html! {
+        section.card aria-labelledby="case" {
+            h1 #case { (name) }
+            dl.facts {
+                dt { (Text::Reference.get(lang)) }
+                dd.fp { (case.reference) }
+                dt { (Text::Opened.get(lang)) }
+                dd { (date(case.view.opened_at, lang)) }
+                dt { (Text::TreatingPhysician.get(lang)) }
+                dd {
+                    (name_of(&case.view.treating, lang))
+                    @if let Some(r) = riziv(&case.view.treating) { " · " (Text::Riziv.get(lang)) " " (r) }
+                }
+                dt { (Text::Patient.get(lang)) }
+                dd class=(if done { "status-ok" } else { "status-wait" }) {
+                    @if let Some(p) = &case.view.patient { (name_of(p, lang)) ": " }
+                    (state)
+                }
+            }
+        }
+        section.card aria-labelledby="members" {
+            h2 #members { (Text::Members.get(lang)) }
+            @if members.is_empty() {
+                p { (Text::NoOtherMembers.get(lang)) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (Text::Name.get(lang)) }
+                        th scope="col" { (Text::Role.get(lang)) }
+                        th scope="col" { (Text::Riziv.get(lang)) }
+                        th scope="col" { (Text::Status.get(lang)) }
+                        th scope="col" { (Text::Since.get(lang)) }
+                    } }
+                    tbody {
+                        @for m in &members {
+                            tr {
+                                td { (name_of(&m.account, lang)) }
+                                td { (m.account.role.label(lang)) }
+                                td { (riziv(&m.account).unwrap_or_default()) }
+                                td class=(if m.status == MemberStatus::Active { "status-ok" } else { "status-wait" }) {
+                                    (member_status(m.status, lang))
+                                }
+                                td { (date(m.removed_at.unwrap_or(m.added_at), lang)) }
+                            }
+                        }
+                    }
+                }
+            }
+            p { a href="/cases" { (Text::BackToCases.get(lang)) } }
+        }
+    };
+    layout(lang, Some(&me), &path, &name, body).into_response()
+}

@@ -1,0 +1,229 @@
+//! The pages: one file per area, and here the layout every page shares (who is signed
+//! in, the menu, the language switch), the refusal and error pages, and the unlocked
+//! client every page works with.
+//!
+//! maud escapes every value it inserts; text that other people wrote (names, labels) is
+//! also passed through `trialog_protocol::text::sanitize`, as on the terminal, so no
+//! bidi override or invisible character reaches the page.
+
+pub mod cases;
+pub mod home;
+pub mod lang;
+pub mod unlock;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{DOCTYPE, Markup, html};
+use std::sync::Arc;
+use trialog_protocol::api::AccountView;
+use trialog_protocol::{Lang, Role};
+
+use super::i18n::{Text, lang_name};
+use super::{App, Vault};
+use crate::i18n::explain;
+use crate::{Client, ClientError};
+
+/// Text someone else wrote, made safe to show.
+pub fn safe(s: &str) -> String {
+    trialog_protocol::text::sanitize(s).into_owned()
+}
+
+/// What to call an account: its name, else "the patient" for a patient, else its id.
+pub fn name_of(v: &AccountView, lang: Lang) -> String {
+    match (&v.name, v.role) {
+        (Some(n), _) => safe(n),
+        (None, Role::Patient) => Text::ThePatient.get(lang).to_owned(),
+        (None, _) => v.account.to_string(),
+    }
+}
+
+/// `1-23456-25-580`, as physicians write it.
+pub fn riziv(v: &AccountView) -> Option<String> {
+    v.riziv.as_deref().map(|d| {
+        trialog_protocol::riziv::Riziv::parse(d)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| safe(d))
+    })
+}
+
+/// Why a page cannot be shown with the client.
+pub enum Failure {
+    /// The keystore is locked: ask for the passphrase.
+    Locked,
+    Client(ClientError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Client(e)
+    }
+}
+
+impl Failure {
+    pub fn render(self, lang: Lang, me: Option<&AccountView>, path: &str) -> Response {
+        match self {
+            Failure::Locked => Redirect::to("/unlock").into_response(),
+            Failure::Client(e) => error_page(lang, me, path, &e),
+        }
+    }
+}
+
+/// The unlocked client and who it is (asked of the server once per unlock).
+pub async fn unlocked(vault: &mut Vault) -> Result<(&mut Client, AccountView), Failure> {
+    let Some(client) = vault.client.as_mut() else {
+        return Err(Failure::Locked);
+    };
+    let me = match &vault.me {
+        Some(me) => me.clone(),
+        None => {
+            let me = client.whoami().await?;
+            vault.me = Some(me.clone());
+            me
+        }
+    };
+    Ok((client, me))
+}
+
+/// The page around every page's content.
+pub fn layout(
+    lang: Lang,
+    me: Option<&AccountView>,
+    path: &str,
+    title: &str,
+    content: Markup,
+) -> Markup {
+    let nav = [("/", Text::NavHome), ("/cases", Text::NavCases)];
+    html! {
+        (DOCTYPE)
+        html lang=(lang.as_str()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (Text::AppName.get(lang)) }
+                link rel="stylesheet" href="/assets/style.css";
+            }
+            body {
+                a.skip href="#content" { (Text::SkipToContent.get(lang)) }
+                header.top {
+                    div.inner {
+                        a.brand href="/" { (Text::AppName.get(lang)) }
+                        @if let Some(me) = me {
+                            p.who {
+                                strong { (name_of(me, lang)) }
+                                " · " (me.role.label(lang))
+                                @if let Some(r) = riziv(me) {
+                                    " · " (Text::Riziv.get(lang)) " " (r)
+                                }
+                                br;
+                                (Text::YourFingerprint.get(lang)) " "
+                                span.fp { (me.fingerprint.short()) }
+                            }
+                        }
+                        div.tools {
+                            (lang_switch(lang, path))
+                            @if me.is_some() {
+                                form method="post" action="/lock" {
+                                    button.quiet type="submit" { (Text::LockNow.get(lang)) }
+                                }
+                            }
+                        }
+                    }
+                    @if me.is_some() {
+                        div.inner {
+                            nav.main aria-label=(Text::MainNav.get(lang)) {
+                                ul {
+                                    @for (href, text) in nav {
+                                        @let current = path == href || (href != "/" && path.starts_with(href));
+                                        li {
+                                            @if current {
+                                                a href=(href) aria-current="page" { (text.get(lang)) }
+                                            } @else {
+                                                a href=(href) { (text.get(lang)) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                main #content {
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+/// Three buttons, one per language, each named in its own language; works without
+/// JavaScript and comes back to the same page.
+fn lang_switch(lang: Lang, path: &str) -> Markup {
+    html! {
+        form method="post" action="/lang" aria-label=(Text::Language.get(lang)) {
+            input type="hidden" name="back" value=(path);
+            span.help { (Text::Language.get(lang)) ":" }
+            @for l in Lang::ALL {
+                button.quiet type="submit" name="lang" value=(l.as_str()) lang=(l.as_str())
+                    aria-pressed=(if l == lang { "true" } else { "false" }) {
+                    (lang_name(l))
+                }
+            }
+        }
+    }
+}
+
+/// An error from the client as a sentence that says what to do.
+pub fn error_page(lang: Lang, me: Option<&AccountView>, path: &str, e: &ClientError) -> Response {
+    let status = match e {
+        ClientError::Api { .. } | ClientError::Network(_) | ClientError::BadResponse(_) => {
+            StatusCode::BAD_GATEWAY
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let title = Text::ErrorTitle.get(lang);
+    let body = html! {
+        section.card.error role="alert" {
+            h1 { (title) }
+            @for line in explain(e, lang).lines() {
+                p { (safe(line)) }
+            }
+        }
+    };
+    (status, layout(lang, me, path, title, body)).into_response()
+}
+
+/// A short page for a request refused before any page was reached.
+pub fn refusal(status: StatusCode, lang: Lang, text: Text) -> Response {
+    let body = html! {
+        section.card.error role="alert" {
+            h1 { (text.get(lang)) }
+            @if text == Text::LinkUsedTitle {
+                p { (Text::LinkUsedBody.get(lang)) }
+            }
+        }
+    };
+    // No language switch path to come back to: a refused request has no page.
+    (status, layout(lang, None, "/", text.get(lang), body)).into_response()
+}
+
+/// Any other path.
+pub async fn not_found(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    let lang = app.lang_of(&headers);
+    let me = app.vault.lock().await.me.clone();
+    let body = html! {
+        section.card {
+            h1 { (Text::NotFoundTitle.get(lang)) }
+            p { (Text::NotFoundBody.get(lang)) }
+            p { a href="/cases" { (Text::BackToCases.get(lang)) } }
+        }
+    };
+    let page = layout(
+        lang,
+        me.as_ref(),
+        uri.path(),
+        Text::NotFoundTitle.get(lang),
+        body,
+    );
+    (StatusCode::NOT_FOUND, page).into_response()
+}

@@ -382,7 +382,16 @@ async fn main() -> ExitCode {
     // ---- Setup (panics with a message on failure) ----
     let setup_start = Instant::now();
     let (mut w, consent_id) = tokio::time::timeout(SETUP_LIMIT, async {
-        let mut w = World::new().await;
+        // The load queues every message for one recipient: lift the per-recipient and
+        // per-sender quotas above what it sends, so it measures the relay, not the quota.
+        let settings = trialog_server::state::Settings {
+            max_pending_per_recipient: i64::MAX,
+            max_pending_bytes_per_recipient: i64::MAX,
+            max_pending_per_sender: i64::MAX,
+            max_pending_bytes_per_sender: i64::MAX,
+            ..Default::default()
+        };
+        let mut w = World::with_app(trialog_e2e::TestApp::spawn_with(settings).await).await;
         // The advising physician receives functional fields and the diagnosis, shared
         // medically: all 8 fields of the bilan go through.
         let mut fields = FUNCTIONAL.to_vec();

@@ -80,7 +80,7 @@ fn variation_selector(c: char) -> bool {
     matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
-/// Why a name cannot be shown as it is. Each names the offending character as `U+XXXX`.
+/// Why a name cannot be shown as it is. Each names the offending character as `U+` and four hex digits (e.g. `U+202E`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("the name is empty")]
@@ -260,7 +260,7 @@ fn string_end(chars: &[char], mut j: usize) -> Option<usize> {
 }
 
 /// Serialised JSON as a terminal may show it, with the same data: every character
-/// [`sanitize`] would replace is written as a `\uXXXX` escape instead (JSON readers get
+/// [`sanitize`] would replace is written as a JSON `\u` escape (e.g. `\u202e`) instead (JSON readers get
 /// the text exactly as sent; a terminal sees no control, bidi or invisible character).
 ///
 /// Only for the output of a JSON serialiser: such characters can then only occur inside

@@ -53,6 +53,7 @@ texts! {
         MainNav => ("Hoofdmenu", "Menu principal", "Main menu"),
         NavHome => ("Wie ben ik", "Qui suis-je", "Who am I"),
         NavCases => ("Dossiers", "Dossiers", "Cases"),
+        NavInbox => ("Postvak in", "Boîte de réception", "Inbox"),
         Language => ("Taal", "Langue", "Language"),
         LockNow => ("Nu vergrendelen", "Verrouiller maintenant", "Lock now"),
         YourFingerprint => ("Sleutel", "Clé", "Key"),

@@ -93,7 +93,11 @@ pub fn layout(
     title: &str,
     content: Markup,
 ) -> Markup {
-    let nav = [("/", Text::NavHome), ("/cases", Text::NavCases)];
+    // Patients receive no messages: their menu has no inbox.
+    let mut nav = vec![("/", Text::NavHome), ("/cases", Text::NavCases)];
+    if me.is_some_and(|m| m.role != Role::Patient) {
+        nav.push(("/inbox", Text::NavInbox));
+    }
     html! {
         (DOCTYPE)
         html lang=(lang.as_str()) {

@@ -3,6 +3,7 @@
 
 use trialog_protocol::consent::{MalformedConsent, Refusal, StripReason, Stripped};
 use trialog_protocol::leak_guard::{LeakHit, LeakSource};
+use trialog_protocol::onboarding::OnboardingError;
 use trialog_protocol::{Code, Lang};
 
 use crate::error::ClientError;
@@ -22,6 +23,49 @@ pub fn lang_from_env() -> Lang {
         .filter_map(|v| std::env::var(v).ok())
         .find_map(|v| Lang::parse(&v))
         .unwrap_or_default()
+}
+
+/// Why an onboarding string (or its three parts) was refused, as a sentence.
+pub fn onboarding_error(e: &OnboardingError, lang: Lang) -> &'static str {
+    use OnboardingError::*;
+    match e {
+        Prefix => tr(
+            lang,
+            "De tekst begint met trialog:v1: ; kopieer hem volledig van het blad.",
+            "Le texte commence par trialog:v1: ; copiez-le en entier depuis la feuille.",
+            "The text starts with trialog:v1: ; copy it whole from the sheet.",
+        ),
+        TooLong => tr(
+            lang,
+            "Deze tekst is te lang om van een inschrijvingsblad of uitnodiging te komen.",
+            "Ce texte est trop long pour venir d'une feuille d'inscription ou d'une invitation.",
+            "This text is too long to come from an enrolment sheet or an invitation.",
+        ),
+        Encoding | Content => tr(
+            lang,
+            "De tekst is beschadigd (een teken ontbreekt of is fout); kopieer hem opnieuw.",
+            "Le texte est abîmé (un caractère manque ou est erroné) ; copiez-le à nouveau.",
+            "The text is damaged (a character is missing or wrong); copy it again.",
+        ),
+        Server => tr(
+            lang,
+            "Het adres van de server moet met https:// beginnen.",
+            "L'adresse du serveur doit commencer par https://.",
+            "The server's address must start with https://.",
+        ),
+        Certificate => tr(
+            lang,
+            "De vingerafdruk van het certificaat telt 64 tekens (cijfers en a tot f).",
+            "L'empreinte du certificat compte 64 caractères (chiffres et a à f).",
+            "The certificate fingerprint is 64 characters (digits and a to f).",
+        ),
+        Code => tr(
+            lang,
+            "De code is leeg of bevat tekens die er niet in horen.",
+            "Le code est vide ou contient des caractères qui n'en font pas partie.",
+            "The code is empty or holds characters that are not part of one.",
+        ),
+    }
 }
 
 pub fn strip_reason(r: StripReason, lang: Lang) -> &'static str {

@@ -17,13 +17,19 @@ pub async fn run(
     lang: Lang,
 ) -> Result<(), ClientError> {
     let home = Home::from_env()?;
-    home.load_config()?;
-    // A wrong passphrase stops here as in every command; no terminal and no
-    // `TRIALOG_PASSPHRASE` starts locked, and the first page asks for it.
-    let client = match passphrase(false, lang) {
-        Ok(p) => Some(Client::open(home.clone(), &p)?),
-        Err(ClientError::NoPassphrase) => None,
-        Err(e) => return Err(e),
+    // A home without keys starts on the set-up page, where the person pastes their
+    // enrolment sheet or invitation and chooses a passphrase.
+    let client = if !home.config_path().exists() {
+        None
+    } else {
+        home.load_config()?;
+        // A wrong passphrase stops here as in every command; no terminal and no
+        // `TRIALOG_PASSPHRASE` starts locked, and the first page asks for it.
+        match passphrase(false, lang) {
+            Ok(p) => Some(Client::open(home.clone(), &p)?),
+            Err(ClientError::NoPassphrase) => None,
+            Err(e) => return Err(e),
+        }
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

@@ -170,13 +170,23 @@ async fn idle_locker(app: Arc<App>) {
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(pages::home::page))
-        .route("/cases", get(pages::cases::list))
+        .route(
+            "/cases",
+            get(pages::cases::list).post(pages::enrolment::open),
+        )
         .route("/cases/{id}", get(pages::cases::one))
+        .route("/cases/{id}/confirm", post(pages::members::confirm))
+        .route("/cases/{id}/members", post(pages::members::add))
+        .route(
+            "/cases/{id}/members/{account}/remove",
+            get(pages::members::remove_page).post(pages::members::remove),
+        )
         .route(
             "/unlock",
             get(pages::unlock::page).post(pages::unlock::submit),
         )
         .route("/lock", post(pages::unlock::lock))
+        .route("/setup", get(pages::setup::show).post(pages::setup::submit))
         .route("/lang", post(pages::lang::set))
         .route("/welcome", get(pages::unlock::welcome))
         .route("/login", get(security::login))

@@ -1,17 +1,28 @@
 //! The person's cases, and one case: its physicians by name and role, and whether the
 //! patient has joined and been confirmed.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use serde::Deserialize;
 use std::sync::Arc;
 use trialog_protocol::api::{CaseView, MemberStatus};
-use trialog_protocol::{CaseId, Lang};
+use trialog_protocol::{CaseId, Lang, Role};
 
-use super::{Failure, layout, name_of, riziv, safe, unlocked};
+use super::{Failure, enrolment, layout, members, name_of, riziv, safe, unlocked};
 use crate::web::App;
-use crate::web::i18n::{Text, date, member_status};
+use crate::web::i18n::{Text, date, member_status, texts};
+
+texts! {
+    pub enum T {
+        Actions => ("Acties", "Actions", "Actions"),
+        Write => ("Een bericht schrijven", "Écrire un message", "Write a message"),
+        Consents => ("Toestemmingen", "Consentements", "Consents"),
+        YourConsents => ("Uw toestemmingen", "Vos consentements", "Your consents"),
+        Audit => ("Logboek", "Journal", "Audit log"),
+    }
+}
 
 /// The patient's state in a case, as a phrase and whether it is done.
 fn patient_state(view: &CaseView, confirmed: bool, lang: Lang) -> (&'static str, bool) {
@@ -83,7 +94,16 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             }
         }
     };
+    let body = html! {
+        @if enrolment::may_open(me.role) { (enrolment::open_form(lang, None, "")) }
+        (body)
+    };
     layout(lang, Some(&me), path, title, body).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CaseQuery {
+    done: Option<String>,
 }
 
 /// `GET /cases/{id}`: the case with every key in it verified by the client.
@@ -91,15 +111,27 @@ pub async fn one(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<CaseQuery>,
 ) -> Response {
-    let lang = app.lang_of(&headers);
-    let path = format!("/cases/{}", safe(&id));
+    render(&app, &headers, &id, q.done.as_deref(), None).await
+}
+
+/// The case page, with a notice after a change (`done`) or a refusal (`error`) on top.
+pub async fn render(
+    app: &App,
+    headers: &HeaderMap,
+    id: &str,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let lang = app.lang_of(headers);
+    let path = format!("/cases/{}", safe(id));
     let mut vault = app.vault.lock().await;
     let (client, me) = match unlocked(&mut vault).await {
         Ok(x) => x,
         Err(f) => return f.render(lang, None, &path),
     };
-    let Ok(id) = CaseId::parse(&id) else {
+    let Ok(id) = CaseId::parse(id) else {
         let body = html! {
             section.card.error role="alert" {
                 h1 { (Text::ErrorTitle.get(lang)) }
@@ -114,10 +146,30 @@ pub async fn one(
         Ok(c) => c,
         Err(e) => return Failure::from(e).render(lang, Some(&me), &path),
     };
+    let confirmed = case.patient.is_some();
+    let joined = case.view.patient.is_some();
+    let is_patient = me.role == Role::Patient;
+    let is_treating = case.view.treating.account == me.account;
+    // The directory is asked only by those who may add someone.
+    let directory = if is_patient || is_treating {
+        match client.directory(None, None).await {
+            Ok(d) => d,
+            Err(e) => return Failure::from(e).render(lang, Some(&me), &path),
+        }
+    } else {
+        Vec::new()
+    };
     let name = safe(case.name());
-    let (state, done) = patient_state(&case.view, case.patient.is_some(), lang);
+    let (state, ok) = patient_state(&case.view, confirmed, lang);
     let members: Vec<_> = case.view.members.iter().collect();
+    let notice = done.and_then(|d| members::done_notice(d, lang));
     let body = html! {
+        @if let Some(n) = notice {
+            div.card.notice role="status" { p { (n) } }
+        }
+        @if let Some(e) = error {
+            div.card.error role="alert" { @for l in e.lines() { p { (safe(l)) } } }
+        }
         section.card aria-labelledby="case" {
             h1 #case { (name) }
             dl.facts {
@@ -131,11 +183,23 @@ pub async fn one(
                     @if let Some(r) = riziv(&case.view.treating) { " · " (Text::Riziv.get(lang)) " " (r) }
                 }
                 dt { (Text::Patient.get(lang)) }
-                dd class=(if done { "status-ok" } else { "status-wait" }) {
+                dd class=(if ok { "status-ok" } else { "status-wait" }) {
                     @if let Some(p) = &case.view.patient { (name_of(p, lang)) ": " }
                     (state)
                 }
             }
+            nav.actions aria-label=(T::Actions.get(lang)) {
+                @if !is_patient && confirmed {
+                    a.button href={ "/cases/" (id) "/compose" } { (T::Write.get(lang)) }
+                }
+                a.button.secondary href={ "/cases/" (id) "/consents" } {
+                    @if is_patient { (T::YourConsents.get(lang)) } @else { (T::Consents.get(lang)) }
+                }
+                a.button.secondary href={ "/cases/" (id) "/audit" } { (T::Audit.get(lang)) }
+            }
+        }
+        @if is_treating && joined && !confirmed {
+            (members::confirm_form(lang, &id, None))
         }
         section.card aria-labelledby="members" {
             h2 #members { (Text::Members.get(lang)) }
@@ -149,6 +213,7 @@ pub async fn one(
                         th scope="col" { (Text::Riziv.get(lang)) }
                         th scope="col" { (Text::Status.get(lang)) }
                         th scope="col" { (Text::Since.get(lang)) }
+                        @if is_patient { th scope="col" { span.visually-hidden { (T::Actions.get(lang)) } } }
                     } }
                     tbody {
                         @for m in &members {
@@ -160,12 +225,25 @@ pub async fn one(
                                     (member_status(m.status, lang))
                                 }
                                 td { (date(m.removed_at.unwrap_or(m.added_at), lang)) }
+                                @if is_patient {
+                                    td {
+                                        @if m.status != MemberStatus::Removed {
+                                            a href={ "/cases/" (id) "/members/" (m.account.account) "/remove" }
+                                                aria-label={ (members::T::Remove.get(lang)) ": " (name_of(&m.account, lang)) } {
+                                                (members::T::Remove.get(lang))
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
             p { a href="/cases" { (Text::BackToCases.get(lang)) } }
+        }
+        @if is_patient || is_treating {
+            (members::add_form(lang, &me, &case, &directory))
         }
     };
     layout(lang, Some(&me), &path, &name, body).into_response()

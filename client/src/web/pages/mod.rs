@@ -7,8 +7,11 @@
 //! bidi override or invisible character reaches the page.
 
 pub mod cases;
+pub mod enrolment;
 pub mod home;
 pub mod lang;
+pub mod members;
+pub mod setup;
 pub mod unlock;
 
 use axum::extract::State;

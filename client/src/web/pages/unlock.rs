@@ -42,6 +42,10 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if app.vault.lock().await.client.is_some() {
         return Redirect::to("/").into_response();
     }
+    // Nothing to unlock yet: the keys are made on the set-up page.
+    if super::setup::stage(&app.home) != super::setup::Stage::Registered {
+        return Redirect::to("/setup").into_response();
+    }
     layout(
         lang,
         None,

@@ -3,6 +3,7 @@
 //! headless Chromium through chromedriver), and one file per area of tests.
 
 mod chromium;
+mod onboarding;
 mod security;
 
 use std::net::TcpListener as StdListener;
@@ -13,8 +14,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, ORIGIN, SET_COOKIE};
 use tokio::task::JoinHandle;
-use trialog_client::Client;
 use trialog_client::web::{Options, serve};
+use trialog_client::{Client, Home};
 use trialog_protocol::Lang;
 
 /// A `trialog ui` for one client, and a browser-like HTTP client that follows nothing.
@@ -34,18 +35,22 @@ impl Drop for Ui {
 }
 
 pub async fn start(client: Client, idle_lock: Duration) -> Ui {
+    let home = client.home().clone();
+    start_home(home, Some(client), idle_lock).await
+}
+
+/// A `trialog ui` on a home that may have no keys yet (`client` None: it starts on the
+/// set-up or unlock page).
+pub async fn start_home(home: Home, client: Option<Client>, idle_lock: Duration) -> Ui {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let home = client.home().clone();
     let options = Options {
         idle_lock,
         lang: Lang::En,
     };
-    let (url, handle) = serve(home, Some(client), listener, options)
-        .await
-        .expect("serve");
+    let (url, handle) = serve(home, client, listener, options).await.expect("serve");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -247,5 +252,56 @@ impl Browser {
     pub async fn finish<T>(self, run: Result<T, fantoccini::error::CmdError>) -> T {
         let _ = self.client.close().await;
         run.expect("the pages in Chromium")
+    }
+}
+
+/// Small steps a person takes on a page, for the Chromium tests.
+pub mod act {
+    use fantoccini::Locator;
+    use fantoccini::error::CmdError;
+
+    pub type Run<T = ()> = Result<T, CmdError>;
+
+    /// Types `value` into the field `css` (cleared first).
+    pub async fn fill(b: &fantoccini::Client, css: &str, value: &str) -> Run {
+        let e = b.wait().for_element(Locator::Css(css)).await?;
+        e.clear().await?;
+        e.send_keys(value).await
+    }
+
+    pub async fn click(b: &fantoccini::Client, css: &str) -> Run {
+        b.wait().for_element(Locator::Css(css)).await?.click().await
+    }
+
+    /// Picks the option of `<select id=select_id>` whose text contains `text`.
+    pub async fn choose(b: &fantoccini::Client, select_id: &str, text: &str) -> Run {
+        let xpath = format!("//select[@id='{select_id}']/option[contains(., '{text}')]");
+        b.wait()
+            .for_element(Locator::XPath(&xpath))
+            .await?
+            .click()
+            .await
+    }
+
+    pub async fn text(b: &fantoccini::Client, css: &str) -> Run<String> {
+        b.wait().for_element(Locator::Css(css)).await?.text().await
+    }
+
+    /// Waits until the page has an `h1` reading exactly `title`.
+    pub async fn heading(b: &fantoccini::Client, title: &str) -> Run {
+        let xpath = format!("//h1[normalize-space()=\"{title}\"]");
+        b.wait()
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .map(|_| ())
+    }
+
+    /// Waits until the page shows `text` somewhere.
+    pub async fn shows(b: &fantoccini::Client, text: &str) -> Run {
+        let xpath = format!("//*[contains(normalize-space(.), \"{text}\")]");
+        b.wait()
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .map(|_| ())
     }
 }

@@ -5,6 +5,7 @@
 mod chromium;
 mod onboarding;
 mod security;
+mod tour;
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ texts! {
         Consents => ("Toestemmingen", "Consentements", "Consents"),
         YourConsents => ("Uw toestemmingen", "Vos consentements", "Your consents"),
         Audit => ("Logboek", "Journal", "Audit log"),
+        You => ("u", "vous", "you"),
     }
 }
 
@@ -184,7 +185,7 @@ pub async fn render(
                 }
                 dt { (Text::Patient.get(lang)) }
                 dd class=(if ok { "status-ok" } else { "status-wait" }) {
-                    @if let Some(p) = &case.view.patient { (name_of(p, lang)) ": " }
+                    @if is_patient { (T::You.get(lang)) ", " }
                     (state)
                 }
             }

@@ -131,6 +131,29 @@ impl Walkthrough {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `trialog ui` as a person starts it, in `home`: returns the running process and the
+    /// one-time link it printed.
+    fn ui(&mut self, home: &str) -> (std::process::Child, String) {
+        use std::io::BufRead;
+        let mut child = self
+            .command("trialog", Some(home), &["ui"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start trialog ui");
+        let out = child.stdout.take().expect("stdout");
+        let link = std::io::BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.trim()
+                    .starts_with("http://127.0.0.1:")
+                    .then(|| l.trim().to_owned())
+            })
+            .expect("trialog ui prints its link");
+        (child, link)
+    }
+
     /// `trialog-server invite`: the plain code (line 1) and the onboarding string (line 2).
     fn invite(&mut self, role: &str, riziv: &str, name: &str, url: &str) -> (String, String) {
         let data = self.data.display().to_string();
@@ -565,6 +588,51 @@ async fn readme_walkthrough() {
     in_french.extend(send_args(&case, &occ, "bilan", "bilan.toml"));
     let err = w.fails("peeters", &in_french);
     assert!(err.contains("retiré ce consentement"), "{err}");
+
+    // The web client's command, as the README starts it for someone with no keys yet:
+    // the printed link signs the browser in once, and the first page is set-up.
+    let (mut ui, link) = w.ui("newcomer");
+    trialog_e2e::install_tls_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http");
+    let r = http.get(&link).send().await.expect("open the link");
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    let base = link.split("/login").next().expect("base").to_owned();
+    let mut path = "/".to_owned();
+    for _ in 0..3 {
+        let r = http
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("get");
+        match r.headers().get("location") {
+            Some(l) => path = l.to_str().expect("ascii").to_owned(),
+            None => {
+                let page = r.text().await.expect("page");
+                assert!(page.contains("Set up Trialog on this computer"), "{page}");
+                break;
+            }
+        }
+    }
+    assert_eq!(path, "/setup");
+    let again = http.get(&link).send().await.expect("the link again");
+    assert_eq!(
+        again.status(),
+        reqwest::StatusCode::FORBIDDEN,
+        "the link works once"
+    );
+    let _ = ui.kill();
+    let _ = ui.wait();
 
     // Every command the README shows was run above with at least its flags.
     let readme_cmds = readme_invocations(&readme);

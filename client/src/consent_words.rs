@@ -25,20 +25,48 @@ pub fn change_lines(c: &ConsentDiff, lang: Lang) -> Vec<(&'static str, String)> 
             .join(", ")
     };
     let mut lines = vec![
-        (tr(lang, "+ gegevens:", "+ données :", "+ data:"), fields(&c.fields_added)),
-        (tr(lang, "− gegevens:", "− données :", "− data:"), fields(&c.fields_removed)),
         (
-            tr(lang, "+ medisch gedeeld:", "+ partagé médicalement :", "+ shared medically:"),
+            tr(lang, "+ gegevens:", "+ données :", "+ data:"),
+            fields(&c.fields_added),
+        ),
+        (
+            tr(lang, "− gegevens:", "− données :", "− data:"),
+            fields(&c.fields_removed),
+        ),
+        (
+            tr(
+                lang,
+                "+ medisch gedeeld:",
+                "+ partagé médicalement :",
+                "+ shared medically:",
+            ),
             fields(&c.medical_added),
         ),
         (
-            tr(lang, "− medisch gedeeld:", "− partagé médicalement :", "− shared medically:"),
+            tr(
+                lang,
+                "− medisch gedeeld:",
+                "− partagé médicalement :",
+                "− shared medically:",
+            ),
             fields(&c.medical_removed),
         ),
-        (tr(lang, "+ soorten:", "+ types :", "+ kinds:"), kinds(&c.kinds_added)),
-        (tr(lang, "− soorten:", "− types :", "− kinds:"), kinds(&c.kinds_removed)),
-        (tr(lang, "+ afzenders:", "+ expéditeurs :", "+ senders:"), parties(&c.senders_added)),
-        (tr(lang, "− afzenders:", "− expéditeurs :", "− senders:"), parties(&c.senders_removed)),
+        (
+            tr(lang, "+ soorten:", "+ types :", "+ kinds:"),
+            kinds(&c.kinds_added),
+        ),
+        (
+            tr(lang, "− soorten:", "− types :", "− kinds:"),
+            kinds(&c.kinds_removed),
+        ),
+        (
+            tr(lang, "+ afzenders:", "+ expéditeurs :", "+ senders:"),
+            parties(&c.senders_added),
+        ),
+        (
+            tr(lang, "− afzenders:", "− expéditeurs :", "− senders:"),
+            parties(&c.senders_removed),
+        ),
     ];
     if let Some((old, new)) = c.period {
         lines.push((
@@ -87,7 +115,12 @@ pub fn would_destroy(d: &Draft, lang: Lang) -> String {
             "Unread messages this version would destroy:"
         ),
         d.would_destroy,
-        tr(lang, "blijven leesbaar:", "restent lisibles :", "stay readable:"),
+        tr(
+            lang,
+            "blijven leesbaar:",
+            "restent lisibles :",
+            "stay readable:"
+        ),
         d.would_keep
     )
 }

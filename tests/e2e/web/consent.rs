@@ -11,7 +11,11 @@ use super::*;
 
 /// The patient's consents: the occupational physician may see two fields and has received
 /// a bilan; the advising physician one field and has an unread bilan waiting.
-async fn world_with_consents() -> (World, trialog_protocol::ConsentId, trialog_protocol::ConsentId) {
+async fn world_with_consents() -> (
+    World,
+    trialog_protocol::ConsentId,
+    trialog_protocol::ConsentId,
+) {
     let mut w = World::new().await;
     let case = w.case.clone();
     let occ = grant(
@@ -57,13 +61,21 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
     let browser = &session.client;
     let run = async {
         browser.goto(&ui.url).await?;
-        browser.goto(&ui.at(&format!("/cases/{case}/consents"))).await?;
+        browser
+            .goto(&ui.at(&format!("/cases/{case}/consents")))
+            .await?;
         let page = browser.source().await?;
         // Per physician, what they may see and what they have received, in words.
         assert!(page.contains("Dr. Luc Janssens") && page.contains("Dr. Marie Dubois"));
         assert!(page.contains("Workable hours per week") && page.contains("Physical limitations"));
-        assert!(page.contains("received on"), "the occupational physician read the bilan");
-        assert!(page.contains("not fetched yet"), "the advising physician has not");
+        assert!(
+            page.contains("received on"),
+            "the occupational physician read the bilan"
+        );
+        assert!(
+            page.contains("not fetched yet"),
+            "the advising physician has not"
+        );
 
         // Change the occupational physician's consent: add fatigue.
         browser
@@ -115,7 +127,10 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
         assert!(text.contains("Dr. Luc Janssens"), "{text}");
         assert!(!text.contains("MEDICALLY"), "{text}");
         let changes = browser.find(Locator::Css("#changes")).await?.text().await?;
-        assert!(changes.contains("+ data:") && changes.contains("Fatigue"), "{changes}");
+        assert!(
+            changes.contains("+ data:") && changes.contains("Fatigue"),
+            "{changes}"
+        );
         let destroy = browser
             .find(Locator::Css("#would-destroy"))
             .await?
@@ -132,7 +147,9 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
         assert_eq!(h1, "Consent signed");
 
         // Revoke the advising physician's consent, after reading what it does.
-        browser.goto(&ui.at(&format!("/cases/{case}/consents"))).await?;
+        browser
+            .goto(&ui.at(&format!("/cases/{case}/consents")))
+            .await?;
         browser
             .find(Locator::Css(&format!(
                 r#"a[href="/cases/{case}/consents/{adv_consent}/revoke"]"#
@@ -156,10 +173,15 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
             .await?;
         assert_eq!(h1, "Consent revoked");
         let purged = browser.find(Locator::Css("#purged")).await?.text().await?;
-        assert_eq!(purged, "1", "the unread bilan to the advising physician is destroyed");
+        assert_eq!(
+            purged, "1",
+            "the unread bilan to the advising physician is destroyed"
+        );
 
         // The overview says so.
-        browser.goto(&ui.at(&format!("/cases/{case}/consents"))).await?;
+        browser
+            .goto(&ui.at(&format!("/cases/{case}/consents")))
+            .await?;
         let page = browser.source().await?;
         assert!(page.contains("No consent: this physician receives nothing"));
         assert!(page.contains("Fatigue"));
@@ -175,7 +197,9 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
             .wait()
             .for_element(Locator::Css("table.audit"))
             .await?;
-        let rows = browser.find_all(Locator::Css("table.audit tbody tr")).await?;
+        let rows = browser
+            .find_all(Locator::Css("table.audit tbody tr"))
+            .await?;
         let mut lines = Vec::new();
         for r in rows {
             lines.push(r.text().await?);
@@ -203,7 +227,10 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
                 .any(|l| l.contains("message delivered") && l.contains("Dr. Luc Janssens")),
             "{lines:#?}"
         );
-        assert!(!lines.iter().any(|l| l.contains(occ.as_str())), "names, not ids");
+        assert!(
+            !lines.iter().any(|l| l.contains(occ.as_str())),
+            "names, not ids"
+        );
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;
@@ -227,7 +254,9 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
 /// The value of a hidden input in a page.
 fn hidden(page: &str, name: &str) -> String {
     let key = format!(r#"name="{name}" value=""#);
-    let at = page.find(&key).unwrap_or_else(|| panic!("{name} in {page}"));
+    let at = page
+        .find(&key)
+        .unwrap_or_else(|| panic!("{name} in {page}"));
     let rest = &page[at + key.len()..];
     rest[..rest.find('"').expect("closing quote")].to_owned()
 }
@@ -299,7 +328,10 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
 
     // Someone outside the case.
     let r = ui
-        .get(&format!("/cases/{case}/consents/new?to={outsider}"), &cookie)
+        .get(
+            &format!("/cases/{case}/consents/new?to={outsider}"),
+            &cookie,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(text(r).await.contains("not a physician of this case"));
@@ -314,11 +346,17 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
     // An unknown field, a medical field outside the medical part, a bad date, no one.
     for (form, says) in [
         (
-            vec![("to", occ.to_string()), ("field", "capacity.nonsense".into())],
+            vec![
+                ("to", occ.to_string()),
+                ("field", "capacity.nonsense".into()),
+            ],
             "Unknown item: capacity.nonsense",
         ),
         (
-            vec![("to", occ.to_string()), ("field", "medical.diagnosis".into())],
+            vec![
+                ("to", occ.to_string()),
+                ("field", "medical.diagnosis".into()),
+            ],
             "Unknown item: medical.diagnosis",
         ),
         (
@@ -329,19 +367,27 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
             vec![("to", occ.to_string()), ("until", "next year".into())],
             "Give the end date as a date",
         ),
-        (vec![("field", "limits.fatigue".into())], "No physician was chosen"),
+        (
+            vec![("field", "limits.fatigue".into())],
+            "No physician was chosen",
+        ),
     ] {
         let r = post(form).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let page = text(r).await;
         assert!(page.contains(says), "{says} not in {page}");
     }
-    let r = ui.get(&format!("/cases/{case}/consents/new"), &cookie).await;
+    let r = ui
+        .get(&format!("/cases/{case}/consents/new"), &cookie)
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = ui.get("/cases/not-a-case/consents", &cookie).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = ui
-        .get(&format!("/cases/{case}/consents/consent-nope/revoke"), &cookie)
+        .get(
+            &format!("/cases/{case}/consents/consent-nope/revoke"),
+            &cookie,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
@@ -355,7 +401,10 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = text(r).await;
-    assert!(page.contains("Category of the diagnosis") || page.contains("[shared MEDICALLY]"), "{page}");
+    assert!(
+        page.contains("Category of the diagnosis") || page.contains("[shared MEDICALLY]"),
+        "{page}"
+    );
     let draft = hidden(&page, "draft");
     let shown = hidden(&page, "shown");
     let sign = format!("/cases/{case}/consents/sign");
@@ -368,10 +417,17 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
             &[("draft", &draft), ("shown", &other_hash)],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CONFLICT, "a text other than the one shown");
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "a text other than the one shown"
+    );
     let again = text(r).await;
     assert!(again.contains("differs from the text you saw"), "{again}");
-    assert!(again.contains(r#"id="consent-text""#), "the review is shown again");
+    assert!(
+        again.contains(r#"id="consent-text""#),
+        "the review is shown again"
+    );
     let r = ui
         .post(
             &sign,
@@ -380,7 +436,11 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
             &[("draft", "f00d"), ("shown", &shown)],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::GONE, "a draft this process never made");
+    assert_eq!(
+        r.status(),
+        StatusCode::GONE,
+        "a draft this process never made"
+    );
     let mut patient = Client::open(home.clone(), PASSPHRASE).expect("open");
     let chain = patient.chain(&case).await.expect("chain");
     assert_eq!(
@@ -391,19 +451,34 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
 
     // The review as shown is signed, once.
     let r = ui
-        .post(&sign, &cookie, Some(&ui.base), &[("draft", &draft), ("shown", &shown)])
+        .post(
+            &sign,
+            &cookie,
+            Some(&ui.base),
+            &[("draft", &draft), ("shown", &shown)],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(text(r).await.contains("Consent signed"));
     let r = ui
-        .post(&sign, &cookie, Some(&ui.base), &[("draft", &draft), ("shown", &shown)])
+        .post(
+            &sign,
+            &cookie,
+            Some(&ui.base),
+            &[("draft", &draft), ("shown", &shown)],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::GONE, "a draft is signed once");
     let chain = patient.chain(&case).await.expect("chain");
     let current = chain.current(&occ).expect("current");
     assert_eq!(current.consent.supersedes.as_ref(), Some(&occ_consent));
     assert_eq!(current.consent.text_sha256, shown);
-    assert!(current.consent.share_medically.contains(&field("medical.diagnosis_category")));
+    assert!(
+        current
+            .consent
+            .share_medically
+            .contains(&field("medical.diagnosis_category"))
+    );
     assert!(!current.consent.fields.contains(&field("medical.diagnosis")));
 
     // Every word in Dutch and French too.

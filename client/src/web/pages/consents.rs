@@ -490,7 +490,8 @@ pub async fn overview(
 
 /// Neither revoked nor expired at `at` (the chain's current version may have expired).
 fn in_force(v: &trialog_protocol::chain::Version, at: i64) -> bool {
-    v.revoked_at.is_none_or(|t| t > at) && trialog_protocol::consent::in_period(&v.consent, at).is_ok()
+    v.revoked_at.is_none_or(|t| t > at)
+        && trialog_protocol::consent::in_period(&v.consent, at).is_ok()
 }
 
 /// The first value of `key` in a form or query.
@@ -624,7 +625,9 @@ fn form(
             .collect(),
     };
     let purpose = current.map(|c| c.purpose).unwrap_or(Purpose::ReturnToWork);
-    let until = current.map(|c| format_date(c.valid_until)).unwrap_or_default();
+    let until = current
+        .map(|c| format_date(c.valid_until))
+        .unwrap_or_default();
     let category = trialog_protocol::catalogue::field(DIAGNOSIS_CATEGORY);
     let full = trialog_protocol::catalogue::field(DIAGNOSIS);
     html! {
@@ -1077,7 +1080,11 @@ fn find_current<'a>(
 ) -> Option<&'a trialog_protocol::chain::Version> {
     chain
         .get(consent)
-        .filter(|v| chain.current(&v.consent.recipient).is_some_and(|c| c.consent.consent_id == *consent))
+        .filter(|v| {
+            chain
+                .current(&v.consent.recipient)
+                .is_some_and(|c| c.consent.consent_id == *consent)
+        })
         .filter(|v| in_force(v, now()))
 }
 

@@ -179,3 +179,70 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, event: AuditEvent, subject: &str, detail: Option<&str>) -> AuditEntry {
+        AuditEntry {
+            chain: "case_0123456789abcdef0123456789abcdef".into(),
+            seq,
+            at: 1_796_000_000 + seq as i64,
+            event,
+            actor: None,
+            subject: Some(subject.into()),
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    const R: &str = "acc_0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn messages_are_read_from_the_log_with_what_became_of_them() {
+        let sent = format!(
+            "bilan to {R}; consent cons_0123456789abcdef0123456789abcdef; fields capacity.hours_per_week,limits.fatigue"
+        );
+        let log = [
+            entry(1, AuditEvent::EnvelopeAccepted, "msg_1", Some(&sent)),
+            entry(2, AuditEvent::EnvelopeAccepted, "msg_2", Some(&sent)),
+            entry(3, AuditEvent::EnvelopeDelivered, "msg_1", None),
+            entry(
+                4,
+                AuditEvent::EnvelopePurged,
+                "msg_2",
+                Some("destroyed unread: revoked"),
+            ),
+            // Not the server's wording: left out, not guessed at.
+            entry(
+                5,
+                AuditEvent::EnvelopeAccepted,
+                "msg_3",
+                Some("something else"),
+            ),
+        ];
+        let m = messages(&log);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].kind, MessageKind::Bilan);
+        assert_eq!(m[0].recipient.as_str(), R);
+        assert_eq!(
+            m[0].fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            ["capacity.hours_per_week", "limits.fatigue"]
+        );
+        assert_eq!(m[0].delivered_at, Some(1_796_000_003));
+        assert_eq!(m[0].destroyed_at, None);
+        assert_eq!(m[1].delivered_at, None);
+        assert_eq!(m[1].destroyed_at, Some(1_796_000_004));
+    }
+
+    #[test]
+    fn every_event_has_a_label_in_each_language() {
+        for l in Lang::ALL {
+            assert!(!event_label(AuditEvent::ConsentRevoked, l).is_empty());
+        }
+        assert_eq!(
+            event_label(AuditEvent::ConsentRevoked, Lang::Fr),
+            "consentement retiré"
+        );
+    }
+}

@@ -1209,3 +1209,90 @@ pub async fn revoke(
     };
     layout(lang, Some(&me), &path, title, body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_has_three_translations_and_sentences_differ() {
+        for w in W::ALL {
+            let (nl, fr, en) = w.all();
+            assert!(!nl.is_empty() && !fr.is_empty() && !en.is_empty(), "{w:?}");
+            // Anything longer than a word or two is a sentence: translated, not copied.
+            if en.len() > 24 {
+                assert!(nl != en && fr != en, "{w:?} is not translated");
+            }
+        }
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    const TO: &str = "acc_0123456789abcdef0123456789abcdef";
+
+    fn case() -> CaseId {
+        CaseId::parse("case_0123456789abcdef0123456789abcdef").expect("a case id")
+    }
+
+    #[test]
+    fn the_diagnosis_levels_are_shared_medically_and_nothing_else_is() {
+        let g = parse_grant(
+            &case(),
+            &pairs(&[
+                ("to", TO),
+                ("field", "limits.fatigue"),
+                ("diagnosis", "diagnosis"),
+                ("medical", "medical.prognosis"),
+            ]),
+            Lang::En,
+        )
+        .expect("a grant");
+        let ids: Vec<&str> = g.fields.iter().map(|f| f.as_str()).collect();
+        assert!(ids.contains(&"limits.fatigue") && ids.contains(&DIAGNOSIS));
+        let medical: Vec<&str> = g.share_medically.iter().map(|f| f.as_str()).collect();
+        assert_eq!(
+            medical,
+            ["medical.prognosis", DIAGNOSIS_CATEGORY, DIAGNOSIS],
+            "every medical field ticked is shared medically, on purpose"
+        );
+        assert!(g.kinds.is_none() && g.senders.is_none() && g.until.is_none());
+
+        let none = parse_grant(
+            &case(),
+            &pairs(&[("to", TO), ("diagnosis", "none")]),
+            Lang::En,
+        )
+        .expect("a grant");
+        assert!(none.share_medically.is_empty() && none.fields.is_empty());
+    }
+
+    #[test]
+    fn bad_form_input_is_named_in_the_page_language() {
+        for (form, says) in [
+            (vec![("field", "limits.fatigue")], "Aucun médecin"),
+            (vec![("to", "bob")], "Médecin inconnu"),
+            (vec![("to", TO), ("field", "nope")], "Donnée inconnue: nope"),
+            (
+                vec![("to", TO), ("field", "medical.diagnosis")],
+                "Donnée inconnue",
+            ),
+            (
+                vec![("to", TO), ("medical", "medical.diagnosis")],
+                "Donnée inconnue",
+            ),
+            (
+                vec![("to", TO), ("kind", "letter")],
+                "Type de message inconnu",
+            ),
+            (vec![("to", TO), ("purpose", "fun")], "Finalité inconnue"),
+            (vec![("to", TO), ("until", "31/12/2027")], "date de fin"),
+        ] {
+            let e = parse_grant(&case(), &pairs(&form), Lang::Fr).expect_err("refused");
+            assert!(e.contains(says), "{e} should say {says}");
+        }
+    }
+}

@@ -88,6 +88,8 @@ fn about(
             },
             None => html! { span.fp { (safe(subject)) } },
         },
+        // The case itself: its name is at the top of the page.
+        AuditEvent::CaseOpened => html! {},
         _ => html! { (who(subject)) },
     }
 }

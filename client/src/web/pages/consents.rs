@@ -682,8 +682,8 @@ fn form(
                                 aria-describedby="diagnosis-full-help" checked[diagnosis == "diagnosis"];
                             label for="diagnosis-full" { (W::DiagnosisFull.get(lang)) }
                             p.help #diagnosis-full-help {
+                                @if let Some(d) = full { (d.label.get(lang)) ": " }
                                 (W::DiagnosisFullHelp.get(lang))
-                                @if let Some(d) = full { " " (d.hint.get(lang)) }
                             }
                         }
                     }

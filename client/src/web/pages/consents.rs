@@ -935,7 +935,10 @@ pub async fn review(
             lang,
             &me,
             &path,
-            &ClientError::Invalid("no random source for the review".into()),
+            &ClientError::Io(
+                "random source".into(),
+                std::io::Error::other("no random id for the review"),
+            ),
         );
     };
     review_page(StatusCode::OK, lang, &me, &path, &id, &key, &draft, None)

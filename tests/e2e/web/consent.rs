@@ -186,6 +186,9 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
         assert!(page.contains("No consent: this physician receives nothing"));
         assert!(page.contains("Fatigue"));
         assert!(page.contains("destroyed unread on"));
+        // The earlier versions stay readable: what each physician was allowed before.
+        assert!(page.contains("Earlier consents (1)"), "{page}");
+        assert!(page.contains("replaced by a newer version") && page.contains("revoked on"));
 
         // Both in the audit, in words, with names.
         browser

@@ -38,6 +38,10 @@ texts! {
         ),
         MaySeeNow => ("Mag nu zien", "Peut voir maintenant", "May see now"),
         HasReceived => ("Heeft ontvangen", "A reçu", "Has received"),
+        Earlier => ("Eerdere toestemmingen", "Consentements antérieurs", "Earlier consents"),
+        RevokedOn => ("ingetrokken op", "retiré le", "revoked on"),
+        Replaced => ("vervangen door een nieuwere versie", "remplacé par une version plus récente", "replaced by a newer version"),
+        Expired => ("verlopen", "expiré", "expired"),
         NoConsent => (
             "Geen toestemming: deze arts krijgt niets uit dit dossier.",
             "Aucun consentement : ce médecin ne reçoit rien de ce dossier.",
@@ -463,6 +467,32 @@ pub async fn overview(
                     (allowed(&c.consent, lang))
                 } @else {
                     p.status-wait { (W::NoConsent.get(lang)) }
+                }
+                @let earlier: Vec<_> = chain
+                    .versions()
+                    .iter()
+                    .filter(|e| e.consent.recipient == v.account)
+                    .filter(|e| current.is_none_or(|c| c.consent.consent_id != e.consent.consent_id))
+                    .rev()
+                    .collect();
+                @if !earlier.is_empty() {
+                    details.earlier {
+                        summary { (W::Earlier.get(lang)) " (" (earlier.len()) ")" }
+                        @for e in earlier {
+                            div.version {
+                                p.help {
+                                    @if let Some(t) = e.revoked_at {
+                                        (W::RevokedOn.get(lang)) " " (date(t, lang))
+                                    } @else if chain.successor(&e.consent.consent_id).is_some() {
+                                        (W::Replaced.get(lang))
+                                    } @else {
+                                        (W::Expired.get(lang))
+                                    }
+                                }
+                                (allowed(&e.consent, lang))
+                            }
+                        }
+                    }
                 }
                 h3 { (W::HasReceived.get(lang)) }
                 @if let Some(sent) = &sent {

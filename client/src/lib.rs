@@ -6,8 +6,10 @@
 //! printed or logged; field values leave this process only encrypted to their recipient.
 
 pub mod api;
+pub mod audit_words;
 pub mod case_memory;
 pub mod client;
+pub mod consent_words;
 pub mod error;
 pub mod home;
 pub mod i18n;

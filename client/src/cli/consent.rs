@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use trialog_client::i18n::tr;
-use trialog_client::{Client, ClientError, Grant};
+use trialog_client::{Client, ClientError, Grant, consent_words};
 use trialog_protocol::time::format_date;
 use trialog_protocol::{CaseId, ConsentId, Lang};
 
@@ -129,111 +129,16 @@ fn changes(d: &trialog_client::client::Draft, lang: Lang) -> String {
     let Some(c) = &d.changes else {
         return String::new();
     };
-    let fields = |v: &[trialog_protocol::FieldId]| {
-        v.iter()
-            .map(|f| format!("{} ({f})", f.def().label.get(lang)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let kinds = |v: &[trialog_protocol::MessageKind]| {
-        v.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-    };
-    let parties = |v: &[trialog_protocol::consent::Party]| {
-        v.iter()
-            .map(|p| format!("{} ({})", p.name, p.role.label(lang)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut lines = vec![
-        (
-            tr(lang, "+ gegevens:", "+ données :", "+ data:"),
-            fields(&c.fields_added),
-        ),
-        (
-            tr(lang, "− gegevens:", "− données :", "− data:"),
-            fields(&c.fields_removed),
-        ),
-        (
-            tr(
-                lang,
-                "+ medisch gedeeld:",
-                "+ partagé médicalement :",
-                "+ shared medically:",
-            ),
-            fields(&c.medical_added),
-        ),
-        (
-            tr(
-                lang,
-                "− medisch gedeeld:",
-                "− partagé médicalement :",
-                "− shared medically:",
-            ),
-            fields(&c.medical_removed),
-        ),
-        (
-            tr(lang, "+ soorten:", "+ types :", "+ kinds:"),
-            kinds(&c.kinds_added),
-        ),
-        (
-            tr(lang, "− soorten:", "− types :", "− kinds:"),
-            kinds(&c.kinds_removed),
-        ),
-        (
-            tr(lang, "+ afzenders:", "+ expéditeurs :", "+ senders:"),
-            parties(&c.senders_added),
-        ),
-        (
-            tr(lang, "− afzenders:", "− expéditeurs :", "− senders:"),
-            parties(&c.senders_removed),
-        ),
-    ];
-    if let Some((old, new)) = c.period {
-        lines.push((
-            tr(lang, "einddatum:", "date de fin :", "end date:"),
-            format!("{} → {}", format_date(old.1), format_date(new.1)),
-        ));
-    }
-    let mut s = format!(
-        "\n\n{}\n",
-        tr(
-            lang,
-            "Dit vervangt uw vorige toestemming voor deze arts. Wat verandert:",
-            "Ceci remplace votre consentement précédent pour ce médecin. Ce qui change :",
-            "This replaces your previous consent for this physician. What changes:"
-        )
-    );
-    for (label, v) in lines.into_iter().filter(|(_, v)| !v.is_empty()) {
+    let mut s = format!("\n\n{}\n", consent_words::replaces(lang));
+    let lines = consent_words::change_lines(c, lang);
+    for (label, v) in &lines {
         s.push_str(&format!("  {label} {v}\n"));
     }
-    if c.is_empty() {
-        s.push_str(&format!(
-            "  {}\n",
-            tr(
-                lang,
-                "niets (zelfde voorwaarden)",
-                "rien (mêmes conditions)",
-                "nothing (same terms)"
-            )
-        ));
+    if lines.is_empty() {
+        s.push_str(&format!("  {}\n", consent_words::same_terms(lang)));
     }
-    s.push_str(&format!(
-        "{} {}; {} {}\n",
-        tr(
-            lang,
-            "Ongelezen berichten die deze versie zou vernietigen:",
-            "Messages non lus que cette version détruirait :",
-            "Unread messages this version would destroy:"
-        ),
-        d.would_destroy,
-        tr(
-            lang,
-            "blijven leesbaar:",
-            "restent lisibles :",
-            "stay readable:"
-        ),
-        d.would_keep
-    ));
+    s.push_str(&consent_words::would_destroy(d, lang));
+    s.push('\n');
     s
 }
 

@@ -9,7 +9,7 @@ use trialog_protocol::consent::Revocation;
 use trialog_protocol::encoding::B64;
 use trialog_protocol::keys::{VerifiedKeys, open_key_record};
 use trialog_protocol::riziv::Riziv;
-use trialog_protocol::{AccountId, CaseId, Role, Signed};
+use trialog_protocol::{AccountId, CaseId, MessageKind, Role, Signed};
 
 use super::{Client, now};
 use crate::error::ClientError;
@@ -135,6 +135,30 @@ impl VerifiedCase {
             .iter()
             .find(|m| &m.account.account == account)
             .and_then(|m| m.account.name.clone())
+    }
+
+    /// Who may send to `to` under a consent of `kinds` when the patient does not choose.
+    /// Need to know: only the physicians of the TRIO flow toward this recipient (the
+    /// treating physician for a bilan, the work side for feedback); if there are none,
+    /// every other physician of the case. A patient who wants others to ask for updates
+    /// names them.
+    pub fn default_senders(&self, to: &AccountId, kinds: &[MessageKind]) -> Vec<&AccountView> {
+        let others: Vec<&AccountView> = self
+            .physicians()
+            .into_iter()
+            .map(|(v, _)| v)
+            .filter(|v| &v.account != to)
+            .collect();
+        let flow: Vec<&AccountView> = others
+            .iter()
+            .copied()
+            .filter(|v| {
+                kinds
+                    .iter()
+                    .any(|k| *k != MessageKind::Request && v.role.may_send(*k))
+            })
+            .collect();
+        if flow.is_empty() { others } else { flow }
     }
 
     /// Whether `account` is the patient of this case.

@@ -185,30 +185,11 @@ impl Client {
             .clone()
             .unwrap_or_else(|| recipient_role.receivable_kinds());
         let senders: Vec<Party> = match &g.senders {
-            // Need to know: by default only the physicians of the TRIO flow toward this
-            // recipient (the treating physician for a bilan, the work side for feedback);
-            // a patient who wants others to ask for updates names them.
-            None => {
-                let others: Vec<_> = case
-                    .physicians()
-                    .into_iter()
-                    .filter(|(v, _)| v.account != g.to)
-                    .collect();
-                let flow: Vec<Party> = others
-                    .iter()
-                    .filter(|(v, _)| {
-                        kinds
-                            .iter()
-                            .any(|k| *k != MessageKind::Request && v.role.may_send(*k))
-                    })
-                    .map(|(v, _)| party(v))
-                    .collect();
-                if flow.is_empty() {
-                    others.iter().map(|(v, _)| party(v)).collect()
-                } else {
-                    flow
-                }
-            }
+            None => case
+                .default_senders(&g.to, &kinds)
+                .into_iter()
+                .map(party)
+                .collect(),
             Some(list) => {
                 let mut out = Vec::new();
                 for a in list {

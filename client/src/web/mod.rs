@@ -190,6 +190,16 @@ fn router(app: Arc<App>) -> Router {
         .route("/lang", post(pages::lang::set))
         .route("/welcome", get(pages::unlock::welcome))
         .route("/login", get(security::login))
+        // Consents and audit: the patient grants, changes and revokes; the verified log.
+        .route("/cases/{id}/consents", get(pages::consents::overview))
+        .route("/cases/{id}/consents/new", get(pages::consents::new))
+        .route("/cases/{id}/consents/review", post(pages::consents::review))
+        .route("/cases/{id}/consents/sign", post(pages::consents::sign))
+        .route(
+            "/cases/{id}/consents/{consent}/revoke",
+            get(pages::consents::revoke_page).post(pages::consents::revoke),
+        )
+        .route("/cases/{id}/audit", get(pages::audit::page))
         .route("/assets/style.css", get(assets::style))
         .fallback(pages::not_found)
         // Layers run bottom-up on the way in: host, then origin, then session; the

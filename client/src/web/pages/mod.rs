@@ -6,7 +6,9 @@
 //! also passed through `trialog_protocol::text::sanitize`, as on the terminal, so no
 //! bidi override or invisible character reaches the page.
 
+pub mod audit;
 pub mod cases;
+pub mod consents;
 pub mod enrolment;
 pub mod home;
 pub mod lang;

@@ -196,7 +196,10 @@ pub async fn render(
                 a.button.secondary href={ "/cases/" (id) "/consents" } {
                     @if is_patient { (T::YourConsents.get(lang)) } @else { (T::Consents.get(lang)) }
                 }
-                a.button.secondary href={ "/cases/" (id) "/audit" } { (T::Audit.get(lang)) }
+                // The verified audit is the patient's (the server shows it to them only).
+                @if is_patient {
+                    a.button.secondary href={ "/cases/" (id) "/audit" } { (T::Audit.get(lang)) }
+                }
             }
         }
         @if is_treating && joined && !confirmed {

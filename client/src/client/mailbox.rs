@@ -214,15 +214,15 @@ impl Client {
 
     /// Whether this client keeps `id` (it was fetched, verified and stored here).
     pub fn is_kept(&self, id: &MessageId) -> bool {
-        self.home.messages_dir().join(format!("{id}.json")).is_file()
+        self.home
+            .messages_dir()
+            .join(format!("{id}.json"))
+            .is_file()
     }
 
     /// Why `id` is gone, if this client saw it listed and the server since said so.
     pub fn gone_reason(&self, id: &MessageId) -> Result<Option<GoneReason>, ClientError> {
-        Ok(self
-            .load_seen()?
-            .get(id.as_str())
-            .and_then(|s| s.gone))
+        Ok(self.load_seen()?.get(id.as_str()).and_then(|s| s.gone))
     }
 
     /// Records that `id` is gone and why, as learned when trying to read it.

@@ -8,6 +8,7 @@
 
 pub mod cases;
 pub mod home;
+pub mod inbox;
 pub mod lang;
 pub mod unlock;
 

@@ -220,6 +220,15 @@ impl Client {
             .is_file()
     }
 
+    /// When this client received `id`, if it keeps it.
+    pub fn received_at(&self, id: &MessageId) -> Result<Option<i64>, ClientError> {
+        let path = self.home.messages_dir().join(format!("{id}.json"));
+        if !path.is_file() {
+            return Ok(None);
+        }
+        Ok(Some(read_kept(&path)?.1))
+    }
+
     /// Why `id` is gone, if this client saw it listed and the server since said so.
     pub fn gone_reason(&self, id: &MessageId) -> Result<Option<GoneReason>, ClientError> {
         Ok(self.load_seen()?.get(id.as_str()).and_then(|s| s.gone))
@@ -286,17 +295,7 @@ impl Client {
             else {
                 continue;
             };
-            let bytes =
-                std::fs::read(&path).map_err(|e| ClientError::Io(path.display().to_string(), e))?;
-            let stored: Stored = serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Corrupt(path.display().to_string(), e.to_string()))?;
-            let header: EnvelopeHeader = stored
-                .view
-                .envelope
-                .header
-                .parse_unverified()
-                .map_err(|e| ClientError::Corrupt(path.display().to_string(), e.to_string()))?;
-            out.insert(id, (header, stored.received_at));
+            out.insert(id, read_kept(&path)?);
         }
         Ok(out)
     }
@@ -315,4 +314,18 @@ impl Client {
         let bytes = serde_json::to_vec(seen).map_err(|e| ClientError::Invalid(e.to_string()))?;
         write_file(&self.home.inbox_index_path(), &bytes, true)
     }
+}
+
+/// A kept message's header (verified when it was fetched) and when it was received.
+fn read_kept(path: &std::path::Path) -> Result<(EnvelopeHeader, i64), ClientError> {
+    let corrupt = |e: String| ClientError::Corrupt(path.display().to_string(), e);
+    let bytes = std::fs::read(path).map_err(|e| ClientError::Io(path.display().to_string(), e))?;
+    let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let header: EnvelopeHeader = stored
+        .view
+        .envelope
+        .header
+        .parse_unverified()
+        .map_err(|e| corrupt(e.to_string()))?;
+    Ok((header, stored.received_at))
 }

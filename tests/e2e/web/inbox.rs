@@ -72,7 +72,7 @@ async fn web_inbox_in_chromium_a_bilan_appears_opens_and_prints() {
             .await?
             .text()
             .await?;
-        assert!(status.contains("unread messages: 1"), "{status}");
+        assert!(status.contains("Unread messages: 1"), "{status}");
         // Still the same page: it was not reloaded.
         assert_eq!(browser.current_url().await?.path(), "/inbox");
 
@@ -159,6 +159,7 @@ async fn web_inbox_in_chromium_a_bilan_appears_opens_and_prints() {
             .text()
             .await?;
         assert!(sheet.contains("Printed on"), "{sheet}");
+        assert!(sheet.contains("Received on"), "{sheet}");
         assert!(sheet.contains("Dr. Luc Janssens"), "{sheet}");
         assert!(sheet.contains("Signed by Dr. An Peeters"), "{sheet}");
         assert!(sheet.contains("Fatigue 6/10"), "{sheet}");

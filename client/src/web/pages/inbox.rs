@@ -49,9 +49,9 @@ texts! {
         Open => ("Openen", "Ouvrir", "Open"),
         Show => ("Tonen", "Afficher", "Show"),
         UnreadCount => (
-            "ongelezen berichten:",
-            "messages non lus :",
-            "unread messages:",
+            "Ongelezen berichten:",
+            "Messages non lus :",
+            "Unread messages:",
         ),
         KindBilan => ("Functioneel bilan", "Bilan fonctionnel", "Functional bilan"),
         KindFeedback => ("Terugkoppeling", "Retour d'information", "Feedback"),
@@ -59,6 +59,7 @@ texts! {
         From => ("Van", "De", "From"),
         To => ("Aan", "À", "To"),
         SentOn => ("Verstuurd op", "Envoyé le", "Sent on"),
+        ReceivedOn => ("Ontvangen op", "Reçu le", "Received on"),
         PrintedOn => ("Afgedrukt op", "Imprimé le", "Printed on"),
         Verification => ("Verificatie", "Vérification", "Verification"),
         SignedBy => ("Ondertekend door", "Signé par", "Signed by"),
@@ -259,12 +260,12 @@ fn rows_markup(items: &[MailItem], lang: Lang) -> (Markup, String) {
                     (who)
                     @if let Some(r) = i.sender_role { br; span.help { (r.label(lang)) } }
                 }
-                td {
+                td.nowrap {
                     (case)
                     @if case != reference { br; span.help.fp { (reference) } }
                 }
                 td { (kind_name(i.kind, lang)) }
-                td { (date(i.created_at, lang)) }
+                td.nowrap { (date(i.created_at, lang)) }
                 td {
                     @match i.state {
                         MailState::Unread => {
@@ -401,6 +402,7 @@ struct Shown {
     sender: Option<AccountView>,
     sender_fingerprint: Option<String>,
     reference: String,
+    received_at: Option<i64>,
 }
 
 enum Lookup {
@@ -420,6 +422,7 @@ async fn look_up(client: &mut crate::Client, id: &MessageId) -> Result<Lookup, C
             None => (None, None),
         };
         return Ok(Lookup::Shown(Box::new(Shown {
+            received_at: client.received_at(id)?,
             reference: case.reference.clone(),
             m,
             withheld,
@@ -540,6 +543,10 @@ fn message_body(s: &Shown, me: &AccountView, lang: Lang, heading: &str) -> Marku
             }
             dt { (InboxText::SentOn.get(lang)) }
             dd { (date(m.created_at, lang)) }
+            @if let Some(at) = s.received_at {
+                dt { (InboxText::ReceivedOn.get(lang)) }
+                dd { (date(at, lang)) }
+            }
         }
         section.verified aria-labelledby="verification" {
             h2 #verification { (InboxText::Verification.get(lang)) }

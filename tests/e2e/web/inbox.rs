@@ -307,3 +307,77 @@ async fn web_inbox_is_for_physicians() {
             .starts_with("text/javascript")
     );
 }
+
+/// The treating physician reads feedback the same way, sees the case's own label, and is
+/// offered the answers their role may send.
+#[tokio::test]
+async fn web_inbox_treating_physician_reads_feedback() {
+    let mut w = World::new().await;
+    grant(
+        &mut w.patient,
+        &w.case,
+        &w.treating_id,
+        &[
+            "job.demands",
+            "job.adaptation_options",
+            "reintegration.plan",
+        ],
+        &[],
+    )
+    .await;
+    let feedback = w.message(
+        &w.treating_id,
+        trialog_protocol::MessageKind::Feedback,
+        vec![
+            (
+                trialog_e2e::field("job.demands"),
+                serde_json::json!("Warehouse clerk: lifting up to 15 kg"),
+            ),
+            (
+                trialog_e2e::field("job.adaptation_options"),
+                serde_json::json!("Office tasks in the mornings"),
+            ),
+        ],
+    );
+    let sent = w.occupational.send(feedback).await.expect("feedback");
+    let (case, occupational_id) = (w.case.clone(), w.occupational_id.clone());
+    let ui = start(w.treating, LONG).await;
+    let cookie = ui.login().await;
+    let rows = text(ui.get("/inbox/rows", &cookie).await).await;
+    assert!(rows.contains("Dr. Luc Janssens"), "{rows}");
+    assert!(rows.contains("occupational physician"), "{rows}");
+    assert!(rows.contains("Feedback"), "{rows}");
+    // The treating physician may read the case's label.
+    assert!(rows.contains(trialog_e2e::LABEL), "{rows}");
+    let r = ui
+        .post(
+            &format!("/messages/{}/open", sent.message_id),
+            &cookie,
+            Some(&ui.base),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), format!("/messages/{}", sent.message_id));
+    let page = text(ui.get(location(&r), &cookie).await).await;
+    assert!(
+        page.contains("Warehouse clerk: lifting up to 15 kg"),
+        "{page}"
+    );
+    assert!(page.contains("Signed by Dr. Luc Janssens"), "{page}");
+    // Answers: a new bilan, or a request for an update, to the sender in this case.
+    let bilan = format!("/cases/{case}/compose?kind=bilan&amp;to={occupational_id}");
+    let request = format!("/cases/{case}/compose?kind=request&amp;to={occupational_id}");
+    assert!(page.contains(&bilan), "{page}");
+    assert!(page.contains(&request), "{page}");
+    // A feedback field the patient did not allow is marked; one allowed but left empty is
+    // not.
+    assert!(
+        page.contains(r#"<li class="stripped" data-field="job.title""#),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"data-field="reintegration.plan""#),
+        "{page}"
+    );
+}

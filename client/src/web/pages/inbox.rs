@@ -398,7 +398,8 @@ pub async fn open(
 /// its verification.
 struct Shown {
     m: ReadMessage,
-    withheld: Withheld,
+    /// `None` if the consent could not be fetched again: the message itself was verified.
+    withheld: Option<Withheld>,
     sender: Option<AccountView>,
     sender_fingerprint: Option<String>,
     reference: String,
@@ -415,7 +416,7 @@ enum Lookup {
 async fn look_up(client: &mut crate::Client, id: &MessageId) -> Result<Lookup, ClientError> {
     if client.is_kept(id) {
         let m = client.read(id).await?;
-        let withheld = client.withheld(&m).await?;
+        let withheld = client.withheld(&m).await.ok();
         let case = client.case(&m.case_id).await?;
         let (sender, fp) = match case.past_or_present_physician(&m.sender) {
             Some((v, k)) => (Some(v.clone()), Some(k.fingerprint.short())),
@@ -557,7 +558,8 @@ fn message_body(s: &Shown, me: &AccountView, lang: Lang, heading: &str) -> Marku
                 span.fp { (s.sender_fingerprint.as_deref().unwrap_or("—")) }
             }
             p {
-                (InboxText::ConsentLine.get(lang)) " " (date(s.withheld.consent_from, lang))
+                (InboxText::ConsentLine.get(lang))
+                @if let Some(w) = &s.withheld { " " (date(w.consent_from, lang)) }
                 " (" (InboxText::ConsentVersion.get(lang)) " " span.fp { (m.consent_id) } "). "
                 (InboxText::CheckedLine.get(lang))
             }
@@ -584,12 +586,12 @@ fn message_body(s: &Shown, me: &AccountView, lang: Lang, heading: &str) -> Marku
                 }
             }
         }
-        @if !s.withheld.stripped.is_empty() {
+        @if let Some(w) = s.withheld.as_ref().filter(|w| !w.stripped.is_empty()) {
             section.withheld aria-labelledby="withheld" {
                 h2 #withheld { (InboxText::Withheld.get(lang)) }
                 p.help { (InboxText::WithheldIntro.get(lang)) }
                 ul.stripped-list {
-                    @for st in &s.withheld.stripped {
+                    @for st in &w.stripped {
                         li.stripped data-field=(st.field.as_str()) {
                             span.tag.tag-stripped { (InboxText::Stripped.get(lang)) }
                             " "

@@ -381,3 +381,25 @@ async fn web_inbox_treating_physician_reads_feedback() {
         "{page}"
     );
 }
+
+/// The inbox's automatic refresh does not keep the keystore unlocked: after the idle
+/// period the rows answer with the unlock page, as every page does.
+#[tokio::test]
+async fn web_inbox_refresh_is_not_activity() {
+    let w = World::new().await;
+    let ui = start(w.occupational, Duration::from_secs(2)).await;
+    let cookie = ui.login().await;
+    let r = ui.get("/inbox/rows", &cookie).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut locked = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let r = ui.get("/inbox/rows", &cookie).await;
+        if r.status() == StatusCode::SEE_OTHER && location(&r) == "/unlock" {
+            locked = true;
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(locked, "polling kept the keystore unlocked");
+}

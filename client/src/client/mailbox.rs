@@ -329,3 +329,40 @@ fn read_kept(path: &std::path::Path) -> Result<(EnvelopeHeader, i64), ClientErro
         .map_err(|e| corrupt(e.to_string()))?;
     Ok((header, stored.received_at))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trialog_protocol::Lang;
+
+    fn gone(reason: Option<&str>) -> ClientError {
+        ClientError::Api {
+            status: 410,
+            code: Code::MessageGone,
+            message: "message msg_x is no longer on the server".into(),
+            reason: reason.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_server_reason_of_a_gone_message_is_read_and_said_in_words() {
+        assert_eq!(
+            GoneReason::of(&gone(Some("revoked"))),
+            Some(GoneReason::Revoked)
+        );
+        assert_eq!(
+            GoneReason::of(&gone(Some("member_removed"))),
+            Some(GoneReason::MemberRemoved)
+        );
+        assert_eq!(GoneReason::of(&gone(None)), Some(GoneReason::Acknowledged));
+        let other = ClientError::Api {
+            status: 404,
+            code: Code::UnknownMessage,
+            message: "unknown".into(),
+            reason: None,
+        };
+        assert_eq!(GoneReason::of(&other), None);
+        let fr = crate::i18n::explain(&gone(Some("expired")), Lang::Fr);
+        assert!(fr.contains("Le consentement du patient a expiré"), "{fr}");
+    }
+}

@@ -9,6 +9,9 @@
 //! which reads it exactly as `trialog read` does and then sends the browser to
 //! `GET /messages/{id}`. That GET shows only what this client already keeps (verified
 //! again from the local copy); for a message not yet opened it offers the same button.
+//! (The one server call a GET can still make is finishing an acknowledgement that failed
+//! when the message was opened, as `trialog read` does: it deletes a copy this client
+//! already holds, and repeating it changes nothing.)
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -190,6 +193,12 @@ fn failure(lang: Lang, me: &AccountView, path: &str, e: &ClientError) -> Respons
             };
             let lines: Vec<String> = explain(e, lang).lines().map(safe).collect();
             notice(status, lang, me, path, title.get(lang), &lines, None)
+        }
+        // The server sent something that does not verify: its fault, not the request's.
+        ClientError::Verification(_) => {
+            let mut r = super::error_page(lang, Some(me), path, e);
+            *r.status_mut() = StatusCode::BAD_GATEWAY;
+            r
         }
         _ => super::error_page(lang, Some(me), path, e),
     }

@@ -78,11 +78,13 @@ impl Api {
         let err: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
             code: trialog_protocol::Code::Unknown,
             message: status.canonical_reason().unwrap_or("error").into(),
+            reason: None,
         });
         Err(ClientError::Api {
             status: status.as_u16(),
             code: err.code,
             message: err.message,
+            reason: err.reason,
         })
     }
 

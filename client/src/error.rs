@@ -37,6 +37,8 @@ pub enum ClientError {
         status: u16,
         code: Code,
         message: String,
+        /// The server's machine-readable detail, if any (why a message is gone).
+        reason: Option<String>,
     },
     #[error("the server sent something this client cannot read: {0}")]
     BadResponse(String),

@@ -82,6 +82,10 @@ impl Home {
     pub fn messages_dir(&self) -> PathBuf {
         self.dir.join("messages")
     }
+    /// The messages this client has seen in the server's inbox (`client::mailbox`).
+    pub fn inbox_index_path(&self) -> PathBuf {
+        self.dir.join("inbox.json")
+    }
 
     pub fn load_config(&self) -> Result<Config, ClientError> {
         let p = self.config_path();

@@ -91,6 +91,43 @@ pub fn strip_reason(r: StripReason, lang: Lang) -> &'static str {
     }
 }
 
+/// Why a message is gone from the server, as a sentence for its recipient.
+pub fn gone_reason(r: crate::client::GoneReason, lang: Lang) -> &'static str {
+    use crate::client::GoneReason::*;
+    match r {
+        Revoked => tr(
+            lang,
+            "De patiënt trok de toestemming in voordat het bericht gelezen werd; het werd vernietigd.",
+            "Le patient a retiré son consentement avant la lecture du message ; il a été détruit.",
+            "The patient revoked the consent before the message was read; it was destroyed.",
+        ),
+        Expired => tr(
+            lang,
+            "De toestemming van de patiënt verliep voordat het bericht gelezen werd; het werd vernietigd.",
+            "Le consentement du patient a expiré avant la lecture du message ; il a été détruit.",
+            "The patient's consent expired before the message was read; it was destroyed.",
+        ),
+        NoLongerCovered => tr(
+            lang,
+            "De nieuwe versie van de toestemming van de patiënt dekt dit bericht niet meer; het werd vernietigd.",
+            "La nouvelle version du consentement du patient ne couvre plus ce message ; il a été détruit.",
+            "The patient's new version of the consent no longer covers this message; it was destroyed.",
+        ),
+        MemberRemoved => tr(
+            lang,
+            "De patiënt verwijderde u uit het dossier voordat het bericht gelezen werd; het werd vernietigd.",
+            "Le patient vous a retiré du dossier avant la lecture du message ; il a été détruit.",
+            "The patient removed you from the case before the message was read; it was destroyed.",
+        ),
+        Acknowledged => tr(
+            lang,
+            "Dit bericht werd al gelezen en van de server gewist, mogelijk op een ander toestel.",
+            "Ce message a déjà été lu et effacé du serveur, peut-être sur un autre appareil.",
+            "This message was already read and deleted from the server, perhaps on another device.",
+        ),
+    }
+}
+
 fn field_list(stripped: &[Stripped]) -> String {
     stripped
         .iter()
@@ -277,6 +314,10 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
                 "Deze arts kan dit soort bericht niet ontvangen: kies enkel soorten die bij zijn rol passen.",
                 "Ce médecin ne peut pas recevoir ce type de message : choisissez des types qui conviennent à son rôle.",
                 "This physician cannot receive this kind of message: choose only kinds that fit their role.")),
+            Code::MessageGone => match crate::client::GoneReason::of(e) {
+                Some(r) => format!("{} [{code}]", gone_reason(r, lang)),
+                None => format!("{message} [{code}]"),
+            },
             Code::TokenExpired => tr(lang, "Uw sessie is verlopen; probeer opnieuw.", "Votre session a expiré ; réessayez.", "Your session expired; try again.").into(),
             Code::BadInvitation => tr(lang,
                 "Deze uitnodigingscode is onbekend, al gebruikt of verlopen. Vraag de beheerder een nieuwe.",

@@ -17,6 +17,11 @@ use crate::signed::Signed;
 pub struct ErrorBody {
     pub code: crate::error::Code,
     pub message: String,
+    /// A machine-readable detail where the code alone does not say what to tell a person:
+    /// for `message_gone`, why the message is gone (`revoked`, `expired`,
+    /// `no_longer_covered`, `member_removed`; absent once the recipient acknowledged it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

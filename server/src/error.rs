@@ -318,9 +318,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
+        let reason = match &self {
+            ApiError::MessageGone { reason, .. } => reason.clone(),
+            _ => None,
+        };
         let body = ErrorBody {
             code: self.code(),
             message: self.to_string(),
+            reason,
         };
         (self.status(), Json(body)).into_response()
     }

@@ -39,6 +39,7 @@ fn refused<T: std::fmt::Debug>(r: Result<T, ClientError>, status: u16, code: &st
             status: s,
             code: c,
             message,
+            ..
         }) => {
             assert_eq!(
                 (s, c.as_str()),

@@ -8,12 +8,14 @@
 //! - `cases`: open, confirm, extend and verify cases;
 //! - `consents`: list, grant and revoke consents;
 //! - `messages`: send, inbox, read (with the recipient's verification);
+//! - `mailbox`: every message of a physician, unread, read or gone, and what was withheld;
 //! - `audit`: the patient's verified audit log.
 
 mod account;
 mod audit;
 mod cases;
 mod consents;
+mod mailbox;
 mod messages;
 
 use ed25519_dalek::{Signer, VerifyingKey};
@@ -29,6 +31,7 @@ use crate::home::{Config, Home};
 
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
+pub use mailbox::{GoneReason, MailItem, MailState, Withheld};
 pub use messages::{Outgoing, Preview, ReadMessage, SendReport};
 
 pub use trialog_protocol::time::now;

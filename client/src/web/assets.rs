@@ -10,3 +10,14 @@ const STYLE: &str = include_str!("assets/style.css");
 pub async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
+
+const INBOX_JS: &str = include_str!("assets/inbox.js");
+
+/// `GET /assets/inbox.js`: the inbox's refresh without reloading and the print button. The
+/// pages work without it.
+pub async fn inbox_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        INBOX_JS,
+    )
+}

@@ -201,6 +201,14 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/cases/{id}/audit", get(pages::audit::page))
         .route("/assets/style.css", get(assets::style))
+        // Inbox and messages (physicians): the inbox and its live rows, opening (a POST:
+        // it fetches and acknowledges), one message, its print view, the inbox's script.
+        .route("/inbox", get(pages::inbox::list))
+        .route("/inbox/rows", get(pages::inbox::rows))
+        .route("/messages/{id}", get(pages::inbox::show))
+        .route("/messages/{id}/open", post(pages::inbox::open))
+        .route("/messages/{id}/print", get(pages::inbox::print))
+        .route("/assets/inbox.js", get(assets::inbox_js))
         .fallback(pages::not_found)
         // Layers run bottom-up on the way in: host, then origin, then session; the
         // headers are added to every response, refusals included.

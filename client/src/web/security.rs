@@ -142,12 +142,26 @@ pub async fn session(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     if !valid {
         return Redirect::to("/welcome").into_response();
     }
-    app.touch().await;
+    // A page refreshing itself (the inbox's rows) is not the person at the keyboard: it
+    // must not keep the keys unlocked while they are away, so it never counts as activity.
+    let background = background(req.uri().path());
+    if background {
+        app.lock_if_idle().await;
+    } else {
+        app.touch().await;
+    }
     let resp = next.run(req).await;
     // Idle counts from the end of the last request: unlocking (scrypt) or a slow server
     // must not use up the idle period.
-    app.seen();
+    if !background {
+        app.seen();
+    }
     resp
+}
+
+/// Requests a page's script makes by itself, on a timer.
+fn background(path: &str) -> bool {
+    path == "/inbox/rows"
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 
 mod chromium;
 mod consent;
+mod inbox;
 mod onboarding;
 mod security;
 mod tour;

@@ -11,6 +11,7 @@ pub mod cases;
 pub mod consents;
 pub mod enrolment;
 pub mod home;
+pub mod inbox;
 pub mod lang;
 pub mod members;
 pub mod setup;

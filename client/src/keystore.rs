@@ -16,9 +16,13 @@ struct Secrets {
     age_identity: String,
 }
 
+/// The shortest passphrase accepted for a new keystore: it is all that stands between a
+/// stolen laptop and the person's keys.
+pub const MIN_PASSPHRASE_CHARS: usize = 10;
+
 /// Encrypts `id` under `passphrase` and writes it (mode 0600).
 pub fn save(path: &Path, id: &Identity, passphrase: &str) -> Result<(), ClientError> {
-    if passphrase.chars().count() < 8 {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(ClientError::WeakPassphrase);
     }
     let (seed, age_secret) = id.secrets();

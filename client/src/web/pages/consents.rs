@@ -258,24 +258,7 @@ fn bad(
 /// A library error as a sentence, with a status that says whose fault it is: what the
 /// person chose (4xx) or the server and the network (the shared error page's 502/500).
 pub(super) fn fail(lang: Lang, me: &AccountView, path: &str, e: &ClientError) -> Response {
-    let status = match e {
-        ClientError::WrongRole(_) => Some(StatusCode::FORBIDDEN),
-        ClientError::NotAMember { .. }
-        | ClientError::UnknownRecipient { .. }
-        | ClientError::AmbiguousRecipient { .. }
-        | ClientError::MedicalNotShared(_)
-        | ClientError::ConsentRefused(_)
-        | ClientError::Invalid(_) => Some(StatusCode::BAD_REQUEST),
-        ClientError::Api { status, .. } if (400..500).contains(status) => {
-            StatusCode::from_u16(*status).ok()
-        }
-        _ => None,
-    };
-    let mut r = error_page(lang, Some(me), path, e);
-    if let Some(s) = status {
-        *r.status_mut() = s;
-    }
-    r
+    error_page(lang, Some(me), path, e)
 }
 
 fn bad_case(lang: Lang, me: &AccountView, path: &str) -> Response {

@@ -194,12 +194,6 @@ fn failure(lang: Lang, me: &AccountView, path: &str, e: &ClientError) -> Respons
             let lines: Vec<String> = explain(e, lang).lines().map(safe).collect();
             notice(status, lang, me, path, title.get(lang), &lines, None)
         }
-        // The server sent something that does not verify: its fault, not the request's.
-        ClientError::Verification(_) => {
-            let mut r = super::error_page(lang, Some(me), path, e);
-            *r.status_mut() = StatusCode::BAD_GATEWAY;
-            r
-        }
         _ => super::error_page(lang, Some(me), path, e),
     }
 }

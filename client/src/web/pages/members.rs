@@ -16,10 +16,10 @@ use trialog_protocol::api::{AccountView, MemberStatus};
 use trialog_protocol::{AccountId, CaseId, Lang, Role};
 
 use super::{Failure, layout, name_of, riziv, safe, unlocked};
+use crate::VerifiedCase;
 use crate::i18n::explain;
 use crate::web::App;
 use crate::web::i18n::{Text, texts};
-use crate::{ClientError, VerifiedCase};
 
 texts! {
     pub enum T {
@@ -191,20 +191,6 @@ async fn case_with_error(
     resp
 }
 
-/// The status for a refusal from the library on a membership change.
-fn status_of(e: &ClientError) -> StatusCode {
-    match e {
-        ClientError::Api { status, .. } if (400..500).contains(status) => {
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
-        }
-        ClientError::FingerprintMismatch { .. } | ClientError::Invalid(_) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        ClientError::WrongRole(_) => StatusCode::FORBIDDEN,
-        _ => StatusCode::BAD_GATEWAY,
-    }
-}
-
 fn parse_case(id: &str) -> Option<CaseId> {
     CaseId::parse(id).ok()
 }
@@ -230,7 +216,16 @@ pub async fn confirm(
     };
     match result {
         Ok(_) => Redirect::to(&format!("/cases/{case}?done=confirmed")).into_response(),
-        Err(e) => case_with_error(&app, &headers, &id, status_of(&e), &explain(&e, lang)).await,
+        Err(e) => {
+            case_with_error(
+                &app,
+                &headers,
+                &id,
+                super::status_of(&e),
+                &explain(&e, lang),
+            )
+            .await
+        }
     }
 }
 
@@ -284,7 +279,16 @@ pub async fn add(
             };
             Redirect::to(&format!("/cases/{case}?done={done}")).into_response()
         }
-        Err(e) => case_with_error(&app, &headers, &id, status_of(&e), &explain(&e, lang)).await,
+        Err(e) => {
+            case_with_error(
+                &app,
+                &headers,
+                &id,
+                super::status_of(&e),
+                &explain(&e, lang),
+            )
+            .await
+        }
     }
 }
 
@@ -375,6 +379,15 @@ pub async fn remove(
     };
     match result {
         Ok(_) => Redirect::to(&format!("/cases/{case}?done=removed")).into_response(),
-        Err(e) => case_with_error(&app, &headers, &id, status_of(&e), &explain(&e, lang)).await,
+        Err(e) => {
+            case_with_error(
+                &app,
+                &headers,
+                &id,
+                super::status_of(&e),
+                &explain(&e, lang),
+            )
+            .await
+        }
     }
 }

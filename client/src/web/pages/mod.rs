@@ -183,14 +183,51 @@ fn lang_switch(lang: Lang, path: &str) -> Markup {
     }
 }
 
+/// The HTTP status of a page that shows a library error: the request's fault (4xx, the
+/// server's own status passed on), the server's or the network's (502), or this client's
+/// own home (500). Every page maps errors here, so one error has one status everywhere.
+pub fn status_of(e: &ClientError) -> StatusCode {
+    use ClientError::*;
+    match e {
+        Api { status, .. } if (400..500).contains(status) => {
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+        Api { .. }
+        | Network(_)
+        | BadResponse(_)
+        | Verification(_)
+        | Audit(_)
+        | KeyChanged { .. } => StatusCode::BAD_GATEWAY,
+        WrongRole(_) => StatusCode::FORBIDDEN,
+        WrongPassphrase => StatusCode::UNAUTHORIZED,
+        FingerprintMismatch { .. } | WeakPassphrase | LeakGuard { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        NotAMember { .. }
+        | UnknownRecipient { .. }
+        | AmbiguousRecipient { .. }
+        | MedicalNotShared(_)
+        | ConsentRefused(_)
+        | NoConsent { .. }
+        | NothingToSend { .. }
+        | SomeNotSent { .. }
+        | BadPin(_)
+        | Invalid(_) => StatusCode::BAD_REQUEST,
+        NoHome
+        | NotInitialized(_)
+        | AlreadyInitialized(_)
+        | NotRegistered
+        | AlreadyRegistered(_)
+        | Corrupt(..)
+        | Io(..)
+        | NoPassphrase
+        | File(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// An error from the client as a sentence that says what to do.
 pub fn error_page(lang: Lang, me: Option<&AccountView>, path: &str, e: &ClientError) -> Response {
-    let status = match e {
-        ClientError::Api { .. } | ClientError::Network(_) | ClientError::BadResponse(_) => {
-            StatusCode::BAD_GATEWAY
-        }
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = status_of(e);
     let title = Text::ErrorTitle.get(lang);
     let body = html! {
         section.card.error role="alert" {

@@ -27,9 +27,8 @@ use crate::web::App;
 use crate::web::i18n::texts;
 use crate::{Client, ClientError, Home};
 
-/// The shortest passphrase the web client accepts for new keys: the keystore is all that
-/// stands between a stolen laptop and the person's keys.
-const MIN_PASSPHRASE: usize = 10;
+/// Checked here too, before the server is contacted, with the library's own rule.
+const MIN_PASSPHRASE: usize = crate::keystore::MIN_PASSPHRASE_CHARS;
 
 texts! {
     pub enum T {
@@ -348,13 +347,7 @@ pub async fn submit(
                 vault.client = Some(c);
                 vault.me = None;
             }
-            Err(e) => {
-                let status = match e {
-                    ClientError::WrongPassphrase => StatusCode::UNAUTHORIZED,
-                    _ => StatusCode::BAD_GATEWAY,
-                };
-                return refuse(status, &explain(&e, lang), false);
-            }
+            Err(e) => return refuse(super::status_of(&e), &explain(&e, lang), false),
         }
     }
     let Some(client) = vault.client.as_mut() else {
@@ -384,7 +377,7 @@ pub async fn submit(
         Err(e) if matches!(e.code(), Code::BadEnrolmentCode | Code::BadInvitation) => {
             refuse(StatusCode::UNPROCESSABLE_ENTITY, T::CodeUnknown.get(lang))
         }
-        Err(e) => refuse(StatusCode::BAD_GATEWAY, &explain(&e, lang)),
+        Err(e) => refuse(super::status_of(&e), &explain(&e, lang)),
     }
 }
 

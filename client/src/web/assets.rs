@@ -10,3 +10,14 @@ const STYLE: &str = include_str!("assets/style.css");
 pub async fn style() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
+
+const COMPOSE_JS: &str = include_str!("assets/compose.js");
+
+/// `GET /assets/compose.js`: the compose page's convenience script (the page works
+/// without it).
+pub async fn compose_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        COMPOSE_JS,
+    )
+}

@@ -181,6 +181,12 @@ fn router(app: Arc<App>) -> Router {
         .route("/welcome", get(pages::unlock::welcome))
         .route("/login", get(security::login))
         .route("/assets/style.css", get(assets::style))
+        // Compose: a message from a physician to the physicians of a case.
+        .route(
+            "/cases/{id}/compose",
+            get(pages::compose::page).post(pages::compose::submit),
+        )
+        .route("/assets/compose.js", get(assets::compose_js))
         .fallback(pages::not_found)
         // Layers run bottom-up on the way in: host, then origin, then session; the
         // headers are added to every response, refusals included.

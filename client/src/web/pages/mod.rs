@@ -7,6 +7,7 @@
 //! bidi override or invisible character reaches the page.
 
 pub mod cases;
+pub mod compose;
 pub mod home;
 pub mod lang;
 pub mod unlock;

@@ -96,26 +96,56 @@ fn refusal(r: &Refusal, lang: Lang) -> String {
 /// Why a typed value does not fit its field, as a sentence naming the field by its label.
 pub fn value_error(e: &trialog_protocol::catalogue::ValueError, lang: Lang) -> String {
     use trialog_protocol::catalogue::{MAX_TEXT_CHARS, ValueError as V, field};
-    let label = |id: &str| field(id).map_or_else(|| id.to_owned(), |f| f.label.get(lang).to_owned());
+    let label =
+        |id: &str| field(id).map_or_else(|| id.to_owned(), |f| f.label.get(lang).to_owned());
     match e {
-        V::NotText { field } | V::Empty { field } => format!("{}: {}", label(field), tr(lang,
-            "vul tekst in of laat het veld helemaal leeg.",
-            "saisissez du texte ou laissez le champ entièrement vide.",
-            "type some text or leave the field empty.")),
-        V::NotDate { field } => format!("{}: {}", label(field), tr(lang,
-            "geef een bestaande datum (jjjj-mm-dd).",
-            "donnez une date qui existe (aaaa-mm-jj).",
-            "give a date that exists (yyyy-mm-dd).")),
-        V::OutOfRange { field, min, max } => format!("{}: {} {min} {} {max}.", label(field),
-            tr(lang, "geef een getal tussen", "donnez un nombre entre", "give a number between"),
-            tr(lang, "en", "et", "and")),
-        V::NotAChoice { field, .. } => format!("{}: {}", label(field), tr(lang,
-            "kies een van de voorgestelde waarden.",
-            "choisissez une des valeurs proposées.",
-            "choose one of the values offered.")),
-        V::TooLong { field, .. } => format!("{}: {} {MAX_TEXT_CHARS} {}", label(field),
+        V::NotText { field } | V::Empty { field } => format!(
+            "{}: {}",
+            label(field),
+            tr(
+                lang,
+                "vul tekst in of laat het veld helemaal leeg.",
+                "saisissez du texte ou laissez le champ entièrement vide.",
+                "type some text or leave the field empty."
+            )
+        ),
+        V::NotDate { field } => format!(
+            "{}: {}",
+            label(field),
+            tr(
+                lang,
+                "geef een bestaande datum (jjjj-mm-dd).",
+                "donnez une date qui existe (aaaa-mm-jj).",
+                "give a date that exists (yyyy-mm-dd)."
+            )
+        ),
+        V::OutOfRange { field, min, max } => format!(
+            "{}: {} {min} {} {max}.",
+            label(field),
+            tr(
+                lang,
+                "geef een getal tussen",
+                "donnez un nombre entre",
+                "give a number between"
+            ),
+            tr(lang, "en", "et", "and")
+        ),
+        V::NotAChoice { field, .. } => format!(
+            "{}: {}",
+            label(field),
+            tr(
+                lang,
+                "kies een van de voorgestelde waarden.",
+                "choisissez une des valeurs proposées.",
+                "choose one of the values offered."
+            )
+        ),
+        V::TooLong { field, .. } => format!(
+            "{}: {} {MAX_TEXT_CHARS} {}",
+            label(field),
             tr(lang, "ten hoogste", "au plus", "at most"),
-            tr(lang, "tekens.", "caractères.", "characters.")),
+            tr(lang, "tekens.", "caractères.", "characters.")
+        ),
     }
 }
 
@@ -124,7 +154,12 @@ pub fn choice_label(value: &str, lang: Lang) -> &str {
     match value {
         "employee" => tr(lang, "werknemer", "salarié", "employee"),
         "self_employed" => tr(lang, "zelfstandige", "indépendant", "self-employed"),
-        "civil_servant" => tr(lang, "statutair ambtenaar", "agent statutaire", "civil servant"),
+        "civil_servant" => tr(
+            lang,
+            "statutair ambtenaar",
+            "agent statutaire",
+            "civil servant",
+        ),
         "job_seeker" => tr(lang, "werkzoekende", "demandeur d'emploi", "job-seeker"),
         other => other,
     }

@@ -161,8 +161,14 @@ mod tests {
     #[test]
     fn form_values_follow_the_field_type() {
         let f = |id: &str| FieldId::parse(id).unwrap();
-        assert_eq!(form_value(f("capacity.hours_per_week"), " 12 ").unwrap(), Some(Value::from(12)));
-        assert_eq!(form_value(f("capacity.hours_per_day"), "3,5").unwrap(), Some(Value::from(3.5)));
+        assert_eq!(
+            form_value(f("capacity.hours_per_week"), " 12 ").unwrap(),
+            Some(Value::from(12))
+        );
+        assert_eq!(
+            form_value(f("capacity.hours_per_day"), "3,5").unwrap(),
+            Some(Value::from(3.5))
+        );
         assert!(form_value(f("capacity.hours_per_week"), "twelve").is_err());
         assert!(form_value(f("capacity.hours_per_week"), "400").is_err());
         assert!(form_value(f("review.next_date"), "2027-02-30").is_err());

@@ -247,11 +247,9 @@ impl Client {
         fields: &[FieldId],
     ) -> Result<Decided, ClientError> {
         let case = self.case(case_id).await?;
-        let (view, keys) = case
-            .physician(to)
-            .ok_or_else(|| ClientError::NotAMember {
-                account: to.to_string(),
-            })?;
+        let (view, keys) = case.physician(to).ok_or_else(|| ClientError::NotAMember {
+            account: to.to_string(),
+        })?;
         let recipient_name = view.name.clone();
         let me = self.account()?.clone();
         let now = now();

@@ -13,7 +13,11 @@ use super::*;
 /// The patient's consents of these tests: the functional fields to both work-side
 /// physicians, the diagnosis shared medically with the advising physician only.
 async fn consents(w: &mut World) {
-    let (case, occ, adv) = (w.case.clone(), w.occupational_id.clone(), w.advising_id.clone());
+    let (case, occ, adv) = (
+        w.case.clone(),
+        w.occupational_id.clone(),
+        w.advising_id.clone(),
+    );
     grant(&mut w.patient, &case, &occ, FUNCTIONAL, &[]).await;
     let mut with_diagnosis = FUNCTIONAL.to_vec();
     with_diagnosis.push("medical.diagnosis");
@@ -59,7 +63,10 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
         );
         // A field the patient allowed neither: disabled, with the reason per physician.
         let emotional = b.find(Locator::Id("f-limits-emotional")).await?;
-        assert!(!emotional.is_enabled().await?, "limits.emotional is enabled");
+        assert!(
+            !emotional.is_enabled().await?,
+            "limits.emotional is enabled"
+        );
         let note = b
             .find(Locator::Id("f-limits-emotional-note"))
             .await?
@@ -79,7 +86,9 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
             .await?;
         assert!(
             note.contains("Goes only to Dr. Marie Dubois")
-                && note.contains("Dr. Luc Janssens: medical field the patient did not share medically"),
+                && note.contains(
+                    "Dr. Luc Janssens: medical field the patient did not share medically"
+                ),
             "{note}"
         );
         // Fill in the bilan, with a diagnosis word in a functional field.
@@ -108,7 +117,9 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
             .text()
             .await?;
         assert!(
-            finding.contains("Leak guard") && finding.contains("Fatigue") && finding.contains("carcinoma"),
+            finding.contains("Leak guard")
+                && finding.contains("Fatigue")
+                && finding.contains("carcinoma"),
             "{finding}"
         );
         // What was typed is still there after the check.
@@ -228,25 +239,46 @@ async fn web_compose_refuses_bad_input_with_a_sentence() {
     let r = ui.get(&format!("{page}?kind=bilan"), &cookie).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = text(r).await;
-    assert!(body.contains(&format!(r#"value="{occ}" checked"#)), "{body}");
+    assert!(
+        body.contains(&format!(r#"value="{occ}" checked"#)),
+        "{body}"
+    );
     assert!(body.contains("Workable hours per week"));
     // Recipients by role or RIZIV/INAMI number work as on the command line.
-    let r = ui.get(&format!("{page}?kind=bilan&to=advising"), &cookie).await;
+    let r = ui
+        .get(&format!("{page}?kind=bilan&to=advising"), &cookie)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = text(r).await;
-    assert!(body.contains(&format!(r#"value="{adv}" checked"#)), "{body}");
-    assert!(!body.contains(&format!(r#"value="{occ}" checked"#)), "{body}");
+    assert!(
+        body.contains(&format!(r#"value="{adv}" checked"#)),
+        "{body}"
+    );
+    assert!(
+        !body.contains(&format!(r#"value="{occ}" checked"#)),
+        "{body}"
+    );
 
     // Unknown recipient.
-    let r = ui.get(&format!("{page}?kind=bilan&to=nobody"), &cookie).await;
+    let r = ui
+        .get(&format!("{page}?kind=bilan&to=nobody"), &cookie)
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(text(r).await.contains("No physician of this case answers to"));
+    assert!(
+        text(r)
+            .await
+            .contains("No physician of this case answers to")
+    );
     // A physician outside the case.
     let r = ui
         .get(&format!("{page}?kind=bilan&to={outsider_id}"), &cookie)
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(text(r).await.contains("not an active physician of this case"));
+    assert!(
+        text(r)
+            .await
+            .contains("not an active physician of this case")
+    );
     // A kind the treating physician may not send, and a kind that does not exist.
     let r = ui.get(&format!("{page}?kind=feedback"), &cookie).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -260,14 +292,22 @@ async fn web_compose_refuses_bad_input_with_a_sentence() {
     // An unknown field id, and a field the kind does not carry.
     for (name, says) in [
         ("value.limits.nope", "not in Trialog's list"),
-        ("value.decision.progressive_resumption", "not part of this kind"),
+        (
+            "value.decision.progressive_resumption",
+            "not part of this kind",
+        ),
     ] {
         let r = ui
             .post(
                 &page,
                 &cookie,
                 Some(&own),
-                &[("kind", "bilan"), ("to", &occ), (name, "x"), ("action", "check")],
+                &[
+                    ("kind", "bilan"),
+                    ("to", &occ),
+                    (name, "x"),
+                    ("action", "check"),
+                ],
             )
             .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");
@@ -275,7 +315,12 @@ async fn web_compose_refuses_bad_input_with_a_sentence() {
     }
     // An unknown action; a body that is not UTF-8.
     let r = ui
-        .post(&page, &cookie, Some(&own), &[("kind", "bilan"), ("action", "explode")])
+        .post(
+            &page,
+            &cookie,
+            Some(&own),
+            &[("kind", "bilan"), ("action", "explode")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = ui
@@ -336,14 +381,23 @@ async fn web_compose_refuses_bad_input_with_a_sentence() {
             &page,
             &cookie,
             Some(&own),
-            &[("kind", "bilan"), ("value.limits.fatigue", "ok"), ("action", "send")],
+            &[
+                ("kind", "bilan"),
+                ("value.limits.fatigue", "ok"),
+                ("action", "send"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(r).await.contains("Choose at least one recipient"));
     // A POST without this server's Origin is refused before the page (CSRF).
     let r = ui
-        .post(&page, &cookie, None, &[("kind", "bilan"), ("to", &occ), ("action", "send")])
+        .post(
+            &page,
+            &cookie,
+            None,
+            &[("kind", "bilan"), ("to", &occ), ("action", "send")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
@@ -394,7 +448,10 @@ async fn web_compose_reply_from_the_work_side_in_french() {
     assert_eq!(r.status(), StatusCode::OK);
     let body = text(r).await;
     assert!(body.contains("Nouveau message"), "{body}");
-    assert!(body.contains(&format!(r#"value="{treating}" checked"#)), "{body}");
+    assert!(
+        body.contains(&format!(r#"value="{treating}" checked"#)),
+        "{body}"
+    );
     // Feedback and request are the work side's kinds; a bilan is not.
     assert!(body.contains(r#"value="feedback" checked"#) && body.contains(r#"value="request""#));
     assert!(!body.contains(r#"value="bilan""#));
@@ -403,6 +460,8 @@ async fn web_compose_reply_from_the_work_side_in_french() {
         body.contains("Le patient n'a donné aucun consentement pour"),
         "{body}"
     );
-    let r = ui.get(&format!("/cases/{case}/compose?kind=bilan"), &cookie).await;
+    let r = ui
+        .get(&format!("/cases/{case}/compose?kind=bilan"), &cookie)
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

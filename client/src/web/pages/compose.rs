@@ -324,9 +324,7 @@ impl Recipient {
         name_of(&self.view, lang)
     }
     fn gets(&self, f: FieldId) -> bool {
-        self.coverage
-            .as_ref()
-            .is_ok_and(|d| d.allowed.contains(&f))
+        self.coverage.as_ref().is_ok_and(|d| d.allowed.contains(&f))
     }
     /// Why `f` would not go to this recipient, in words.
     fn why_not(&self, f: FieldId, lang: Lang) -> String {
@@ -500,19 +498,18 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
             let account = match case.resolve(to) {
                 Ok(a) => a,
                 Err(e) => {
-                    return bad(StatusCode::BAD_REQUEST, Some(&case_id), &[explain(&e, lang)]);
+                    return bad(
+                        StatusCode::BAD_REQUEST,
+                        Some(&case_id),
+                        &[explain(&e, lang)],
+                    );
                 }
             };
             if !candidates.iter().any(|c| c.account == account) {
                 let line = if case.physician(&account).is_some() {
                     format!("{} {}", T::CannotReceive.get(lang), safe(to))
                 } else {
-                    explain(
-                        &ClientError::NotAMember {
-                            account: safe(to),
-                        },
-                        lang,
-                    )
+                    explain(&ClientError::NotAMember { account: safe(to) }, lang)
                 };
                 return bad(StatusCode::BAD_REQUEST, Some(&case_id), &[line]);
             }
@@ -649,7 +646,10 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
                 page_with(lang, &me, &path, &form, &shown, status, Some(outcome))
             } else {
                 let body = html! { (outcome) };
-                (status, layout(lang, Some(&me), &path, T::SentTitle.get(lang), body))
+                (
+                    status,
+                    layout(lang, Some(&me), &path, T::SentTitle.get(lang), body),
+                )
                     .into_response()
             }
         }

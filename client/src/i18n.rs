@@ -165,12 +165,38 @@ pub fn choice_label(value: &str, lang: Lang) -> &str {
     }
 }
 
-/// A sentence a person can act on, for any error.
 /// One finding of the leak guard: the field, the term and where the term comes from.
 pub fn leak_hit(h: &LeakHit, lang: Lang) -> String {
-    let why = match &h.source {
+    format!(
+        "{}: \"{}\" ({})",
+        h.field,
+        h.term,
+        leak_source(&h.source, lang, |f| f.to_string())
+    )
+}
+
+/// A finding without its field, for a page that shows it beside the field: the term and
+/// where it comes from, a medical field named by its label (`"carcinoma" (oncology term)`).
+pub fn leak_term(h: &LeakHit, lang: Lang) -> String {
+    format!(
+        "\"{}\" ({})",
+        h.term,
+        leak_source(&h.source, lang, |f| f.def().label.get(lang).to_owned())
+    )
+}
+
+fn leak_source(
+    source: &LeakSource,
+    lang: Lang,
+    field: impl Fn(trialog_protocol::FieldId) -> String,
+) -> String {
+    match source {
         LeakSource::MedicalField(f) => {
-            format!("{} {f}", tr(lang, "komt uit", "vient de", "comes from"))
+            format!(
+                "{} {}",
+                tr(lang, "komt uit", "vient de", "comes from"),
+                field(*f)
+            )
         }
         LeakSource::OncologyTerm => tr(
             lang,
@@ -193,10 +219,10 @@ pub fn leak_hit(h: &LeakHit, lang: Lang) -> String {
             "comes from the case label",
         )
         .into(),
-    };
-    format!("{}: \"{}\" ({why})", h.field, h.term)
+    }
 }
 
+/// A sentence a person can act on, for any error.
 pub fn explain(e: &ClientError, lang: Lang) -> String {
     match e {
         ClientError::NotInitialized(dir) => format!("{} ({})", tr(lang,

@@ -117,9 +117,7 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
             .text()
             .await?;
         assert!(
-            finding.contains("Leak guard")
-                && finding.contains("Fatigue")
-                && finding.contains("carcinoma"),
+            finding.contains(r#"Leak guard: Fatigue: "carcinoma" (comes from Diagnosis)"#),
             "{finding}"
         );
         // What was typed is still there after the check.

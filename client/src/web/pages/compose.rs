@@ -22,7 +22,7 @@ use trialog_protocol::leak_guard::LeakHit;
 use trialog_protocol::{AccountId, CaseId, FieldId, Lang, MessageKind};
 
 use super::{Failure, layout, name_of, riziv, safe, unlocked};
-use crate::i18n::{choice_label, explain, leak_hit, strip_reason, value_error};
+use crate::i18n::{choice_label, explain, leak_term, strip_reason, value_error};
 use crate::message_file::form_value;
 use crate::web::App;
 use crate::web::i18n::{Text, texts};
@@ -304,6 +304,14 @@ fn class_label(class: FieldClass, lang: Lang) -> &'static str {
         FieldClass::Functional => T::ClassFunctional.get(lang),
         FieldClass::Administrative => T::ClassAdministrative.get(lang),
         FieldClass::Medical => T::ClassMedical.get(lang),
+    }
+}
+
+/// ": ", or " : " as French writes it.
+fn colon(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => "\u{a0}: ",
+        Lang::Nl | Lang::En => ": ",
     }
 }
 
@@ -694,12 +702,12 @@ fn sent_report(
                         Ok(rep) => {
                             li.status-ok {
                                 strong { (T::SentTo.get(lang)) " " (r.name(lang)) }
-                                " (" (r.view.role.label(lang)) "): "
-                                (rep.sent.len()) " " (T::Fields.get(lang)) ": "
+                                " (" (r.view.role.label(lang)) ")" (colon(lang))
+                                (rep.sent.len()) " " (T::Fields.get(lang)) (colon(lang))
                                 (rep.sent.iter().map(|f| f.def().label.get(lang)).collect::<Vec<_>>().join(", "))
                                 @if !rep.stripped.is_empty() {
                                     br;
-                                    span.help { (T::Stripped.get(lang)) ": "
+                                    span.help { (T::Stripped.get(lang)) (colon(lang))
                                         (rep.stripped.iter().map(|s| format!("{} ({})", s.field.def().label.get(lang), strip_reason(s.reason, lang))).collect::<Vec<_>>().join("; ")) }
                                 }
                                 @if !rep.leak_guard_overridden.is_empty() {
@@ -710,7 +718,7 @@ fn sent_report(
                         Err(e) => {
                             li.refused {
                                 strong { (T::NotSentTo.get(lang)) " " (r.name(lang)) }
-                                " (" (r.view.role.label(lang)) "): "
+                                " (" (r.view.role.label(lang)) ")" (colon(lang))
                                 (safe(&explain(e, lang)))
                             }
                         }
@@ -736,7 +744,7 @@ fn field_note(f: FieldId, form: &FormState<'_>, lang: Lang) -> (bool, Markup) {
     let missing: Vec<&Recipient> = rs.iter().filter(|r| !r.gets(f)).collect();
     let reasons = |list: &[&Recipient]| {
         list.iter()
-            .map(|r| format!("{}: {}", r.name(lang), r.why_not(f, lang)))
+            .map(|r| format!("{}{}{}", r.name(lang), colon(lang), r.why_not(f, lang)))
             .collect::<Vec<_>>()
             .join("; ")
     };
@@ -815,8 +823,8 @@ fn field_markup(f: FieldId, form: &FormState<'_>, shown: &Shown, lang: Lang) -> 
                 @if let Some(hits) = findings {
                     @for h in hits {
                         p.leak role="alert" {
-                            strong { (T::LeakGuard.get(lang)) ": " }
-                            (def.label.get(lang)) " — " (safe(&leak_hit(h, lang)))
+                            strong { (T::LeakGuard.get(lang)) (colon(lang)) }
+                            (def.label.get(lang)) (colon(lang)) (safe(&leak_term(h, lang)))
                         }
                     }
                 }
@@ -847,7 +855,7 @@ fn page_with(
         @if let Some(b) = before { (b) }
         section.card.compose aria-labelledby="compose-title" {
             h1 #compose-title { (T::Title.get(lang)) }
-            p.help { (Text::Case.get(lang)) ": " a href={ "/cases/" (case_id) } { (case_name) } }
+            p.help { (Text::Case.get(lang)) (colon(lang)) a href={ "/cases/" (case_id) } { (case_name) } }
             p { (T::Intro.get(lang)) }
             @if !shown.notices.is_empty() {
                 div.card.error #notices role="alert" {
@@ -856,11 +864,11 @@ fn page_with(
             }
             @if any_findings {
                 div.card.warning #leak-summary role="alert" {
-                    p { strong { (T::LeakGuard.get(lang)) ": " } (T::LeakIntro.get(lang)) }
+                    p { strong { (T::LeakGuard.get(lang)) (colon(lang)) } (T::LeakIntro.get(lang)) }
                     ul {
                         @for hits in shown.findings.values() {
                             @for h in hits {
-                                li { a href={ "#" (input_id(h.field)) } { (h.field.def().label.get(lang)) } ": " (safe(&leak_hit(h, lang))) }
+                                li { a href={ "#" (input_id(h.field)) } { (h.field.def().label.get(lang)) } (colon(lang)) (safe(&leak_term(h, lang))) }
                             }
                         }
                     }
@@ -910,7 +918,7 @@ fn page_with(
                     }
                 } @else {
                     input type="hidden" name="kind" value=(form.kind.as_str());
-                    p { (T::Kind.get(lang)) ": " strong { (kind_label(form.kind, lang)) } }
+                    p { (T::Kind.get(lang)) (colon(lang)) strong { (kind_label(form.kind, lang)) } }
                 }
                 p { button.quiet #apply type="submit" name="action" value="show" { (T::Apply.get(lang)) } }
                 @for class in [FieldClass::Functional, FieldClass::Administrative, FieldClass::Medical] {
@@ -960,12 +968,12 @@ fn page_with(
                                     h4 { (T::Stripped.get(lang)) }
                                     ul {
                                         @for s in &p.stripped {
-                                            li { (s.field.def().label.get(lang)) ": " (strip_reason(s.reason, lang)) }
+                                            li { (s.field.def().label.get(lang)) (colon(lang)) (strip_reason(s.reason, lang)) }
                                         }
                                     }
                                 }
                                 @for h in &p.leak_guard {
-                                    p.leak { strong { (T::LeakGuard.get(lang)) ": " } (safe(&leak_hit(h, lang))) }
+                                    p.leak { strong { (T::LeakGuard.get(lang)) (colon(lang)) } (h.field.def().label.get(lang)) (colon(lang)) (safe(&leak_term(h, lang))) }
                                 }
                             }
                             Err(e) => { p.not-sent { (safe(e)) } }

@@ -162,10 +162,10 @@ texts! {
             "Ce formulaire contient un champ absent de la liste de Trialog :",
             "This form holds a field that is not in Trialog's list:",
         ),
-        FieldNotForKind => (
-            "Dit veld hoort niet bij dit soort bericht:",
-            "Ce champ ne fait pas partie de ce type de message :",
-            "This field is not part of this kind of message:",
+        FieldsAside => (
+            "Apart gehouden, want ze horen niet bij dit soort bericht (ze komen terug als u weer de vorige soort kiest):",
+            "Mis de côté, car ils ne font pas partie de ce type de message (ils reviennent si vous choisissez à nouveau le type précédent) :",
+            "Kept aside, as they are not part of this kind of message (they come back if you choose the previous kind again):",
         ),
         CannotReceive => (
             "Deze arts kan dit soort bericht niet van u ontvangen:",
@@ -304,6 +304,14 @@ fn class_label(class: FieldClass, lang: Lang) -> &'static str {
         FieldClass::Functional => T::ClassFunctional.get(lang),
         FieldClass::Administrative => T::ClassAdministrative.get(lang),
         FieldClass::Medical => T::ClassMedical.get(lang),
+    }
+}
+
+/// A typed value as the recipient will read it: a choice by its name.
+fn shown_value(f: FieldId, typed: &str, lang: Lang) -> String {
+    match f.def().value {
+        ValueType::Choice(_) => choice_label(typed.trim(), lang).to_owned(),
+        _ => typed.trim().to_owned(),
     }
 }
 
@@ -458,8 +466,10 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
             }
         },
     };
-    // Values: every name must be a catalogue field the kind carries.
+    // Values: every name must be a catalogue field. Those the kind does not carry (typed
+    // before the kind was switched) are kept aside in the form, never sent.
     let mut typed: Vec<(FieldId, String)> = Vec::new();
+    let mut aside: Vec<(FieldId, String)> = Vec::new();
     for (name, v) in &input.values {
         let Ok(f) = FieldId::parse(name) else {
             return bad(
@@ -468,20 +478,15 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
                 &[format!("{} {}", T::UnknownField.get(lang), safe(name))],
             );
         };
-        if !f.def().kinds.contains(&kind) {
-            return bad(
-                StatusCode::BAD_REQUEST,
-                Some(&case_id),
-                &[format!(
-                    "{} {} ({})",
-                    T::FieldNotForKind.get(lang),
-                    f.def().label.get(lang),
-                    kind_label(kind, lang)
-                )],
-            );
-        }
-        typed.retain(|(g, _)| *g != f);
-        typed.push((f, v.clone()));
+        let list = if f.def().kinds.contains(&kind) {
+            &mut typed
+        } else if v.trim().is_empty() {
+            continue;
+        } else {
+            &mut aside
+        };
+        list.retain(|(g, _)| *g != f);
+        list.push((f, v.clone()));
     }
     let case = match client.case(&case_id).await {
         Ok(c) => c,
@@ -556,6 +561,7 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
         candidates: &candidates,
         recipients: &recipients,
         typed: &typed,
+        aside: &aside,
         override_leak_guard: input.override_leak_guard,
     };
     if action == Action::Show {
@@ -672,6 +678,8 @@ struct FormState<'a> {
     candidates: &'a [AccountView],
     recipients: &'a [Recipient],
     typed: &'a [(FieldId, String)],
+    /// Values of fields the kind does not carry, carried along unsent.
+    aside: &'a [(FieldId, String)],
     override_leak_guard: bool,
 }
 
@@ -815,6 +823,11 @@ fn field_markup(f: FieldId, form: &FormState<'_>, shown: &Shown, lang: Lang) -> 
                     }
                 }
             }
+            @if !enabled && !value.is_empty() {
+                // A disabled input is not submitted: what was typed rides along, so that
+                // choosing another recipient loses nothing (the library strips it).
+                input type="hidden" name=(name) value=(value);
+            }
             p.note id={ (id) "-note" } { (note) }
             div.findings id={ (id) "-findings" } data-findings=(id) {
                 @if let Some(e) = error {
@@ -920,6 +933,15 @@ fn page_with(
                     input type="hidden" name="kind" value=(form.kind.as_str());
                     p { (T::Kind.get(lang)) (colon(lang)) strong { (kind_label(form.kind, lang)) } }
                 }
+                @if !form.aside.is_empty() {
+                    p.help #aside {
+                        (T::FieldsAside.get(lang)) " "
+                        (form.aside.iter().map(|(f, _)| f.def().label.get(lang)).collect::<Vec<_>>().join(", "))
+                    }
+                    @for (f, v) in form.aside {
+                        input type="hidden" name={ (VALUE) (f.as_str()) } value=(v);
+                    }
+                }
                 p { button.quiet #apply type="submit" name="action" value="show" { (T::Apply.get(lang)) } }
                 @for class in [FieldClass::Functional, FieldClass::Administrative, FieldClass::Medical] {
                     @let in_class: Vec<FieldId> = fields.iter().copied().filter(|f| f.class() == class).collect();
@@ -961,7 +983,7 @@ fn page_with(
                                 dl.facts {
                                     @for f in &p.sent {
                                         dt { (f.def().label.get(lang)) }
-                                        dd { (form.typed(*f)) }
+                                        dd { (shown_value(*f, form.typed(*f), lang)) }
                                     }
                                 }
                                 @if !p.stripped.is_empty() {

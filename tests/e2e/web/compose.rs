@@ -168,6 +168,7 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
             sent.contains("Sent to Dr. Luc Janssens") && sent.contains("Sent to Dr. Marie Dubois"),
             "{sent}"
         );
+        assert!(sent.starts_with("Message sent"), "{sent}");
         assert!(!sent.contains("Not sent"), "{sent}");
         b.find(Locator::LinkText("Back to the case")).await?;
         Ok::<(), fantoccini::error::CmdError>(())

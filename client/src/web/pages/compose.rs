@@ -125,7 +125,12 @@ texts! {
             "Rien n'a été envoyé : le garde-fou a trouvé quelque chose. Modifiez le texte ou cochez « Envoyer quand même ».",
             "Nothing was sent: the leak guard found something. Edit the text or tick 'Send anyway'.",
         ),
-        SentTitle => ("Verzonden", "Envoi", "Sending"),
+        SentTitle => ("Bericht verstuurd", "Message envoyé", "Message sent"),
+        PartlySentTitle => (
+            "Niet alles is verstuurd",
+            "Tout n'a pas été envoyé",
+            "Not everything was sent",
+        ),
         SentTo => ("Verstuurd naar", "Envoyé à", "Sent to"),
         NotSentTo => ("Niet verstuurd naar", "Pas envoyé à", "Not sent to"),
         Fields => ("velden", "champs", "fields"),
@@ -703,7 +708,13 @@ fn sent_report(
 ) -> Markup {
     html! {
         section.card.sent aria-labelledby="sent" role="status" {
-            h1 #sent { (T::SentTitle.get(lang)) }
+            h1 #sent {
+                @if results.iter().all(|(_, r)| r.is_ok()) {
+                    (T::SentTitle.get(lang))
+                } @else {
+                    (T::PartlySentTitle.get(lang))
+                }
+            }
             ul.outcomes {
                 @for (r, res) in results {
                     @match res {

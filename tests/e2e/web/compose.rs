@@ -5,6 +5,7 @@
 
 use fantoccini::Locator;
 use reqwest::StatusCode;
+use std::time::Duration;
 use trialog_e2e::{FUNCTIONAL, World, grant, riziv};
 use trialog_protocol::Role;
 
@@ -472,4 +473,44 @@ async fn web_compose_reply_from_the_work_side_in_french() {
         .get(&format!("/cases/{case}/compose?kind=bilan"), &cookie)
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn web_compose_keeps_the_text_when_the_keys_lock_meanwhile() {
+    let mut w = World::new().await;
+    consents(&mut w).await;
+    let case = w.case.clone();
+    let occ = w.occupational_id.to_string();
+    let ui = start(w.treating, Duration::from_millis(400)).await;
+    let cookie = ui.login().await;
+    let page = format!("/cases/{case}/compose");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = ui
+        .post(
+            &page,
+            &cookie,
+            Some(&ui.base),
+            &[
+                ("kind", "bilan"),
+                ("to", &occ),
+                (
+                    "value.limits.fatigue",
+                    "Fatigue 6/10, worst in the afternoon",
+                ),
+                ("action", "send"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body = text(r).await;
+    assert!(body.contains("Nothing was sent"), "{body}");
+    assert!(
+        body.contains(
+            r#"name="value.limits.fatigue" value="Fatigue 6/10, worst in the afternoon""#
+        ),
+        "{body}"
+    );
+    assert!(body.contains(r#"href="/unlock""#) && body.contains("Continue writing"));
+    let mut occupational = w.occupational;
+    assert!(occupational.inbox().await.expect("inbox").is_empty());
 }

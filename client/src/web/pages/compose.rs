@@ -146,6 +146,22 @@ texts! {
         ),
         BackToCase => ("Terug naar het dossier", "Retour au dossier", "Back to the case"),
         WriteAnother => ("Nog een bericht schrijven", "Écrire un autre message", "Write another message"),
+        LockedTitle => (
+            "Uw sleutels zijn intussen vergrendeld",
+            "Vos clés ont été verrouillées entre-temps",
+            "Your keys were locked meanwhile",
+        ),
+        LockedBody => (
+            "Na een pauze vergrendelt Trialog uw sleutels. Er is niets verstuurd, en wat u typte is bewaard op deze pagina. Ontgrendel in een nieuw tabblad en klik dan hier op 'Verder schrijven'.",
+            "Après une pause, Trialog verrouille vos clés. Rien n'a été envoyé, et ce que vous avez tapé est conservé sur cette page. Déverrouillez dans un nouvel onglet, puis cliquez ici sur « Continuer la rédaction ».",
+            "After a pause Trialog locks your keys. Nothing was sent, and what you typed is kept on this page. Unlock in a new tab, then click 'Continue writing' here.",
+        ),
+        UnlockInNewTab => (
+            "Ontgrendelen in een nieuw tabblad",
+            "Déverrouiller dans un nouvel onglet",
+            "Unlock in a new tab",
+        ),
+        ContinueWriting => ("Verder schrijven", "Continuer la rédaction", "Continue writing"),
         Choose => ("— kiezen —", "— choisir —", "— choose —"),
         BadKind => (
             "Onbekende soort bericht. Kies bilan, feedback of request.",
@@ -408,6 +424,13 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
     let mut vault = app.vault.lock().await;
     let (client, me) = match unlocked(&mut vault).await {
         Ok(x) => x,
+        // Locked after a pause while the physician was writing: keep what they typed.
+        Err(Failure::Locked) if input.as_ref().is_some_and(|i| i.posted) => {
+            if let Some(i) = input {
+                return locked_page(lang, &path, &i);
+            }
+            return Failure::Locked.render(lang, None, &path);
+        }
         Err(f) => return f.render(lang, None, &path),
     };
     let bad = |status: StatusCode, case: Option<&CaseId>, lines: &[String]| {
@@ -673,6 +696,31 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
             }
         }
     }
+}
+
+/// The keys were locked (idle) when a filled-in form came in: nothing is done, and the
+/// form comes back as hidden fields with a button to continue once unlocked in another
+/// tab, so not a word typed is lost.
+fn locked_page(lang: Lang, path: &str, i: &Input) -> Response {
+    let body = html! {
+        section.card.warning role="alert" aria-labelledby="locked" {
+            h1 #locked { (T::LockedTitle.get(lang)) }
+            p { (T::LockedBody.get(lang)) }
+            p { a href="/unlock" target="_blank" rel="noopener" { (T::UnlockInNewTab.get(lang)) } }
+            form method="post" action=(path) {
+                @if let Some(k) = &i.kind { input type="hidden" name="kind" value=(k); }
+                @for t in &i.to { input type="hidden" name="to" value=(t); }
+                @for (f, v) in &i.values { input type="hidden" name={ (VALUE) (f) } value=(v); }
+                @if i.override_leak_guard { input type="hidden" name="override" value="1"; }
+                button #continue type="submit" name="action" value="show" { (T::ContinueWriting.get(lang)) }
+            }
+        }
+    };
+    (
+        StatusCode::UNAUTHORIZED,
+        layout(lang, None, path, T::LockedTitle.get(lang), body),
+    )
+        .into_response()
 }
 
 /// What the form is built from.

@@ -37,6 +37,7 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
     let mut w = World::new().await;
     consents(&mut w).await;
     let case = w.case.clone();
+    let occ = w.occupational_id.to_string();
     let ui = start(w.treating, LONG).await;
     let session = Browser::start().await;
     let b = &session.client;
@@ -92,6 +93,21 @@ async fn web_compose_bilan_in_chromium_to_both_work_side_physicians() {
                 ),
             "{note}"
         );
+        // Unticking a recipient applies at once (the page's small script; the "Apply"
+        // button does the same without it): the diagnosis then goes to everyone chosen.
+        let luc = format!(r#"input[name="to"][value="{occ}"]"#);
+        b.find(Locator::Css(&luc)).await?.click().await?;
+        b.wait()
+            .for_element(Locator::XPath(
+                "//p[@id='f-medical-diagnosis-note'][starts-with(normalize-space(.), 'Goes to Dr. Marie Dubois.')]",
+            ))
+            .await?;
+        b.find(Locator::Css(&luc)).await?.click().await?;
+        b.wait()
+            .for_element(Locator::XPath(
+                "//p[@id='f-medical-diagnosis-note'][contains(., 'Goes only to Dr. Marie Dubois')]",
+            ))
+            .await?;
         // Fill in the bilan, with a diagnosis word in a functional field.
         let fill = |id: &'static str, text: &'static str| async move {
             let e = b.find(Locator::Id(id)).await?;

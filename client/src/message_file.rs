@@ -102,7 +102,6 @@ pub fn form_value(
             })?;
             // Whole numbers stay integers, as in a message file (`12`, not `12.0`).
             if n.fract() == 0.0 && n.abs() < 1e15 {
-                #[allow(clippy::cast_possible_truncation)]
                 Value::from(n as i64)
             } else {
                 Value::from(n)

@@ -296,9 +296,16 @@ async fn web_compose_refuses_bad_input_with_a_sentence() {
             .contains("not an active physician of this case")
     );
     // A kind the treating physician may not send, and a kind that does not exist.
-    let r = ui.get(&format!("{page}?kind=feedback"), &cookie).await;
+    let r = ui
+        .get(&format!("{page}?kind=feedback&to={occ}"), &cookie)
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(text(r).await.contains("Your role cannot send this kind"));
+    let body = text(r).await;
+    assert!(body.contains("Your role cannot send this kind"));
+    assert!(
+        body.contains(&format!(r#"href="{page}?kind=bilan&amp;to={occ}""#)),
+        "{body}"
+    );
     let r = ui.get(&format!("{page}?kind=letter"), &cookie).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(text(r).await.contains("Unknown kind of message"));

@@ -162,6 +162,7 @@ texts! {
             "Unlock in a new tab",
         ),
         ContinueWriting => ("Verder schrijven", "Continuer la rédaction", "Continue writing"),
+        WriteInstead => ("Schrijf in de plaats:", "Écrire plutôt\u{a0}:", "Write instead:"),
         Choose => ("— kiezen —", "— choisir —", "— choose —"),
         BadKind => (
             "Onbekende soort bericht. Kies bilan, feedback of request.",
@@ -479,11 +480,26 @@ async fn compose(app: &App, lang: Lang, id: &str, input: Option<Input>) -> Respo
         Some(k) => match k.parse::<MessageKind>() {
             Ok(k) if sendable.contains(&k) => k,
             Ok(_) => {
-                return bad(
-                    StatusCode::FORBIDDEN,
-                    Some(&case_id),
-                    &[T::KindNotForRole.get(lang).to_owned()],
-                );
+                // The way on: the same recipients (those named by account id, which need no
+                // escaping), with a kind this role sends.
+                let mut href = format!("/cases/{case_id}/compose?kind={first_kind}");
+                for a in input
+                    .to
+                    .iter()
+                    .filter_map(|t| AccountId::parse(t.trim()).ok())
+                {
+                    href.push_str(&format!("&to={a}"));
+                }
+                let body = html! {
+                    section.card.error role="alert" {
+                        h1 { (Text::ErrorTitle.get(lang)) }
+                        p { (T::KindNotForRole.get(lang)) }
+                        p { a #instead href=(href) { (T::WriteInstead.get(lang)) " " (kind_label(first_kind, lang)) } }
+                        p { a href={ "/cases/" (case_id) } { (T::BackToCase.get(lang)) } }
+                    }
+                };
+                let page = layout(lang, Some(&me), &path, Text::ErrorTitle.get(lang), body);
+                return (StatusCode::FORBIDDEN, page).into_response();
             }
             Err(_) => {
                 return bad(

@@ -174,12 +174,110 @@ fn refusal(r: &Refusal, lang: Lang) -> String {
     }
 }
 
-/// A sentence a person can act on, for any error.
+/// Why a typed value does not fit its field, as a sentence naming the field by its label.
+pub fn value_error(e: &trialog_protocol::catalogue::ValueError, lang: Lang) -> String {
+    use trialog_protocol::catalogue::{MAX_TEXT_CHARS, ValueError as V, field};
+    let label =
+        |id: &str| field(id).map_or_else(|| id.to_owned(), |f| f.label.get(lang).to_owned());
+    match e {
+        V::NotText { field } | V::Empty { field } => format!(
+            "{}: {}",
+            label(field),
+            tr(
+                lang,
+                "vul tekst in of laat het veld helemaal leeg.",
+                "saisissez du texte ou laissez le champ entièrement vide.",
+                "type some text or leave the field empty."
+            )
+        ),
+        V::NotDate { field } => format!(
+            "{}: {}",
+            label(field),
+            tr(
+                lang,
+                "geef een bestaande datum (jjjj-mm-dd).",
+                "donnez une date qui existe (aaaa-mm-jj).",
+                "give a date that exists (yyyy-mm-dd)."
+            )
+        ),
+        V::OutOfRange { field, min, max } => format!(
+            "{}: {} {min} {} {max}.",
+            label(field),
+            tr(
+                lang,
+                "geef een getal tussen",
+                "donnez un nombre entre",
+                "give a number between"
+            ),
+            tr(lang, "en", "et", "and")
+        ),
+        V::NotAChoice { field, .. } => format!(
+            "{}: {}",
+            label(field),
+            tr(
+                lang,
+                "kies een van de voorgestelde waarden.",
+                "choisissez une des valeurs proposées.",
+                "choose one of the values offered."
+            )
+        ),
+        V::TooLong { field, .. } => format!(
+            "{}: {} {MAX_TEXT_CHARS} {}",
+            label(field),
+            tr(lang, "ten hoogste", "au plus", "at most"),
+            tr(lang, "tekens.", "caractères.", "characters.")
+        ),
+    }
+}
+
+/// A value of a choice field (`employment.status`) as people say it.
+pub fn choice_label(value: &str, lang: Lang) -> &str {
+    match value {
+        "employee" => tr(lang, "werknemer", "salarié", "employee"),
+        "self_employed" => tr(lang, "zelfstandige", "indépendant", "self-employed"),
+        "civil_servant" => tr(
+            lang,
+            "statutair ambtenaar",
+            "agent statutaire",
+            "civil servant",
+        ),
+        "job_seeker" => tr(lang, "werkzoekende", "demandeur d'emploi", "job-seeker"),
+        other => other,
+    }
+}
+
 /// One finding of the leak guard: the field, the term and where the term comes from.
 pub fn leak_hit(h: &LeakHit, lang: Lang) -> String {
-    let why = match &h.source {
+    format!(
+        "{}: \"{}\" ({})",
+        h.field,
+        h.term,
+        leak_source(&h.source, lang, |f| f.to_string())
+    )
+}
+
+/// A finding without its field, for a page that shows it beside the field: the term and
+/// where it comes from, a medical field named by its label (`"carcinoma" (oncology term)`).
+pub fn leak_term(h: &LeakHit, lang: Lang) -> String {
+    format!(
+        "\"{}\" ({})",
+        h.term,
+        leak_source(&h.source, lang, |f| f.def().label.get(lang).to_owned())
+    )
+}
+
+fn leak_source(
+    source: &LeakSource,
+    lang: Lang,
+    field: impl Fn(trialog_protocol::FieldId) -> String,
+) -> String {
+    match source {
         LeakSource::MedicalField(f) => {
-            format!("{} {f}", tr(lang, "komt uit", "vient de", "comes from"))
+            format!(
+                "{} {}",
+                tr(lang, "komt uit", "vient de", "comes from"),
+                field(*f)
+            )
         }
         LeakSource::OncologyTerm => tr(
             lang,
@@ -202,10 +300,10 @@ pub fn leak_hit(h: &LeakHit, lang: Lang) -> String {
             "comes from the case label",
         )
         .into(),
-    };
-    format!("{}: \"{}\" ({why})", h.field, h.term)
+    }
 }
 
+/// A sentence a person can act on, for any error.
 pub fn explain(e: &ClientError, lang: Lang) -> String {
     match e {
         ClientError::NotInitialized(dir) => format!("{} ({})", tr(lang,
@@ -225,12 +323,6 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
             "Cette action est réservée au compte du",
             "Only this account can do this:"),
             role.parse::<trialog_protocol::Role>().map(|r| r.label(lang)).unwrap_or(role)),
-        ClientError::NotAMember { account } => format!("{} ({account}). {}",
-            tr(lang, "Deze persoon is geen arts van dit dossier", "Cette personne n'est pas médecin de ce dossier", "This person is not a physician of this case"),
-            tr(lang,
-                "Kies een arts uit de lijst van het dossier.",
-                "Choisissez un médecin dans la liste du dossier.",
-                "Choose a physician from the case's list.")),
         ClientError::UnknownRecipient { to } => format!("{} `{to}`. {}",
             tr(lang, "Geen arts van dit dossier beantwoordt aan", "Aucun médecin de ce dossier ne répond à", "No physician of this case answers to"),
             tr(lang,
@@ -249,6 +341,11 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
                 "ontvangers kregen niets (zie hierboven); de andere berichten zijn verstuurd.",
                 "destinataires n'ont rien reçu (voir ci-dessus) ; les autres messages sont partis.",
                 "recipients got nothing (see above); the other messages were sent.")),
+        ClientError::NotAMember { account } => format!("{account}: {}",
+            tr(lang,
+                "geen actieve arts van dit dossier. Kies een arts uit de lijst van het dossier.",
+                "n'est pas un médecin actif de ce dossier. Choisissez un médecin dans la liste du dossier.",
+                "not an active physician of this case. Choose a physician from the case's list.")),
         ClientError::NoConsent { recipient } => format!("{} {recipient}. {}",
             tr(lang, "De patiënt gaf nog geen toestemming voor", "Le patient n'a donné aucun consentement pour", "The patient has given no consent for"),
             tr(lang, "Vraag de patiënt om er een te geven (trialog consent grant).", "Demandez au patient d'en donner un (trialog consent grant).", "Ask the patient to grant one (trialog consent grant).")),

@@ -79,6 +79,40 @@ fn flatten(
     }
 }
 
+/// A value typed into a form (the web client's compose page) as the field's value:
+/// `None` when left empty; a number may use a decimal comma, as written in Belgium; a date
+/// is `YYYY-MM-DD` (what a date input sends). Checked like a message file's values.
+pub fn form_value(
+    field: FieldId,
+    typed: &str,
+) -> Result<Option<Value>, trialog_protocol::catalogue::ValueError> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    let def = field.def();
+    let value = match def.value {
+        ValueType::Number { min, max } => {
+            let n: f64 = typed.replace(',', ".").parse().map_err(|_| {
+                trialog_protocol::catalogue::ValueError::OutOfRange {
+                    field: def.id,
+                    min,
+                    max,
+                }
+            })?;
+            // Whole numbers stay integers, as in a message file (`12`, not `12.0`).
+            if n.fract() == 0.0 && n.abs() < 1e15 {
+                Value::from(n as i64)
+            } else {
+                Value::from(n)
+            }
+        }
+        ValueType::Text | ValueType::Date | ValueType::Choice(_) => Value::String(typed.to_owned()),
+    };
+    def.check_value(&value)?;
+    Ok(Some(value))
+}
+
 /// A commented TOML template of every field `kind` can carry, labelled in `lang`.
 pub fn template(kind: MessageKind, lang: Lang) -> String {
     let (title, intro, medical_note) = match lang {
@@ -122,6 +156,24 @@ pub fn template(kind: MessageKind, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_values_follow_the_field_type() {
+        let f = |id: &str| FieldId::parse(id).unwrap();
+        assert_eq!(
+            form_value(f("capacity.hours_per_week"), " 12 ").unwrap(),
+            Some(Value::from(12))
+        );
+        assert_eq!(
+            form_value(f("capacity.hours_per_day"), "3,5").unwrap(),
+            Some(Value::from(3.5))
+        );
+        assert!(form_value(f("capacity.hours_per_week"), "twelve").is_err());
+        assert!(form_value(f("capacity.hours_per_week"), "400").is_err());
+        assert!(form_value(f("review.next_date"), "2027-02-30").is_err());
+        assert_eq!(form_value(f("remarks"), "   ").unwrap(), None);
+        assert!(form_value(f("employment.status"), "boss").is_err());
+    }
 
     #[test]
     fn nested_and_dotted_keys_are_the_same_field() {

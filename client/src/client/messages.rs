@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use trialog_protocol::api::{EnvelopeView, InboxItem};
-use trialog_protocol::consent::{SendContext, Stripped, evaluate};
+use trialog_protocol::consent::{Decision, SendContext, Stripped, evaluate};
 use trialog_protocol::decide::{Receipt, ReceiveFacts, receive};
 use trialog_protocol::envelope::{EnvelopeHeader, open_field, seal};
 use trialog_protocol::leak_guard::{self, LeakHit, Reference};
@@ -75,6 +75,17 @@ pub struct Preview {
     pub leak_guard: Vec<LeakHit>,
 }
 
+/// The consent decision for one recipient, with what was looked up to take it.
+struct Decided {
+    case: super::VerifiedCase,
+    recipient_name: Option<String>,
+    keys: trialog_protocol::keys::VerifiedKeys,
+    consent_id: ConsentId,
+    decision: Decision,
+    me: AccountId,
+    now: i64,
+}
+
 /// A message decided and ready to seal: what `send` submits and `preview` shows.
 struct Prepared {
     preview: Preview,
@@ -129,41 +140,17 @@ impl Client {
         if out.values.is_empty() {
             return Err(ClientError::Invalid("the message has no field".into()));
         }
-        let case = self.case(&out.case).await?;
-        let (view, keys) = case
-            .physician(&out.to)
-            .ok_or_else(|| ClientError::NotAMember {
-                account: out.to.to_string(),
-            })?;
-        let recipient_name = view.name.clone();
-        let case_label = case.label.clone();
-        let me = self.account()?.clone();
-        let now = now();
-        let chain = self.chain(&out.case).await?;
-        // The current version; else the newest, so that a revoked or expired consent is
-        // refused by name rather than reported as never granted.
-        let current = chain
-            .current(&out.to)
-            .or_else(|| chain.latest(&out.to))
-            .ok_or_else(|| ClientError::NoConsent {
-                recipient: recipient_name.clone().unwrap_or_else(|| out.to.to_string()),
-            })?;
-        let ctx = SendContext {
-            case_id: &out.case,
-            sender: &me,
-            recipient: &out.to,
-            recipient_fingerprint: &keys.fingerprint,
-            kind: out.kind,
-            at: now,
-        };
         let ids: Vec<FieldId> = out.values.iter().map(|(f, _)| *f).collect();
-        let decision = evaluate(
-            &current.consent,
-            &chain.standing(&current.consent.consent_id),
-            &ctx,
-            &ids,
-        )
-        .map_err(ClientError::ConsentRefused)?;
+        let Decided {
+            case,
+            recipient_name,
+            keys,
+            consent_id,
+            decision,
+            me,
+            now,
+        } = self.decide(&out.case, &out.to, out.kind, &ids).await?;
+        let case_label = case.label.clone();
         if decision.allowed.is_empty() {
             return Err(ClientError::NothingToSend {
                 stripped: decision.stripped,
@@ -212,7 +199,7 @@ impl Client {
             sender: me,
             recipient: out.to.clone(),
             recipient_fingerprint: keys.fingerprint.clone(),
-            consent_id: current.consent.consent_id.clone(),
+            consent_id: consent_id.clone(),
             manifest: Vec::new(),
             leak_guard_override: !hits.is_empty(),
         };
@@ -220,7 +207,7 @@ impl Client {
             preview: Preview {
                 recipient: out.to.clone(),
                 recipient_name,
-                consent_id: current.consent.consent_id.clone(),
+                consent_id,
                 sent: decision.allowed,
                 stripped: decision.stripped,
                 leak_guard: hits,
@@ -228,6 +215,75 @@ impl Client {
             header,
             recipient_key: keys.recipient.clone(),
             values,
+        })
+    }
+
+    /// Which fields of a message of `kind` the patient's current consent lets `to` receive
+    /// from this account, and why each other one would be stripped: the same decision as
+    /// `send`, over every catalogue field the kind can carry, before anything is written
+    /// (the web client's compose form greys out what would not go).
+    pub async fn coverage(
+        &mut self,
+        case: &CaseId,
+        to: &AccountId,
+        kind: MessageKind,
+    ) -> Result<Decision, ClientError> {
+        let ids: Vec<FieldId> = trialog_protocol::catalogue::catalogue()
+            .iter()
+            .filter(|f| f.kinds.contains(&kind))
+            .filter_map(|f| FieldId::parse(f.id).ok())
+            .collect();
+        Ok(self.decide(case, to, kind, &ids).await?.decision)
+    }
+
+    /// The consent decision for `fields` from this account to `to`: the recipient's
+    /// membership and keys, the current consent (else the newest, so that a revoked or
+    /// expired one is refused by name) and its evaluation now.
+    async fn decide(
+        &mut self,
+        case_id: &CaseId,
+        to: &AccountId,
+        kind: MessageKind,
+        fields: &[FieldId],
+    ) -> Result<Decided, ClientError> {
+        let case = self.case(case_id).await?;
+        let (view, keys) = case.physician(to).ok_or_else(|| ClientError::NotAMember {
+            account: to.to_string(),
+        })?;
+        let recipient_name = view.name.clone();
+        let me = self.account()?.clone();
+        let now = now();
+        let chain = self.chain(case_id).await?;
+        let current = chain
+            .current(to)
+            .or_else(|| chain.latest(to))
+            .ok_or_else(|| ClientError::NoConsent {
+                recipient: recipient_name.clone().unwrap_or_else(|| to.to_string()),
+            })?;
+        let ctx = SendContext {
+            case_id,
+            sender: &me,
+            recipient: to,
+            recipient_fingerprint: &keys.fingerprint,
+            kind,
+            at: now,
+        };
+        let decision = evaluate(
+            &current.consent,
+            &chain.standing(&current.consent.consent_id),
+            &ctx,
+            fields,
+        )
+        .map_err(ClientError::ConsentRefused)?;
+        let consent_id = current.consent.consent_id.clone();
+        Ok(Decided {
+            case,
+            recipient_name,
+            keys,
+            consent_id,
+            decision,
+            me,
+            now,
         })
     }
 

@@ -21,3 +21,14 @@ pub async fn inbox_js() -> impl IntoResponse {
         INBOX_JS,
     )
 }
+
+const COMPOSE_JS: &str = include_str!("assets/compose.js");
+
+/// `GET /assets/compose.js`: the compose page's convenience script (the page works
+/// without it).
+pub async fn compose_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        COMPOSE_JS,
+    )
+}

@@ -209,6 +209,12 @@ fn router(app: Arc<App>) -> Router {
         .route("/messages/{id}/open", post(pages::inbox::open))
         .route("/messages/{id}/print", get(pages::inbox::print))
         .route("/assets/inbox.js", get(assets::inbox_js))
+        // Compose: a message from a physician to the physicians of a case.
+        .route(
+            "/cases/{id}/compose",
+            get(pages::compose::page).post(pages::compose::submit),
+        )
+        .route("/assets/compose.js", get(assets::compose_js))
         .fallback(pages::not_found)
         // Layers run bottom-up on the way in: host, then origin, then session; the
         // headers are added to every response, refusals included.

@@ -337,14 +337,22 @@ async fn web_consent_forms_refuse_bad_input_a_tampered_review_and_a_physician() 
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(text(r).await.contains("not a physician of this case"));
+    assert!(
+        text(r)
+            .await
+            .contains("not an active physician of this case")
+    );
     let r = post(vec![
         ("to", outsider.to_string()),
         ("field", "limits.fatigue".into()),
     ])
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(text(r).await.contains("not a physician of this case"));
+    assert!(
+        text(r)
+            .await
+            .contains("not an active physician of this case")
+    );
 
     // An unknown field, a medical field outside the medical part, a bad date, no one.
     for (form, says) in [

@@ -3,6 +3,7 @@
 //! headless Chromium through chromedriver), and one file per area of tests.
 
 mod chromium;
+mod compose;
 mod consent;
 mod inbox;
 mod onboarding;

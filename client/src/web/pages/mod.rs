@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod compose;
 pub mod consents;
 pub mod enrolment;
 pub mod home;

@@ -7,6 +7,7 @@ mod compose;
 mod consent;
 mod inbox;
 mod onboarding;
+mod readme_case;
 mod security;
 mod tour;
 
@@ -266,20 +267,44 @@ pub mod act {
 
     pub type Run<T = ()> = Result<T, CmdError>;
 
+    thread_local! {
+        /// What a person did on this test's thread (each `#[tokio::test]` runs on its own):
+        /// links followed, fields filled, buttons clicked, options chosen.
+        static ACTIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn did() {
+        ACTIONS.with(|a| a.set(a.get() + 1));
+    }
+
+    /// How many actions were taken on this thread so far.
+    pub fn actions() -> usize {
+        ACTIONS.with(|a| a.get())
+    }
+
+    /// Follows a link (or opens the printed one).
+    pub async fn go(b: &fantoccini::Client, url: &str) -> Run {
+        did();
+        b.goto(url).await
+    }
+
     /// Types `value` into the field `css` (cleared first).
     pub async fn fill(b: &fantoccini::Client, css: &str, value: &str) -> Run {
         let e = b.wait().for_element(Locator::Css(css)).await?;
+        did();
         e.clear().await?;
         e.send_keys(value).await
     }
 
     pub async fn click(b: &fantoccini::Client, css: &str) -> Run {
+        did();
         b.wait().for_element(Locator::Css(css)).await?.click().await
     }
 
     /// Picks the option of `<select id=select_id>` whose text contains `text`.
     pub async fn choose(b: &fantoccini::Client, select_id: &str, text: &str) -> Run {
         let xpath = format!("//select[@id='{select_id}']/option[contains(., '{text}')]");
+        did();
         b.wait()
             .for_element(Locator::XPath(&xpath))
             .await?

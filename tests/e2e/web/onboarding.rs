@@ -26,7 +26,7 @@ pub async fn open_case(
     label: &str,
     sheet_lang: &str,
 ) -> Run<(CaseId, String)> {
-    b.goto(&ui.at("/cases")).await?;
+    act::go(b, &ui.at("/cases")).await?;
     act::fill(b, "#label", label).await?;
     act::choose(
         b,
@@ -54,7 +54,7 @@ pub async fn open_case(
 /// A person with no keys opens their `trialog ui`, pastes the onboarding string and
 /// chooses a passphrase; returns the fingerprint the page shows.
 pub async fn set_up(b: &fantoccini::Client, ui: &Ui, onboarding: &str) -> Run<String> {
-    b.goto(&ui.url).await?;
+    act::go(b, &ui.url).await?;
     // No keys yet: the unlock page sends the person to set-up.
     act::heading(b, "Set up Trialog on this computer").await?;
     act::fill(b, "#onboarding", onboarding).await?;
@@ -72,7 +72,7 @@ pub async fn confirm_patient(
     case: &CaseId,
     fingerprint: &str,
 ) -> Run {
-    b.goto(&ui.at(&format!("/cases/{case}"))).await?;
+    act::go(b, &ui.at(&format!("/cases/{case}"))).await?;
     act::fill(b, "#fingerprint", fingerprint).await?;
     act::click(b, r#"form[action$="/confirm"] button[type="submit"]"#).await?;
     act::shows(b, "The patient's key is confirmed.").await?;
@@ -81,7 +81,7 @@ pub async fn confirm_patient(
 
 /// The patient adds a physician of the directory to the case, by name.
 pub async fn add_member(b: &fantoccini::Client, ui: &Ui, case: &CaseId, name: &str) -> Run {
-    b.goto(&ui.at(&format!("/cases/{case}"))).await?;
+    act::go(b, &ui.at(&format!("/cases/{case}"))).await?;
     act::choose(b, "member", name).await?;
     act::click(b, r#"form[action$="/members"] button[type="submit"]"#).await?;
     act::shows(b, "The physician was added.").await
@@ -96,7 +96,7 @@ async fn web_treating_opens_a_case_patient_sets_up_joins_and_adds_physicians() {
     let session = Browser::start().await;
     let b = &session.client;
     let run = async {
-        b.goto(&treating.url).await?;
+        act::go(b, &treating.url).await?;
         let (case, onboarding) = open_case(b, &treating, "Case 2026-031 Claes", "nl").await?;
         // The sheet is in the patient's language, with the QR code and the plain code.
         act::heading(b, "Uw inschrijving in Trialog").await?;
@@ -120,10 +120,10 @@ async fn web_treating_opens_a_case_patient_sets_up_joins_and_adds_physicians() {
             "{fingerprint}"
         );
         // Until confirmed, the patient's case says so.
-        b.goto(&patient.at(&format!("/cases/{case}"))).await?;
+        act::go(b, &patient.at(&format!("/cases/{case}"))).await?;
         act::shows(b, "joined, key not yet confirmed").await?;
 
-        b.goto(&treating.url).await.ok();
+        act::go(b, &treating.url).await.ok();
         confirm_patient(b, &treating, &case, &fingerprint).await?;
 
         add_member(b, &patient, &case, "Dr. Luc Janssens").await?;

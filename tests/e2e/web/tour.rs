@@ -49,8 +49,21 @@ async fn web_tour_screenshots() {
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let mut w = World::new().await;
     let case = w.case.clone();
-    let fields = ["capacity.hours_per_week", "limits.fatigue"];
+    let fields = [
+        "capacity.hours_per_week",
+        "limits.fatigue",
+        "limits.physical",
+    ];
     grant(&mut w.patient, &case, &w.occupational_id, &fields, &[]).await;
+    let with_diagnosis = [&fields[..], &["medical.diagnosis"]].concat();
+    grant(
+        &mut w.patient,
+        &case,
+        &w.advising_id,
+        &with_diagnosis,
+        &["medical.diagnosis"],
+    )
+    .await;
     let treating = start(w.treating, LONG).await;
     let patient = start(w.patient, LONG).await;
     let occupational = start(w.occupational, LONG).await;
@@ -120,6 +133,34 @@ async fn web_tour_screenshots() {
                 }
             }
         }
+        // The README's two pictures, in English: the compose page being filled in and
+        // checked, and the patient's grant form.
+        b.goto(&treating.at("/")).await?;
+        switch(b, "en").await?;
+        b.goto(&treating.at(&format!("/cases/{case}/compose?kind=bilan")))
+            .await?;
+        act::fill(b, "#f-capacity-hours-per-week", "12").await?;
+        act::fill(
+            b,
+            "#f-limits-fatigue",
+            "Fatigue 6/10, worst in the afternoon; a break every two hours",
+        )
+        .await?;
+        act::fill(b, "#f-limits-physical", "No lifting above 5 kg").await?;
+        act::fill(
+            b,
+            "#f-medical-diagnosis",
+            "Invasive ductal carcinoma of the left breast (C50.4)",
+        )
+        .await?;
+        act::click(b, "#check").await?;
+        b.wait().for_element(Locator::Id("leak-clean")).await?;
+        b.set_window_size(1280, 1500).await?;
+        std::fs::write(dir.join("readme-compose.png"), b.screenshot().await?).expect("write");
+        b.goto(&patient.at("/")).await?;
+        b.goto(&patient.at(&format!("/cases/{case}/consents/new?to=occupational")))
+            .await?;
+        std::fs::write(dir.join("readme-consent.png"), b.screenshot().await?).expect("write");
         Ok(())
     }
     .await;

@@ -64,6 +64,19 @@ async fn web_tour_screenshots() {
         &["medical.diagnosis"],
     )
     .await;
+    // Two bilans for the occupational physician: one read (its page and print view are
+    // shown), one still unread in the inbox.
+    let read = w
+        .treating
+        .send(w.bilan_to(&w.occupational_id))
+        .await
+        .expect("send");
+    let read = read.message_id;
+    w.occupational.read(&read).await.expect("read");
+    w.treating
+        .send(w.bilan_to(&w.occupational_id))
+        .await
+        .expect("send");
     let treating = start(w.treating, LONG).await;
     let patient = start(w.patient, LONG).await;
     let occupational = start(w.occupational, LONG).await;
@@ -93,7 +106,12 @@ async fn web_tour_screenshots() {
         (
             "occupational",
             &occupational,
-            vec!["/inbox".into(), format!("/cases/{case}")],
+            vec![
+                "/inbox".into(),
+                format!("/messages/{read}"),
+                format!("/messages/{read}/print"),
+                format!("/cases/{case}"),
+            ],
         ),
     ];
     let newcomer = start_home(Home::new(dir.join("newcomer-home")), None, LONG).await;
@@ -121,6 +139,8 @@ async fn web_tour_screenshots() {
                         "home".into()
                     } else {
                         name.replace(case.as_str(), "case")
+                            .replace(&w.advising_id.to_string(), "advising")
+                            .replace(&read.to_string(), "message")
                     };
                     shoot(b, &dir, &format!("{lang}-{who}-{name}")).await?;
                     if lang != "en" {

@@ -67,9 +67,9 @@ texts! {
         Verification => ("Verificatie", "Vérification", "Verification"),
         SignedBy => ("Ondertekend door", "Signé par", "Signed by"),
         SignatureOk => (
-            "De handtekening is geldig en de sleutel van de afzender is die welke de beheerder bevestigde en die deze computer vastlegde. Vingerafdruk:",
-            "La signature est valide et la clé de l'expéditeur est celle que l'opérateur a attestée et que cet ordinateur a enregistrée. Empreinte :",
-            "The signature is valid and the sender's key is the one the operator attested and this computer pinned. Fingerprint:",
+            "De handtekening is geldig en de sleutel van de afzender is dezelfde die deze computer de eerste keer vastlegde. Vingerafdruk:",
+            "La signature est valide et la clé de l'expéditeur est celle que cet ordinateur a enregistrée la première fois. Empreinte :",
+            "The signature is valid and the sender's key is the one this computer pinned the first time it saw it. Fingerprint:",
         ),
         ConsentLine => (
             "Aanvaard onder de toestemming van de patiënt die geldt vanaf",

@@ -150,7 +150,7 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
         EnvelopeDelivered => tr(
             lang,
             "bericht afgehaald",
-            "message retiré",
+            "message récupéré",
             "message delivered",
         ),
         EnvelopeAcknowledged => tr(

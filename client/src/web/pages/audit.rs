@@ -17,7 +17,7 @@ use super::{layout, safe, unlocked};
 use crate::audit_words::{self, Sent};
 use crate::client::VerifiedCase;
 use crate::web::App;
-use crate::web::i18n::{Text, date};
+use crate::web::i18n::date;
 
 /// `12 March 2026, 14:05`: the date as people write it and the Brussels time.
 fn when(ts: i64, lang: Lang) -> String {
@@ -116,15 +116,7 @@ pub async fn page(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        let body = html! {
-            section.card.error role="alert" {
-                h1 { (Text::ErrorTitle.get(lang)) }
-                p { (Text::BadCaseId.get(lang)) }
-                p { a href="/cases" { (Text::BackToCases.get(lang)) } }
-            }
-        };
-        let page = layout(lang, Some(&me), &path, Text::ErrorTitle.get(lang), body);
-        return (StatusCode::NOT_FOUND, page).into_response();
+        return super::bad_case_id(lang, &me, &path);
     };
     if me.role != Role::Patient {
         // The server keeps a case's log for its patient only (DESIGN.md §2.7).

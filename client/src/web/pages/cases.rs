@@ -2,7 +2,7 @@
 //! patient has joined and been confirmed.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
@@ -133,15 +133,7 @@ pub async fn render(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(id) else {
-        let body = html! {
-            section.card.error role="alert" {
-                h1 { (Text::ErrorTitle.get(lang)) }
-                p { (Text::BadCaseId.get(lang)) }
-                p { a href="/cases" { (Text::BackToCases.get(lang)) } }
-            }
-        };
-        let page = layout(lang, Some(&me), &path, Text::ErrorTitle.get(lang), body);
-        return (StatusCode::NOT_FOUND, page).into_response();
+        return super::bad_case_id(lang, &me, &path);
     };
     let case = match client.case(&id).await {
         Ok(c) => c,

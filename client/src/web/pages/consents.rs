@@ -261,17 +261,6 @@ pub(super) fn fail(lang: Lang, me: &AccountView, path: &str, e: &ClientError) ->
     error_page(lang, Some(me), path, e)
 }
 
-fn bad_case(lang: Lang, me: &AccountView, path: &str) -> Response {
-    bad(
-        StatusCode::NOT_FOUND,
-        lang,
-        me,
-        path,
-        &[Text::BadCaseId.get(lang).to_owned()],
-        Some(("/cases", W::BackToCase)),
-    )
-}
-
 fn patient_only(lang: Lang, me: &AccountView, path: &str, case: &CaseId) -> Response {
     let back = format!("/cases/{case}/consents");
     bad(
@@ -402,7 +391,7 @@ pub async fn overview(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        return bad_case(lang, &me, &path);
+        return super::bad_case_id(lang, &me, &path);
     };
     let case = match client.case(&id).await {
         Ok(c) => c,
@@ -546,7 +535,7 @@ pub async fn new(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        return bad_case(lang, &me, &path);
+        return super::bad_case_id(lang, &me, &path);
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -920,7 +909,7 @@ pub async fn review(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        return bad_case(lang, &me, &path);
+        return super::bad_case_id(lang, &me, &path);
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -1021,7 +1010,7 @@ pub async fn sign(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        return bad_case(lang, &me, &path);
+        return super::bad_case_id(lang, &me, &path);
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -1118,7 +1107,7 @@ pub async fn revoke_page(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        return bad_case(lang, &me, &path);
+        return super::bad_case_id(lang, &me, &path);
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -1179,7 +1168,7 @@ pub async fn revoke(
         Err(f) => return f.render(lang, None, &path),
     };
     let Ok(id) = CaseId::parse(&id) else {
-        return bad_case(lang, &me, &path);
+        return super::bad_case_id(lang, &me, &path);
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);

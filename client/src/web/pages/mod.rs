@@ -241,6 +241,19 @@ pub fn error_page(lang: Lang, me: Option<&AccountView>, path: &str, e: &ClientEr
     (status, layout(lang, me, path, title, body)).into_response()
 }
 
+/// The page for a case id that is not one (a hand-typed or truncated address): 404.
+pub fn bad_case_id(lang: Lang, me: &AccountView, path: &str) -> Response {
+    let body = html! {
+        section.card.error role="alert" {
+            h1 { (Text::ErrorTitle.get(lang)) }
+            p { (Text::BadCaseId.get(lang)) }
+            p { a href="/cases" { (Text::BackToCases.get(lang)) } }
+        }
+    };
+    let page = layout(lang, Some(me), path, Text::ErrorTitle.get(lang), body);
+    (StatusCode::NOT_FOUND, page).into_response()
+}
+
 /// A short page for a request refused before any page was reached.
 pub fn refusal(status: StatusCode, lang: Lang, text: Text) -> Response {
     let body = html! {

@@ -177,6 +177,18 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "médecin retiré du dossier",
             "physician removed from the case",
         ),
+        AccountSuspended => tr(
+            lang,
+            "account geschorst door de beheerder",
+            "compte suspendu par l'opérateur",
+            "account suspended by the operator",
+        ),
+        AccountUnsuspended => tr(
+            lang,
+            "schorsing van het account opgeheven",
+            "suspension du compte levée",
+            "account suspension lifted",
+        ),
     }
 }
 

@@ -40,6 +40,10 @@ pub enum AuditEvent {
     EnvelopePurged,
     ConsentExpired,
     MemberRemoved,
+    /// The operator suspended an account (directory chain).
+    AccountSuspended,
+    /// The operator lifted a suspension (directory chain).
+    AccountUnsuspended,
 }
 
 /// One event. Never carries a field value: only ids, kinds and field ids.

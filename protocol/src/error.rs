@@ -31,6 +31,8 @@ pub enum Code {
     BadKeyRecord,
     AccountExists,
     RizivTaken,
+    /// The operator suspended this account: it can neither log in, send nor receive.
+    AccountSuspended,
     NameInvalid,
     UnknownAccount,
     UnknownCase,
@@ -142,6 +144,7 @@ impl Code {
             Code::BadKeyRecord => "bad_key_record",
             Code::AccountExists => "account_exists",
             Code::RizivTaken => "riziv_taken",
+            Code::AccountSuspended => "account_suspended",
             Code::NameInvalid => "name_invalid",
             Code::UnknownAccount => "unknown_account",
             Code::UnknownCase => "unknown_case",
@@ -235,6 +238,7 @@ mod tests {
             Code::ConsentRevoked,
             Code::RecipientQuotaExceeded,
             Code::MessageReplayed,
+            Code::AccountSuspended,
         ] {
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.as_str()));

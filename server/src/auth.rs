@@ -99,6 +99,11 @@ impl FromRequestParts<AppState> for Session {
             },
         )?;
         let account = AccountId::parse(&data.claims.sub).map_err(|_| ApiError::InvalidToken)?;
+        // Checked on every request, not only at login: a suspension stops the tokens already
+        // issued from the moment the operator sets it.
+        if crate::db::accounts::is_suspended(state.db.pool(), account.as_str()).await? {
+            return Err(ApiError::AccountSuspended);
+        }
         Ok(Session {
             account,
             role: data.claims.role,

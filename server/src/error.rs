@@ -49,6 +49,10 @@ pub enum ApiError {
         role: &'static str,
         allowed: &'static str,
     },
+    #[error(
+        "the operator has suspended this account: it can neither log in, send nor receive until the suspension is lifted"
+    )]
+    AccountSuspended,
     #[error("the login challenge is unknown, used or expired; ask for a new one")]
     BadChallenge,
     #[error("the login signature does not verify for this account")]
@@ -198,6 +202,7 @@ impl ApiError {
             | BadRevocation
             | Binding(_)
             | BadEnvelopeSignature
+            | AccountSuspended
             | RoleMismatch(_) => StatusCode::FORBIDDEN,
             AccountExists | RizivTaken | AlreadyMember(_) | AlreadyConfirmed | ConsentExists
             | BadSupersedes(_) | AlreadyRevoked | Replay(_) | NoPatient => StatusCode::CONFLICT,
@@ -234,6 +239,7 @@ impl ApiError {
             InvalidToken => Code::InvalidToken,
             TokenExpired => Code::TokenExpired,
             RoleForbidden { .. } => Code::RoleForbidden,
+            AccountSuspended => Code::AccountSuspended,
             BadChallenge => Code::BadChallenge,
             BadLoginSignature => Code::BadLoginSignature,
             BadInvitation => Code::BadInvitation,

@@ -12,6 +12,7 @@ pub mod error;
 mod facts;
 mod files;
 pub mod listener;
+pub mod operator;
 mod purge;
 mod routes;
 pub mod server_key;
@@ -28,6 +29,7 @@ use db::Db;
 use server_key::ServerKey;
 use state::{AppState, Settings};
 
+pub use operator::{OperatorError, invite};
 pub use routes::{MAX_BODY, MAX_ENVELOPE_BODY};
 
 /// Everything the server needs to start.
@@ -79,8 +81,6 @@ pub enum StartError {
     HalfTls,
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    #[error("--name: {0}")]
-    InvalidName(#[from] trialog_protocol::text::NameError),
 }
 
 /// A server ready to run: bound, with its database open and migrated.
@@ -204,30 +204,4 @@ impl App {
         self.db.close().await;
         Ok(())
     }
-}
-
-/// Creates a one-time physician invitation (operator, offline on the data directory).
-pub async fn invite(
-    config: &Config,
-    role: trialog_protocol::Role,
-    riziv: &trialog_protocol::riziv::Riziv,
-    name: &str,
-    valid_days: i64,
-) -> Result<(String, i64), StartError> {
-    // Checked before the data directory is opened: a refused name writes nothing. The name
-    // is shown in directories and in every consent text that names this physician.
-    let name = trialog_protocol::text::check_display_name(name)?;
-    let (db, _key) = open_data_dir(config).await?;
-    let code =
-        codes::generate().map_err(|_| StartError::Key(server_key::ServerKeyError::Randomness))?;
-    let now = state::now();
-    let expires_at = now + valid_days * 24 * 3600;
-    let inv = db::accounts::InvitationRow {
-        role: role.as_str().into(),
-        riziv: riziv.digits().into(),
-        name,
-    };
-    db::accounts::insert_invitation(db.pool(), &codes::hash(&code), &inv, now, expires_at).await?;
-    db.close().await;
-    Ok((code, expires_at))
 }

@@ -4,8 +4,9 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use trialog_protocol::Role;
 use trialog_protocol::riziv::Riziv;
+use trialog_protocol::{AccountId, Role};
+use trialog_server::operator::{self, AccountRef, InvitationInfo};
 use trialog_server::{App, Config};
 
 #[derive(Parser)]
@@ -74,14 +75,63 @@ enum Command {
         /// Name as shown in the directory and in consent texts, e.g. "Dr. An Peeters".
         #[arg(long)]
         name: String,
-        /// Days before the invitation expires.
-        #[arg(long, default_value_t = 14)]
+        /// Days before the invitation expires (1 to 90).
+        #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(i64).range(1..=90))]
         valid_days: i64,
+        /// Revoke a pending invitation for the same RIZIV/INAMI number instead of refusing.
+        #[arg(long)]
+        replace: bool,
         /// The address physicians' clients reach the server at, for the onboarding string
         /// printed under the code (default: https:// and the default listen address).
         #[arg(long, default_value = "https://127.0.0.1:8443")]
         server_url: String,
     },
+    /// List or revoke invitations (offline on the data directory).
+    #[command(subcommand)]
+    Invitations(InvitationsCommand),
+    /// Suspend an account: its tokens and login stop working, it can neither send nor
+    /// receive, and what is sent to it is held until `unsuspend`.
+    Suspend(Who),
+    /// Lift a suspension: the account works again and what was held for it is delivered.
+    Unsuspend(Who),
+}
+
+#[derive(Subcommand)]
+enum InvitationsCommand {
+    /// Every invitation with its state: pending, used, expired or revoked (never a code).
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the pending invitation for a RIZIV/INAMI number: its code no longer registers.
+    Revoke {
+        /// RIZIV/INAMI number the invitation was made for.
+        #[arg(long, value_parser = |s: &str| Riziv::parse(s).map_err(|e| e.to_string()))]
+        riziv: Riziv,
+    },
+}
+
+/// The account an operator command acts on: by id or by RIZIV/INAMI number.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Who {
+    /// Account id, as `trialog whoami` shows it.
+    #[arg(long, value_parser = |s: &str| AccountId::parse(s).map_err(|e| e.to_string()))]
+    account: Option<AccountId>,
+    /// RIZIV/INAMI number of a physician's account.
+    #[arg(long, value_parser = |s: &str| Riziv::parse(s).map_err(|e| e.to_string()))]
+    riziv: Option<Riziv>,
+}
+
+impl Who {
+    fn account_ref(self) -> Option<AccountRef> {
+        match (self.account, self.riziv) {
+            (Some(id), _) => Some(AccountRef::Id(id)),
+            (None, Some(r)) => Some(AccountRef::Riziv(r)),
+            (None, None) => None,
+        }
+    }
 }
 
 fn parse_physician_role(s: &str) -> Result<Role, String> {
@@ -183,6 +233,7 @@ async fn main() -> ExitCode {
             riziv,
             name,
             valid_days,
+            replace,
             server_url,
         } => {
             // One line, shown as typed: no control, bidi or invisible characters.
@@ -195,10 +246,10 @@ async fn main() -> ExitCode {
                 eprintln!("trialog-server: --server-url must start with https://");
                 return ExitCode::from(2);
             }
-            match trialog_server::invite(&config, role, &riziv, &name, valid_days).await {
+            match operator::invite_with(&config, role, &riziv, &name, valid_days, replace).await {
                 Ok((code, expires_at)) => {
                     // The certificate `serve` will present from this data directory
-                    // (created now if absent), so that the onboarding string pins it.
+                    // (`serve` created it), so that the onboarding string pins it.
                     let onboarding = trialog_server::tls::load(None, &config.data_dir)
                         .map_err(|e| e.to_string())
                         .and_then(|tls| {
@@ -232,6 +283,105 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Invitations(InvitationsCommand::List { json }) => {
+            match operator::list_invitations(&config).await {
+                Ok(list) => print_invitations(&list, json),
+                Err(e) => fail(e),
+            }
+        }
+        Command::Invitations(InvitationsCommand::Revoke { riziv }) => {
+            match operator::revoke_invitation(&config, &riziv).await {
+                Ok(_) => {
+                    println!(
+                        "Invitation for RIZIV/INAMI {riziv} revoked: its code no longer registers."
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Suspend(who) => {
+            // clap requires one of the two; this answers if it ever did not.
+            let Some(who) = who.account_ref() else {
+                eprintln!("trialog-server: give --account or --riziv");
+                return ExitCode::from(2);
+            };
+            match operator::suspend(&config, &who).await {
+                Ok(id) => {
+                    println!(
+                        "Account {id} suspended: its sessions, login, sending and receiving are refused; messages for it are held until `trialog-server unsuspend --account {id}`."
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Unsuspend(who) => {
+            // clap requires one of the two; this answers if it ever did not.
+            let Some(who) = who.account_ref() else {
+                eprintln!("trialog-server: give --account or --riziv");
+                return ExitCode::from(2);
+            };
+            match operator::unsuspend(&config, &who).await {
+                Ok(id) => {
+                    println!(
+                        "Account {id} no longer suspended: it can log in again, and what was held for it is delivered."
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+fn fail(e: operator::OperatorError) -> ExitCode {
+    eprintln!("trialog-server: {e}");
+    ExitCode::FAILURE
+}
+
+/// The list as a table, or as JSON. Never a code: none is stored.
+fn print_invitations(list: &[InvitationInfo], json: bool) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        match serde_json::to_string_pretty(list) {
+            Ok(s) => writeln!(out, "{s}"),
+            Err(e) => {
+                eprintln!("trialog-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let date = trialog_protocol::time::format_date;
+        let mut r = writeln!(
+            out,
+            "{:<13} {:<15} {:<28} {:<10} {:<10} STATE",
+            "ROLE", "RIZIV/INAMI", "NAME", "CREATED", "EXPIRES"
+        );
+        for i in list {
+            r = r.and_then(|_| {
+                writeln!(
+                    out,
+                    "{:<13} {:<15} {:<28} {:<10} {:<10} {}{}",
+                    i.role,
+                    i.riziv,
+                    i.name,
+                    date(i.created_at),
+                    date(i.expires_at),
+                    i.state.as_str(),
+                    i.used_by
+                        .as_deref()
+                        .map(|a| format!(" by {a}"))
+                        .unwrap_or_default()
+                )
+            });
+        }
+        r
+    };
+    match written.and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
     }
 }
 

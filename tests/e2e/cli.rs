@@ -34,7 +34,7 @@ fn invocation(program: &str, args: &[&str]) -> Invocation {
             a if a.starts_with('-') || a.starts_with('<') || a.starts_with('"') => break,
             a => {
                 subcommand.push(a.to_string());
-                if !matches!(a, "case" | "consent") {
+                if !matches!(a, "case" | "consent" | "invitations") {
                     break;
                 }
             }
@@ -248,10 +248,14 @@ async fn readme_walkthrough() {
         ran: Vec::new(),
     };
 
-    // Operator: invitations first (offline on the data directory), then the server. The
-    // invitations carry the address the server will listen on.
+    // Operator: the server first (it creates the data directory), then the invitations,
+    // offline on the data directory. They carry the address the server listens on.
     let listen = free_loopback();
     let server_url = format!("https://{listen}");
+    w.ran.push(invocation("trialog-server", &["serve"]));
+    let server = ServerProcess::start(&data, &listen);
+    let (url, sha) = (server.url.clone(), server.cert_sha256.clone());
+    assert_eq!(url, server_url);
     let (_, on_treating) = w.invite("treating", "1-23456-25-580", "Dr. An Peeters", &server_url);
     let (inv_occ, _) = w.invite(
         "occupational",
@@ -285,11 +289,6 @@ async fn readme_walkthrough() {
         .output()
         .expect("run");
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("check digits"));
-
-    w.ran.push(invocation("trialog-server", &["serve"]));
-    let server = ServerProcess::start(&data, &listen);
-    let (url, sha) = (server.url.clone(), server.cert_sha256.clone());
-    assert_eq!(url, server_url);
 
     // Each physician: the onboarding string (init and register in one), or init then
     // register with the plain code; then whoami.
@@ -589,6 +588,58 @@ async fn readme_walkthrough() {
     let err = w.fails("peeters", &in_french);
     assert!(err.contains("retiré ce consentement"), "{err}");
 
+    // Operator: the invitations and their states; one revoked; a suspension and its lift.
+    let d = data.display().to_string();
+    let list = w.ok(
+        "trialog-server",
+        None,
+        &["invitations", "list", "--data-dir", &d],
+    );
+    assert!(
+        list.contains("Dr. Luc Janssens") && list.contains("used"),
+        "{list}"
+    );
+    w.invite(
+        "occupational",
+        "4-56789-81-004",
+        "Dr. Eva Claes",
+        &server_url,
+    );
+    let out = w.ok(
+        "trialog-server",
+        None,
+        &[
+            "invitations",
+            "revoke",
+            "--riziv",
+            "4-56789-81-004",
+            "--data-dir",
+            &d,
+        ],
+    );
+    assert!(out.contains("revoked"), "{out}");
+    let list = w.ok(
+        "trialog-server",
+        None,
+        &["invitations", "list", "--json", "--data-dir", &d],
+    );
+    let list: Value = serde_json::from_str(&list).expect("JSON list");
+    assert_eq!(list.as_array().map(Vec::len), Some(4), "{list}");
+    assert_eq!(list[3]["state"], "revoked", "{list}");
+    assert!(!list.to_string().contains("code"), "{list}");
+    let suspend = ["suspend", "--riziv", "2-34567-76-004", "--data-dir", &d];
+    let out = w.ok("trialog-server", None, &suspend);
+    assert!(out.contains("suspended"), "{out}");
+    let err = w.fails("janssens", &["inbox"]);
+    assert!(err.contains("account_suspended"), "{err}");
+    let out = w.ok(
+        "trialog-server",
+        None,
+        &["unsuspend", "--riziv", "2-34567-76-004", "--data-dir", &d],
+    );
+    assert!(out.contains("no longer suspended"), "{out}");
+    w.trialog("janssens", &["inbox"]);
+
     // The web client's command, as the README starts it for someone with no keys yet:
     // the printed link signs the browser in once, and the first page is set-up.
     let (mut ui, link) = w.ui("newcomer");
@@ -662,11 +713,11 @@ async fn people_roles_riziv_dry_run_and_onboarding() {
     };
     let listen = free_loopback();
     let url = format!("https://{listen}");
+    let _server = ServerProcess::start(&data, &listen);
     let (_, on_t) = w.invite("treating", "1-23456-25-580", "Dr. An Peeters", &url);
     let (_, on_o1) = w.invite("occupational", "2-34567-76-004", "Dr. Luc Janssens", &url);
     let (_, on_o2) = w.invite("occupational", "4-56789-81-004", "Dr. Eva Claes", &url);
     let (_, on_a) = w.invite("advising", "3-45678-30-009", "Dr. Marie Dubois", &url);
-    let _server = ServerProcess::start(&data, &listen);
 
     // A malformed onboarding string is refused with a sentence, before anything is created.
     let err = w.fails("x", &["join", "--onboarding", "K7QM-2XPA-9RTB"]);

@@ -9,6 +9,7 @@ mod full_case;
 mod limits;
 mod names;
 mod need_to_know;
+mod operator;
 mod revocation;
 mod server;
 mod web;

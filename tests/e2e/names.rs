@@ -7,7 +7,7 @@ use trialog_e2e::{TestApp, riziv};
 use trialog_protocol::Role;
 use trialog_protocol::riziv::Riziv;
 use trialog_protocol::text::NameError;
-use trialog_server::StartError;
+use trialog_server::OperatorError;
 
 async fn invitations(pool: &SqlitePool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM invitations")
@@ -40,7 +40,7 @@ async fn names_that_are_not_what_they_seem_are_refused() {
             .await
             .expect_err(name);
         assert!(
-            matches!(&err, StartError::InvalidName(e) if *e == why),
+            matches!(&err, OperatorError::InvalidName(e) if *e == why),
             "{name:?}: {err}"
         );
         assert!(err.to_string().starts_with("--name: "), "{err}");
@@ -79,13 +79,14 @@ async fn names_that_are_not_what_they_seem_are_refused() {
             .expect("the invitation is still there");
     assert_eq!(unused, None);
 
-    // A plain name still works.
-    let ok = trialog_server::invite(
+    // A plain name still works (replacing the pending invitation with the bad name).
+    let ok = trialog_server::operator::invite_with(
         &app.config,
         Role::Occupational,
         &number,
         " Dr. Luc Janssens ",
         14,
+        true,
     )
     .await
     .expect("a plain name");

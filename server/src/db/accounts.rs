@@ -52,7 +52,7 @@ pub async fn take_invitation(
 ) -> Result<Option<InvitationRow>, sqlx::Error> {
     let row: Option<InvitationRow> = sqlx::query_as(
         "SELECT role, riziv, name FROM invitations
-         WHERE code_hash = $1 AND used_by IS NULL AND expires_at > $2",
+         WHERE code_hash = $1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(code_hash)
     .bind(now)
@@ -91,7 +91,7 @@ pub async fn peek_invitation(
 ) -> Result<Option<(InvitationRow, i64)>, sqlx::Error> {
     let row: Option<(String, String, String, i64)> = sqlx::query_as(
         "SELECT role, riziv, name, expires_at FROM invitations
-         WHERE code_hash = $1 AND used_by IS NULL AND expires_at > $2",
+         WHERE code_hash = $1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(code_hash)
     .bind(now)
@@ -173,6 +173,105 @@ pub async fn use_challenge(
     .bind(digest)
     .bind(expires_at)
     .execute(&mut *c)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// One invitation as the operator sees it: never its code (only the hash is stored, and it
+/// is not shown either).
+#[derive(Debug, Clone, FromRow)]
+pub struct InvitationListRow {
+    pub role: String,
+    pub riziv: String,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_by: Option<String>,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Every invitation, oldest first.
+pub async fn list_invitations(
+    e: impl SqliteExecutor<'_>,
+) -> Result<Vec<InvitationListRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT role, riziv, name, created_at, expires_at, used_by, used_at, revoked_at
+         FROM invitations ORDER BY created_at, rowid",
+    )
+    .fetch_all(e)
+    .await
+}
+
+/// Invitations for `riziv` that could still be used: unused, unrevoked, unexpired.
+pub async fn pending_invitations(
+    e: impl SqliteExecutor<'_>,
+    riziv: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM invitations
+         WHERE riziv = $1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(riziv)
+    .bind(now)
+    .fetch_one(e)
+    .await
+}
+
+/// Revokes the invitations for `riziv` that could still be used; returns how many.
+pub async fn revoke_invitations(
+    e: impl SqliteExecutor<'_>,
+    riziv: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE invitations SET revoked_at = $2
+         WHERE riziv = $1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(riziv)
+    .bind(now)
+    .execute(e)
+    .await?
+    .rows_affected())
+}
+
+/// The account registered with `riziv`, if any.
+pub async fn by_riziv(
+    e: impl SqliteExecutor<'_>,
+    riziv: &str,
+) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM accounts WHERE riziv = $1")
+        .bind(riziv)
+        .fetch_optional(e)
+        .await
+}
+
+/// Whether the operator suspended `id` (false for an unknown account).
+pub async fn is_suspended(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+    let at: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT suspended_at FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(e)
+            .await?;
+    Ok(matches!(at, Some(Some(_))))
+}
+
+/// Suspends (`Some(now)`) or lifts the suspension (`None`) of `id`; false if it was already
+/// in that state.
+pub async fn set_suspended(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE accounts SET suspended_at = $2
+         WHERE id = $1 AND (suspended_at IS NULL) <> ($2 IS NULL)",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(e)
     .await?
     .rows_affected();
     Ok(n == 1)

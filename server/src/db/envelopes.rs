@@ -95,6 +95,7 @@ pub struct InboxRow {
 }
 
 /// A page of the recipient's pending envelopes, oldest first, after `(accepted_at, id)`.
+/// Nothing while the recipient is suspended: what waits for them is held, not delivered.
 /// Walks only what is pending (a partial index), so its cost does not grow with history.
 pub async fn inbox_page(
     e: impl SqliteExecutor<'_>,
@@ -107,6 +108,7 @@ pub async fn inbox_page(
         "SELECT e.id, e.case_id, e.sender, a.name AS sender_name, e.kind, e.created_at, e.accepted_at, e.state
          FROM envelopes e LEFT JOIN accounts a ON a.id = e.sender
          WHERE e.recipient = $1 AND e.fields IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM accounts r WHERE r.id = e.recipient AND r.suspended_at IS NOT NULL)
            AND (e.accepted_at > $2 OR (e.accepted_at = $2 AND e.id > $3))
          ORDER BY e.accepted_at, e.id LIMIT $4",
     )

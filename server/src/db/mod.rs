@@ -32,15 +32,24 @@ pub struct Db {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
+fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url)?
+    } else {
+        SqliteConnectOptions::new().filename(Path::new(url))
+    })
+}
+
+/// The database file `url` names (`:memory:` for an in-memory database).
+pub fn file_of(url: &str) -> Result<std::path::PathBuf, sqlx::Error> {
+    Ok(options(url)?.get_filename().to_path_buf())
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `url` (`sqlite://…` or a file path) and
     /// runs the migrations.
     pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
-        let opts = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)?
-        } else {
-            SqliteConnectOptions::new().filename(Path::new(url))
-        };
+        let opts = options(url)?;
         let file = opts.get_filename().to_path_buf();
         if file.as_os_str() != ":memory:" {
             crate::files::own_only_database(&file).map_err(sqlx::Error::Io)?;

@@ -229,6 +229,10 @@ pub async fn login(
         &ed25519_dalek::Signature::from_bytes(&sig),
     )
     .map_err(|_| ApiError::BadLoginSignature)?;
+    // After the signature: only the key's holder learns that the account is suspended.
+    if db::accounts::is_suspended(st.db.pool(), account.id.as_str()).await? {
+        return Err(ApiError::AccountSuspended);
+    }
     let digest = sha256_hex(&[&req.nonce.0]);
     let mut tx = st.db.write().await?;
     let fresh = db::accounts::use_challenge(&mut tx, &digest, challenge.expires_at, now).await?;

@@ -128,6 +128,10 @@ pub async fn submit(
         tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
         return Err(ApiError::RecipientQuota { pending, bytes });
     }
+    // A suspended recipient is not checked here, on purpose: the envelope is accepted and
+    // held (kept, not listed nor fetchable) until the operator lifts the suspension. Refusing
+    // it would tell every sender that this physician is suspended, which they need not know,
+    // and would lose what the patient consented to send; holding loses nothing.
     db::envelopes::insert(&mut *tx, &row).await?;
     let detail = format!(
         "{} to {}; consent {}; fields {}{}",

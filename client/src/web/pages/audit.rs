@@ -10,10 +10,10 @@ use std::sync::Arc;
 use trialog_protocol::audit::{AuditEntry, AuditEvent};
 use trialog_protocol::chain::Chain;
 use trialog_protocol::time::format_ts;
-use trialog_protocol::{CaseId, ConsentId, Lang, Role};
+use trialog_protocol::{ConsentId, Lang, Role};
 
-use super::consents::{W, fail};
-use super::{layout, safe, unlocked};
+use super::consents::W;
+use super::{case_page, error_page, layout, safe};
 use crate::audit_words::{self, Sent};
 use crate::client::VerifiedCase;
 use crate::web::App;
@@ -111,12 +111,9 @@ pub async fn page(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/audit", safe(&id));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     if me.role != Role::Patient {
         // The server keeps a case's log for its patient only (DESIGN.md §2.7).
@@ -132,11 +129,11 @@ pub async fn page(
     }
     let entries = match client.audit(&id).await {
         Ok(e) => e,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let case = match client.case(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     // Names the recipient of each consent; without a confirmed patient there is none yet.
     let chain = client.chain(&id).await.ok();

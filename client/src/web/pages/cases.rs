@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 use std::sync::Arc;
 use trialog_protocol::api::{CaseView, MemberStatus};
-use trialog_protocol::{CaseId, Lang, Role};
+use trialog_protocol::{Lang, Role};
 
 use super::{Failure, enrolment, layout, members, name_of, riziv, safe, unlocked};
 use crate::web::App;
@@ -128,12 +128,9 @@ pub async fn render(
     let lang = app.lang_of(headers);
     let path = format!("/cases/{}", safe(id));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match super::case_page(&mut vault, lang, &path, id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     let case = match client.case(&id).await {
         Ok(c) => c,

@@ -18,7 +18,7 @@ use trialog_protocol::consent::{Consent, Purpose};
 use trialog_protocol::time::{end_of_day, format_date, parse_date};
 use trialog_protocol::{AccountId, CaseId, ConsentId, FieldId, Lang, MessageKind, Role};
 
-use super::{error_page, layout, name_of, riziv, safe, unlocked};
+use super::{case_page, error_page, layout, name_of, riziv, safe};
 use crate::audit_words::{self, Sent};
 use crate::client::{Draft, VerifiedCase, now};
 use crate::consent_words;
@@ -255,12 +255,6 @@ fn bad(
     (status, layout(lang, Some(me), path, title, body)).into_response()
 }
 
-/// A library error as a sentence, with a status that says whose fault it is: what the
-/// person chose (4xx) or the server and the network (the shared error page's 502/500).
-pub(super) fn fail(lang: Lang, me: &AccountView, path: &str, e: &ClientError) -> Response {
-    error_page(lang, Some(me), path, e)
-}
-
 fn patient_only(lang: Lang, me: &AccountView, path: &str, case: &CaseId) -> Response {
     let back = format!("/cases/{case}/consents");
     bad(
@@ -386,27 +380,24 @@ pub async fn overview(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/consents", safe(&id));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     let case = match client.case(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let chain = match client.chain(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let is_patient = me.role == Role::Patient;
     // Only the patient holds the case's audit log: it says what each physician received.
     let sent = if is_patient {
         match client.audit(&id).await {
             Ok(entries) => Some(audit_words::messages(&entries)),
-            Err(e) => return fail(lang, &me, &path, &e),
+            Err(e) => return error_page(lang, Some(&me), &path, &e),
         }
     } else {
         None
@@ -530,12 +521,9 @@ pub async fn new(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/consents/new", safe(&id));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -553,16 +541,16 @@ pub async fn new(
     };
     let case = match client.case(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let to = match case.resolve(to) {
         Ok(a) => a,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let Some((recipient, _)) = case.physician(&to) else {
-        return fail(
+        return error_page(
             lang,
-            &me,
+            Some(&me),
             &path,
             &ClientError::NotAMember {
                 account: to.to_string(),
@@ -571,7 +559,7 @@ pub async fn new(
     };
     let chain = match client.chain(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let current = chain
         .current(&to)
@@ -904,12 +892,9 @@ pub async fn review(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/consents/review", safe(&id));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -930,12 +915,12 @@ pub async fn review(
     };
     let draft = match client.prepare_grant(grant).await {
         Ok(d) => d,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let Some(key) = keep(&me.account, draft.clone()) else {
-        return fail(
+        return error_page(
             lang,
-            &me,
+            Some(&me),
             &path,
             &ClientError::Io(
                 "random source".into(),
@@ -1005,12 +990,9 @@ pub async fn sign(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/consents/sign", safe(&id));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -1057,7 +1039,7 @@ pub async fn sign(
     let superseding = draft.consent.supersedes.is_some();
     let r = match client.sign_grant(draft).await {
         Ok(r) => r,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let title = W::Signed.get(lang);
     let body = html! {
@@ -1102,12 +1084,9 @@ pub async fn revoke_page(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/consents/{}/revoke", safe(&id), safe(&consent));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -1115,7 +1094,7 @@ pub async fn revoke_page(
     let back = format!("/cases/{id}/consents");
     let chain = match client.chain(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let found = ConsentId::parse(&consent)
         .ok()
@@ -1163,12 +1142,9 @@ pub async fn revoke(
     let lang = app.lang_of(&headers);
     let path = format!("/cases/{}/consents/{}/revoke", safe(&id), safe(&consent));
     let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (client, me, id) = match case_page(&mut vault, lang, &path, &id).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    let Ok(id) = CaseId::parse(&id) else {
-        return super::bad_case_id(lang, &me, &path);
+        Err(page) => return page,
     };
     if me.role != Role::Patient {
         return patient_only(lang, &me, &path, &id);
@@ -1176,7 +1152,7 @@ pub async fn revoke(
     let back = format!("/cases/{id}/consents");
     let chain = match client.chain(&id).await {
         Ok(c) => c,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     // Only a consent of this case that is in force: the case in the address is the one
     // the person was looking at.
@@ -1195,7 +1171,7 @@ pub async fn revoke(
     };
     let r = match client.revoke(&c.consent_id).await {
         Ok(r) => r,
-        Err(e) => return fail(lang, &me, &path, &e),
+        Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
     let title = W::Revoked.get(lang);
     let body = html! {

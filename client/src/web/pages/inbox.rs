@@ -608,6 +608,35 @@ fn message_body(s: &Shown, me: &AccountView, lang: Lang, heading: &str) -> Marku
     }
 }
 
+/// The message of the address, as this client keeps it, with who is reading; or the page
+/// that says why not (locked, a patient, a malformed id, not kept here). The keys are
+/// released before the page is rendered.
+async fn kept_message(
+    app: &App,
+    lang: Lang,
+    path: &str,
+    raw: &str,
+) -> Result<(AccountView, MessageId, Box<Shown>), Response> {
+    let mut vault = app.vault.lock().await;
+    let (client, me) = unlocked(&mut vault)
+        .await
+        .map_err(|f| f.render(lang, None, path))?;
+    if let Some(r) = patients_have_no_inbox(lang, &me, path) {
+        return Err(r);
+    }
+    let Some(id) = parse_id(raw) else {
+        return Err(bad_id(lang, &me, path));
+    };
+    let found = look_up(client, &id)
+        .await
+        .map_err(|e| failure(lang, &me, path, &e))?;
+    drop(vault);
+    match found {
+        Lookup::Shown(s) => Ok((me, id, s)),
+        other => Err(not_shown(lang, &me, path, &id, &other)),
+    }
+}
+
 /// `GET /messages/{id}`: a message this client keeps, verified again, with its
 /// verification in words and every withheld field marked.
 pub async fn show(
@@ -617,24 +646,9 @@ pub async fn show(
 ) -> Response {
     let lang = app.lang_of(&headers);
     let path = format!("/messages/{}", safe(&raw));
-    let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (me, id, s) = match kept_message(&app, lang, &path, &raw).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    if let Some(r) = patients_have_no_inbox(lang, &me, &path) {
-        return r;
-    }
-    let Some(id) = parse_id(&raw) else {
-        return bad_id(lang, &me, &path);
-    };
-    let found = match look_up(client, &id).await {
-        Ok(l) => l,
-        Err(e) => return failure(lang, &me, &path, &e),
-    };
-    drop(vault);
-    let Lookup::Shown(s) = found else {
-        return not_shown(lang, &me, &path, &id, &found);
+        Err(page) => return page,
     };
     let m = &s.m;
     let heading = kind_name(m.kind, lang);
@@ -682,24 +696,9 @@ pub async fn print(
 ) -> Response {
     let lang = app.lang_of(&headers);
     let path = format!("/messages/{}/print", safe(&raw));
-    let mut vault = app.vault.lock().await;
-    let (client, me) = match unlocked(&mut vault).await {
+    let (me, id, s) = match kept_message(&app, lang, &path, &raw).await {
         Ok(x) => x,
-        Err(f) => return f.render(lang, None, &path),
-    };
-    if let Some(r) = patients_have_no_inbox(lang, &me, &path) {
-        return r;
-    }
-    let Some(id) = parse_id(&raw) else {
-        return bad_id(lang, &me, &path);
-    };
-    let found = match look_up(client, &id).await {
-        Ok(l) => l,
-        Err(e) => return failure(lang, &me, &path, &e),
-    };
-    drop(vault);
-    let Lookup::Shown(s) = found else {
-        return not_shown(lang, &me, &path, &id, &found);
+        Err(page) => return page,
     };
     let heading = kind_name(s.m.kind, lang);
     let body = html! {

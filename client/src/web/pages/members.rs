@@ -16,10 +16,10 @@ use trialog_protocol::api::{AccountView, MemberStatus};
 use trialog_protocol::{AccountId, CaseId, Lang, Role};
 
 use super::{Failure, layout, name_of, riziv, safe, unlocked};
-use crate::VerifiedCase;
 use crate::i18n::explain;
 use crate::web::App;
 use crate::web::i18n::{Text, texts};
+use crate::{ClientError, VerifiedCase};
 
 texts! {
     pub enum T {
@@ -191,6 +191,24 @@ async fn case_with_error(
     resp
 }
 
+/// After a change: back to the case with its notice (`done`, see [`done_notice`]), or the
+/// case again with the refusal in words.
+async fn outcome(
+    app: &App,
+    headers: &HeaderMap,
+    id: &str,
+    case: &CaseId,
+    result: Result<&'static str, ClientError>,
+) -> Response {
+    match result {
+        Ok(done) => Redirect::to(&format!("/cases/{case}?done={done}")).into_response(),
+        Err(e) => {
+            let msg = explain(&e, app.lang_of(headers));
+            case_with_error(app, headers, id, super::status_of(&e), &msg).await
+        }
+    }
+}
+
 fn parse_case(id: &str) -> Option<CaseId> {
     CaseId::parse(id).ok()
 }
@@ -214,19 +232,7 @@ pub async fn confirm(
         };
         client.confirm_patient(&case, f.fingerprint.trim()).await
     };
-    match result {
-        Ok(_) => Redirect::to(&format!("/cases/{case}?done=confirmed")).into_response(),
-        Err(e) => {
-            case_with_error(
-                &app,
-                &headers,
-                &id,
-                super::status_of(&e),
-                &explain(&e, lang),
-            )
-            .await
-        }
-    }
+    outcome(&app, &headers, &id, &case, result.map(|_| "confirmed")).await
 }
 
 #[derive(Deserialize)]
@@ -264,32 +270,15 @@ pub async fn add(
         };
         client.add_member(&case, &member).await
     };
-    match result {
-        Ok(v) => {
-            let status = v
-                .view
-                .members
-                .iter()
-                .find(|m| m.account.account == member)
-                .map(|m| m.status);
-            let done = if status == Some(MemberStatus::Invited) {
-                "invited"
-            } else {
-                "added"
-            };
-            Redirect::to(&format!("/cases/{case}?done={done}")).into_response()
-        }
-        Err(e) => {
-            case_with_error(
-                &app,
-                &headers,
-                &id,
-                super::status_of(&e),
-                &explain(&e, lang),
-            )
-            .await
-        }
-    }
+    let done = result.map(|v| {
+        let invited = v
+            .view
+            .members
+            .iter()
+            .any(|m| m.account.account == member && m.status == MemberStatus::Invited);
+        if invited { "invited" } else { "added" }
+    });
+    outcome(&app, &headers, &id, &case, done).await
 }
 
 /// `GET /cases/{id}/members/{account}/remove`: what removal does, and the button.
@@ -377,17 +366,5 @@ pub async fn remove(
         };
         client.remove_member(&case, &account).await
     };
-    match result {
-        Ok(_) => Redirect::to(&format!("/cases/{case}?done=removed")).into_response(),
-        Err(e) => {
-            case_with_error(
-                &app,
-                &headers,
-                &id,
-                super::status_of(&e),
-                &explain(&e, lang),
-            )
-            .await
-        }
-    }
+    outcome(&app, &headers, &id, &case, result.map(|_| "removed")).await
 }

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use std::sync::Arc;
 use trialog_protocol::api::AccountView;
-use trialog_protocol::{Lang, Role};
+use trialog_protocol::{CaseId, Lang, Role};
 
 use super::i18n::{Text, lang_name};
 use super::{App, Vault};
@@ -90,6 +90,23 @@ pub async fn unlocked(vault: &mut Vault) -> Result<(&mut Client, AccountView), F
         }
     };
     Ok((client, me))
+}
+
+/// What every page about one case starts with: the unlocked client, who it is, and the
+/// case id of the address; or the page that says why not (keys locked, malformed id).
+pub async fn case_page<'v>(
+    vault: &'v mut Vault,
+    lang: Lang,
+    path: &str,
+    id: &str,
+) -> Result<(&'v mut Client, AccountView, CaseId), Response> {
+    let (client, me) = unlocked(vault)
+        .await
+        .map_err(|f| f.render(lang, None, path))?;
+    match CaseId::parse(id) {
+        Ok(id) => Ok((client, me, id)),
+        Err(_) => Err(bad_case_id(lang, &me, path)),
+    }
 }
 
 /// The page around every page's content.

@@ -220,6 +220,14 @@ impl Chain {
             .find(|v| &v.consent.recipient == recipient)
     }
 
+    /// The current version for `recipient` if it is in force at `at`: not revoked by then
+    /// (the one time rule) and within its period. What a patient is shown as "may see now".
+    pub fn in_force(&self, recipient: &AccountId, at: i64) -> Option<&Version> {
+        self.current(recipient).filter(|v| {
+            !happened_by(v.revoked_at, at) && crate::consent::in_period(&v.consent, at).is_ok()
+        })
+    }
+
     /// The newest version for `recipient`, standing or not: what a sender is told about when
     /// there is no current one (revoked, say, rather than never granted).
     pub fn latest(&self, recipient: &AccountId) -> Option<&Version> {

@@ -417,7 +417,7 @@ pub async fn overview(
             }
         }
         @for (v, _) in case.physicians() {
-            @let current = chain.current(&v.account).filter(|c| in_force(c, at));
+            @let current = chain.in_force(&v.account, at);
             @let anchor = format!("p-{}", v.account);
             section.card.physician aria-labelledby=(anchor) {
                 h2 #(anchor) { (name_of(v, lang)) }
@@ -482,11 +482,6 @@ pub async fn overview(
 }
 
 /// Neither revoked nor expired at `at` (the chain's current version may have expired).
-fn in_force(v: &trialog_protocol::chain::Version, at: i64) -> bool {
-    v.revoked_at.is_none_or(|t| t > at)
-        && trialog_protocol::consent::in_period(&v.consent, at).is_ok()
-}
-
 /// The first value of `key` in a form or query.
 fn one<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
@@ -561,10 +556,7 @@ pub async fn new(
         Ok(c) => c,
         Err(e) => return error_page(lang, Some(&me), &path, &e),
     };
-    let current = chain
-        .current(&to)
-        .filter(|c| in_force(c, now()))
-        .map(|c| c.consent.clone());
+    let current = chain.in_force(&to, now()).map(|c| c.consent.clone());
     let body = form(&case, recipient, current.as_ref(), lang);
     let title = format!("{} {}", W::GrantTitle.get(lang), name_of(recipient, lang));
     layout(lang, Some(&me), &path, &title, body).into_response()
@@ -1065,14 +1057,11 @@ fn find_current<'a>(
     chain: &'a Chain,
     consent: &ConsentId,
 ) -> Option<&'a trialog_protocol::chain::Version> {
-    chain
-        .get(consent)
-        .filter(|v| {
-            chain
-                .current(&v.consent.recipient)
-                .is_some_and(|c| c.consent.consent_id == *consent)
-        })
-        .filter(|v| in_force(v, now()))
+    chain.get(consent).filter(|v| {
+        chain
+            .in_force(&v.consent.recipient, now())
+            .is_some_and(|c| c.consent.consent_id == *consent)
+    })
 }
 
 /// `GET /cases/{id}/consents/{consent}/revoke`: what revoking does, then the button.

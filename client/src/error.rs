@@ -24,7 +24,10 @@ pub enum ClientError {
     Io(String, std::io::Error),
     #[error("wrong passphrase for the keystore")]
     WrongPassphrase,
-    #[error("the passphrase must have at least 8 characters")]
+    #[error(
+        "the passphrase must have at least {} characters",
+        crate::keystore::MIN_PASSPHRASE_CHARS
+    )]
     WeakPassphrase,
     #[error("no passphrase: set TRIALOG_PASSPHRASE or run in a terminal")]
     NoPassphrase,

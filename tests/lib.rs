@@ -12,10 +12,16 @@ use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{
     AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role,
 };
+use trialog_protocol::attestation::Attestation;
+use trialog_server::operator::AccountRef;
+use trialog_server::operator_key::OperatorKey;
 use trialog_server::state::Settings;
-use trialog_server::{App, Config};
+use trialog_server::{App, Config, OperatorError};
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// The operator key's passphrase in every test data directory.
+pub const OPERATOR_PASSPHRASE: &str = "operator's own passphrase";
 
 /// The label of the tests' case.
 pub const LABEL: &str = "Case 2026-017 Vandenberghe";
@@ -31,6 +37,9 @@ pub struct TestApp {
     pub cert_sha256: String,
     pub data: TempDir,
     pub config: Config,
+    /// The operator key of this data directory, unlocked once (as `trialog-server approve`
+    /// unlocks it on each run).
+    pub operator: OperatorKey,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -49,6 +58,8 @@ impl TestApp {
         );
         config.settings = settings;
         let app = App::build(config.clone()).await.expect("server starts");
+        let operator =
+            OperatorKey::create(&config.data_dir, OPERATOR_PASSPHRASE).expect("operator key");
         let url = format!("https://{}", app.local_addr);
         let cert_sha256 = app.cert_sha256.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -60,6 +71,7 @@ impl TestApp {
             cert_sha256,
             data,
             config,
+            operator,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -98,16 +110,52 @@ impl TestApp {
             .0
     }
 
-    /// A fresh client home, initialised against this server.
-    pub async fn client(&self, who: &str) -> Client {
-        let home = Home::new(self.data.path().join("clients").join(who));
-        Client::init(home, &self.url, &self.cert_sha256, PASSPHRASE)
-            .await
-            .expect("client init")
+    /// The operator key as onboarding strings carry it.
+    pub fn operator_key(&self) -> String {
+        self.operator.public_hex()
     }
 
-    /// A registered physician.
+    /// A fresh client home, initialised against this server with the operator key pinned
+    /// (as from an onboarding string).
+    pub async fn client(&self, who: &str) -> Client {
+        let home = Home::new(self.data.path().join("clients").join(who));
+        Client::init(
+            home,
+            &self.url,
+            &self.cert_sha256,
+            Some(&self.operator_key()),
+            PASSPHRASE,
+        )
+        .await
+        .expect("client init")
+    }
+
+    /// The operator's `trialog-server approve`: attests the key registered for `riziv`
+    /// after comparing the fingerprint the physician read out (`typed`).
+    pub async fn approve(&self, riziv: &str, typed: &str) -> Result<Attestation, OperatorError> {
+        let who = AccountRef::Riziv(Riziv::parse(riziv).expect("valid riziv"));
+        trialog_server::operator::approve(&self.config, &who, typed, &self.operator)
+            .await
+            .map(|a| a.attestation)
+    }
+
+    /// A registered physician whose key the operator attested, as every real one is: the
+    /// one place the tests approve (the attack tests make unattested ones by hand).
     pub async fn physician(&self, role: Role, riziv: &str, name: &str) -> (Client, AccountId) {
+        let (c, account) = self.unapproved_physician(role, riziv, name).await;
+        self.approve(riziv, &c.fingerprint().short())
+            .await
+            .expect("approve");
+        (c, account)
+    }
+
+    /// A registered physician the operator has not approved yet.
+    pub async fn unapproved_physician(
+        &self,
+        role: Role,
+        riziv: &str,
+        name: &str,
+    ) -> (Client, AccountId) {
         let code = self.invite(role, riziv, name).await;
         let mut c = self.client(name).await;
         let InvitationView { role: r, .. } = c.lookup_invitation(&code).await.expect("lookup");

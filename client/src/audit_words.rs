@@ -189,6 +189,24 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "suspension du compte levée",
             "account suspension lifted",
         ),
+        KeyAttested => tr(
+            lang,
+            "sleutel bevestigd door de beheerder",
+            "clé attestée par l'opérateur",
+            "key attested by the operator",
+        ),
+        KeyRecovered => tr(
+            lang,
+            "nieuwe sleutel geregistreerd na verlies",
+            "nouvelle clé enregistrée après une perte",
+            "new key registered after a loss",
+        ),
+        KeyRevoked => tr(
+            lang,
+            "oude sleutel ingetrokken, nieuwe bevestigd door de beheerder",
+            "ancienne clé révoquée, nouvelle clé attestée par l'opérateur",
+            "old key revoked, new key attested by the operator",
+        ),
     }
 }
 

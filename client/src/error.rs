@@ -59,6 +59,14 @@ pub enum ClientError {
         pinned: String,
         now: String,
     },
+    #[error(
+        "the key of {name} has not been attested by the operator; nothing was sent: ask them to have the operator approve it, then try again"
+    )]
+    NotAttested { name: String },
+    #[error(
+        "the operator's attestation of {name}'s key does not verify (forged, or made for another key): the server may have changed the key; nothing was sent, do not continue and tell the operator"
+    )]
+    AttestationInvalid { name: String },
     #[error("the fingerprint you typed does not match the patient's key ({actual})")]
     FingerprintMismatch { actual: String },
     #[error("{account} is not a physician of this case")]
@@ -109,6 +117,8 @@ impl ClientError {
             NothingToSend { .. } => Code::FieldNotConsented,
             LeakGuard { .. } => Code::LeakGuard,
             KeyChanged { .. } => Code::KeyChanged,
+            NotAttested { .. } => Code::KeyNotAttested,
+            AttestationInvalid { .. } => Code::AttestationInvalid,
             FingerprintMismatch { .. } => Code::FingerprintMismatch,
             Verification(_) => Code::VerificationFailed,
             Audit(_) => Code::AuditFailed,

@@ -22,6 +22,11 @@ pub struct Config {
     pub cert_sha256: String,
     /// Hex Ed25519 public key of the server (signs audit checkpoints), pinned at init.
     pub server_key: String,
+    /// Hex Ed25519 public key of the operator (signs physicians' key attestations), pinned
+    /// at init from the onboarding string. Homes made before it existed take it from the
+    /// server at the next login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_key: Option<String>,
     pub account: Option<AccountId>,
     pub role: Option<Role>,
     /// The registration under way, saved before the request: if its answer is lost,
@@ -44,6 +49,22 @@ pub struct Pins {
     /// Per case: the audit (seq, head) verified last.
     #[serde(default)]
     pub audit: BTreeMap<String, AuditHead>,
+    /// Per physician: when the operator attested the pinned key. A later key is accepted
+    /// only on an operator statement that is newer and revokes an old key.
+    #[serde(default)]
+    pub attested: BTreeMap<String, i64>,
+    /// Per physician: the last key change accepted on the operator's statement, so that it
+    /// can be shown ("new key, attested by the operator on DATE").
+    #[serde(default)]
+    pub changes: BTreeMap<String, KeyChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    /// Fingerprints, hex.
+    pub from: String,
+    pub to: String,
+    pub attested_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -65,6 +65,12 @@ pub fn onboarding_error(e: &OnboardingError, lang: Lang) -> &'static str {
             "Le code est vide ou contient des caractères qui n'en font pas partie.",
             "The code is empty or holds characters that are not part of one.",
         ),
+        OperatorKey => tr(
+            lang,
+            "De sleutel van de beheerder in de tekst is beschadigd; kopieer de tekst opnieuw.",
+            "La clé de l'opérateur dans le texte est abîmée ; copiez le texte à nouveau.",
+            "The operator key in the text is damaged; copy the text again.",
+        ),
     }
 }
 
@@ -383,6 +389,18 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
         ClientError::KeyChanged { account, pinned, now } => format!("{} {account} ({pinned} → {now}). {}",
             tr(lang, "De sleutel veranderde van", "La clé a changé pour", "The key changed for"),
             tr(lang, "Ga niet verder voor u dit met de betrokkene nagegaan hebt.", "N'allez pas plus loin avant d'avoir vérifié avec la personne.", "Do not continue until you have checked with them.")),
+        ClientError::NotAttested { name } => format!("{} {name} {}",
+            tr(lang, "De sleutel van", "La clé de", "The key of"),
+            tr(lang,
+                "is nog niet bevestigd door de beheerder van Trialog, dus er werd niets verzonden. Vraag de arts de beheerder te bellen: die vergelijkt de vingerafdruk die de arts voorleest en bevestigt de sleutel. Probeer daarna opnieuw.",
+                "n'est pas encore attestée par l'opérateur de Trialog : rien n'a été envoyé. Demandez au médecin d'appeler l'opérateur, qui compare l'empreinte que le médecin lui lit et atteste la clé. Réessayez ensuite.",
+                "has not been attested by the Trialog operator yet, so nothing was sent. Ask the physician to call the operator, who compares the fingerprint the physician reads out and attests the key. Then try again.")),
+        ClientError::AttestationInvalid { name } => format!("{} {name} {}",
+            tr(lang, "De bevestiging van de sleutel van", "L'attestation de la clé de", "The operator's attestation of the key of"),
+            tr(lang,
+                "klopt niet: de server heeft de sleutel misschien vervangen. Er werd niets verzonden. Ga niet verder en verwittig de beheerder.",
+                "n'est pas valable : le serveur a peut-être remplacé la clé. Rien n'a été envoyé. N'allez pas plus loin et prévenez l'opérateur.",
+                "does not verify: the server may have replaced the key. Nothing was sent. Do not continue, and tell the operator.")),
         ClientError::FingerprintMismatch { .. } => tr(lang,
             "De vingerafdruk die u intypte komt niet overeen met de sleutel van de patiënt. Laat de patiënt hem opnieuw voorlezen; bevestig niets bij twijfel.",
             "L'empreinte saisie ne correspond pas à la clé du patient. Faites-la relire par le patient ; ne confirmez rien en cas de doute.",

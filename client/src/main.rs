@@ -41,13 +41,18 @@ async fn main() -> ExitCode {
         Command::Init {
             server,
             cert_sha256,
+            operator_key,
             onboarding,
         } => {
-            let (server, cert) = match onboarding {
-                Some(o) => (o.server, o.cert_sha256),
-                None => (server.unwrap_or_default(), cert_sha256.unwrap_or_default()),
+            let (server, cert, operator_key) = match onboarding {
+                Some(o) => (o.server, o.cert_sha256, o.operator_key),
+                None => (
+                    server.unwrap_or_default(),
+                    cert_sha256.unwrap_or_default(),
+                    operator_key,
+                ),
             };
-            account::init(server, cert, json, lang).await
+            account::init(server, cert, operator_key, json, lang).await
         }
         Command::Register { invite, onboarding } => {
             account::register(invite, onboarding, json, lang).await

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attestation::Attestation;
 use crate::audit::{AuditRecord, Checkpoint};
 use crate::binding::PatientBinding;
 use crate::consent::{Consent, Revocation};
@@ -30,6 +31,10 @@ pub struct ServerInfo {
     pub version: String,
     /// The server's Ed25519 public key (signs tokens and audit checkpoints): clients pin it.
     pub server_key: B64,
+    /// The operator's Ed25519 public key, for clients set up without an onboarding string
+    /// (which carries it): taken from here, it is only as trustworthy as this server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_key: Option<B64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +70,10 @@ pub struct InvitationView {
     pub name: String,
     pub riziv: String,
     pub expires_at: i64,
+    /// Set on a recovery invitation: the existing account whose key the registration
+    /// replaces (the operator attests the new key and revokes the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovers: Option<AccountId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +113,10 @@ pub struct AccountView {
     pub riziv: Option<String>,
     pub key_record: Signed<KeyRecord>,
     pub fingerprint: Fingerprint,
+    /// The operator's attestation of a physician's key (`attestation`); none for patients,
+    /// whose keys the treating physician confirms, and none until the operator approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Signed<Attestation>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -44,6 +44,12 @@ pub enum AuditEvent {
     AccountSuspended,
     /// The operator lifted a suspension (directory chain).
     AccountUnsuspended,
+    /// The operator attested a physician's key (directory chain).
+    KeyAttested,
+    /// A physician registered a new key with a recovery invitation (directory chain).
+    KeyRecovered,
+    /// The operator attested a recovered key and so revoked the old one (directory chain).
+    KeyRevoked,
 }
 
 /// One event. Never carries a field value: only ids, kinds and field ids.

@@ -100,6 +100,10 @@ pub enum Code {
     LeakGuard,
     /// A pinned key changed.
     KeyChanged,
+    /// A physician's key carries no attestation from the operator.
+    KeyNotAttested,
+    /// A physician's key attestation is forged or made for other keys.
+    AttestationInvalid,
     /// The fingerprint typed does not match.
     FingerprintMismatch,
     /// What the server sent failed the client's verification.
@@ -210,6 +214,8 @@ impl Code {
             Code::Internal => "internal",
             Code::LeakGuard => "leak_guard",
             Code::KeyChanged => "key_changed",
+            Code::KeyNotAttested => "key_not_attested",
+            Code::AttestationInvalid => "attestation_invalid",
             Code::FingerprintMismatch => "fingerprint_mismatch",
             Code::VerificationFailed => "verification_failed",
             Code::AuditFailed => "audit_failed",

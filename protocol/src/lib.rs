@@ -10,6 +10,7 @@
 )]
 
 pub mod api;
+pub mod attestation;
 pub mod audit;
 pub mod auth;
 pub mod binding;

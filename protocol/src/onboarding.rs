@@ -3,9 +3,12 @@
 //! so that a newcomer types or scans one thing.
 //!
 //! Layout: `trialog:v1:` followed by the unpadded base64url encoding of the JSON object
-//! `{"server": "https://…", "cert_sha256": "<64 hex digits>", "code": "…"}` (no other key).
+//! `{"server": "https://…", "cert_sha256": "<64 hex digits>", "code": "…",
+//! "operator_key": "<64 hex digits>"}` (no other key). `operator_key`, the operator's
+//! Ed25519 public key that clients pin to check physicians' attestations, came later:
+//! strings without it still decode.
 //! The string carries no secret beyond the code itself: whoever holds it can do exactly
-//! what the plain code allows, and the certificate hash it pins is public.
+//! what the plain code allows, and the certificate hash and operator key it pins are public.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,6 +29,9 @@ pub struct Onboarding {
     pub cert_sha256: String,
     /// The enrolment or invitation code, as issued.
     pub code: String,
+    /// 64 lower-case hex digits: the operator's Ed25519 public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_key: Option<String>,
 }
 
 impl std::fmt::Debug for Onboarding {
@@ -35,6 +41,7 @@ impl std::fmt::Debug for Onboarding {
             .field("server", &self.server)
             .field("cert_sha256", &self.cert_sha256)
             .field("code", &"[redacted]")
+            .field("operator_key", &self.operator_key)
             .finish()
     }
 }
@@ -55,6 +62,8 @@ pub enum OnboardingError {
     Certificate,
     #[error("the onboarding string's code is empty or malformed")]
     Code,
+    #[error("the onboarding string's operator key is not 64 hex digits")]
+    OperatorKey,
 }
 
 impl Onboarding {
@@ -86,7 +95,14 @@ impl Onboarding {
             server: server.to_owned(),
             cert_sha256: cert,
             code: code.to_owned(),
+            operator_key: None,
         })
+    }
+
+    /// The same, carrying the operator's public key (hex) for the client to pin.
+    pub fn with_operator_key(mut self, key_hex: &str) -> Result<Self, OnboardingError> {
+        self.operator_key = Some(operator_key(key_hex)?);
+        Ok(self)
     }
 
     /// `trialog:v1:<base64url(JSON)>`.
@@ -109,7 +125,21 @@ impl Onboarding {
             .map_err(|_| OnboardingError::Encoding)?;
         let raw: Onboarding =
             serde_json::from_slice(&bytes).map_err(|_| OnboardingError::Content)?;
-        Onboarding::new(&raw.server, &raw.cert_sha256, &raw.code)
+        let o = Onboarding::new(&raw.server, &raw.cert_sha256, &raw.code)?;
+        match raw.operator_key {
+            Some(k) => o.with_operator_key(&k),
+            None => Ok(o),
+        }
+    }
+}
+
+/// Checks an operator key: 64 hex digits (a 32-byte Ed25519 key), returned in lower case.
+pub fn operator_key(key_hex: &str) -> Result<String, OnboardingError> {
+    let k = key_hex.trim().to_ascii_lowercase();
+    if k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(k)
+    } else {
+        Err(OnboardingError::OperatorKey)
     }
 }
 
@@ -168,6 +198,26 @@ mod tests {
             .collect();
         let o = Onboarding::new("https://h", &colons.join(":"), "X").expect("valid");
         assert_eq!(o.cert_sha256, CERT);
+    }
+
+    #[test]
+    fn the_operator_key_travels_and_old_strings_still_decode() {
+        let key = "AB".repeat(32);
+        let o = sample().with_operator_key(&key).expect("valid key");
+        assert_eq!(o.operator_key.as_deref(), Some("ab".repeat(32).as_str()));
+        assert_eq!(Onboarding::decode(&o.encode()), Ok(o));
+        // A string made before the operator key existed.
+        let old = encoded(&format!(
+            r#"{{"server":"https://h","cert_sha256":"{CERT}","code":"A"}}"#
+        ));
+        assert_eq!(Onboarding::decode(&old).map(|o| o.operator_key), Ok(None));
+        let bad = encoded(&format!(
+            r#"{{"server":"https://h","cert_sha256":"{CERT}","code":"A","operator_key":"xyz"}}"#
+        ));
+        assert_eq!(
+            Onboarding::decode(&bad),
+            Err(OnboardingError::OperatorKey)
+        );
     }
 
     #[test]

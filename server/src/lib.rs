@@ -13,6 +13,7 @@ mod facts;
 mod files;
 pub mod listener;
 pub mod operator;
+pub mod operator_key;
 mod purge;
 mod routes;
 pub mod server_key;
@@ -144,6 +145,7 @@ impl App {
             key: Arc::new(key),
             settings: Arc::new(config.settings),
             inboxes: Default::default(),
+            data_dir: config.data_dir.clone().into(),
         };
         // Expiry acts at the moment of expiry, not at the next fetch.
         sweep::spawn(state.clone(), state.settings.sweep_interval);

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{AccountId, Role};
 use trialog_server::operator::{self, AccountRef, InvitationInfo};
+use trialog_server::operator_key::OperatorKey;
+use zeroize::Zeroizing;
 use trialog_server::{App, Config};
 
 #[derive(Parser)]
@@ -65,26 +67,19 @@ enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout: Option<u64>,
     },
-    /// Create a one-time invitation for a physician (role and RIZIV/INAMI number are bound to it).
-    Invite {
-        #[arg(long, value_parser = parse_physician_role)]
-        role: Role,
-        /// RIZIV/INAMI number, e.g. 1-23456-25-580.
-        #[arg(long, value_parser = |s: &str| Riziv::parse(s).map_err(|e| e.to_string()))]
-        riziv: Riziv,
-        /// Name as shown in the directory and in consent texts, e.g. "Dr. An Peeters".
+    /// Create a one-time invitation for a physician (role and RIZIV/INAMI number are bound
+    /// to it), or with --recovery one that replaces a registered physician's lost key.
+    Invite(InviteArgs),
+    /// Attest a physician's registered key with the operator key, after comparing the
+    /// fingerprint they read out; clients accept only attested physician keys. After a
+    /// recovery, this also revokes the old key.
+    Approve {
+        #[command(flatten)]
+        who: Who,
+        /// The fingerprint the physician reads out from their own screen (`trialog whoami`
+        /// or the web client's home): at least 32 hex digits.
         #[arg(long)]
-        name: String,
-        /// Days before the invitation expires (1 to 90).
-        #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(i64).range(1..=90))]
-        valid_days: i64,
-        /// Revoke a pending invitation for the same RIZIV/INAMI number instead of refusing.
-        #[arg(long)]
-        replace: bool,
-        /// The address physicians' clients reach the server at, for the onboarding string
-        /// printed under the code (default: https:// and the default listen address).
-        #[arg(long, default_value = "https://127.0.0.1:8443")]
-        server_url: String,
+        fingerprint: String,
     },
     /// List or revoke invitations (offline on the data directory).
     #[command(subcommand)]
@@ -132,6 +127,32 @@ impl Who {
             (None, None) => None,
         }
     }
+}
+
+#[derive(clap::Args)]
+struct InviteArgs {
+    #[arg(long, value_parser = parse_physician_role, required_unless_present = "recovery")]
+    role: Option<Role>,
+    /// RIZIV/INAMI number, e.g. 1-23456-25-580.
+    #[arg(long, value_parser = |s: &str| Riziv::parse(s).map_err(|e| e.to_string()))]
+    riziv: Riziv,
+    /// Name as shown in the directory and in consent texts, e.g. "Dr. An Peeters".
+    #[arg(long, required_unless_present = "recovery")]
+    name: Option<String>,
+    /// For a registered physician who lost every device: the invitation registers a new
+    /// key for their account (same role and name), which `approve` must then attest.
+    #[arg(long, conflicts_with_all = ["role", "name"])]
+    recovery: bool,
+    /// Days before the invitation expires (1 to 90).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(i64).range(1..=90))]
+    valid_days: i64,
+    /// Revoke a pending invitation for the same RIZIV/INAMI number instead of refusing.
+    #[arg(long)]
+    replace: bool,
+    /// The address physicians' clients reach the server at, for the onboarding string
+    /// printed under the code (default: https:// and the default listen address).
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    server_url: String,
 }
 
 fn parse_physician_role(s: &str) -> Result<Role, String> {
@@ -228,59 +249,38 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Invite {
-            role,
-            riziv,
-            name,
-            valid_days,
-            replace,
-            server_url,
-        } => {
-            // One line, shown as typed: no control, bidi or invisible characters.
-            if let Err(e) = trialog_protocol::text::check_display_name(&name) {
-                eprintln!("trialog-server: --name: {e}");
+        Command::Invite(args) => invite(&config, args).await,
+        Command::Approve { who, fingerprint } => {
+            // clap requires one of the two; this answers if it ever did not.
+            let Some(who) = who.account_ref() else {
+                eprintln!("trialog-server: give --account or --riziv");
                 return ExitCode::from(2);
-            }
-            // Checked before the invitation is stored: a refused address writes nothing.
-            if !server_url.trim().starts_with("https://") || server_url.trim().len() <= 8 {
-                eprintln!("trialog-server: --server-url must start with https://");
-                return ExitCode::from(2);
-            }
-            match operator::invite_with(&config, role, &riziv, &name, valid_days, replace).await {
-                Ok((code, expires_at)) => {
-                    // The certificate `serve` will present from this data directory
-                    // (`serve` created it), so that the onboarding string pins it.
-                    let onboarding = trialog_server::tls::load(None, &config.data_dir)
-                        .map_err(|e| e.to_string())
-                        .and_then(|tls| {
-                            trialog_protocol::onboarding::Onboarding::new(
-                                &server_url,
-                                &tls.cert_sha256,
-                                &code,
-                            )
-                            .map_err(|e| e.to_string())
-                        });
-                    let onboarding = match onboarding {
-                        Ok(o) => o.encode(),
-                        Err(e) => {
-                            eprintln!("trialog-server: --server-url: {e}");
-                            return ExitCode::FAILURE;
-                        }
-                    };
-                    // Line 1: the plain code; line 2: the one string that also carries the
-                    // server and its certificate (`trialog register --onboarding …`).
-                    println!("{code}");
-                    println!("{onboarding}");
-                    eprintln!(
-                        "Invitation for {name} ({role}, RIZIV/INAMI {riziv}), valid until {}. Hand it over in person; it works once.",
-                        trialog_protocol::time::format_date(expires_at)
+            };
+            let key = match operator_key(&config) {
+                Ok(k) => k,
+                Err(code) => return code,
+            };
+            match operator::approve(&config, &who, &fingerprint, &key).await {
+                Ok(a) => {
+                    let a = a.attestation;
+                    println!(
+                        "Key of {} ({}, RIZIV/INAMI {}) attested on {}: clients now accept it.",
+                        a.name,
+                        a.role,
+                        Riziv::parse(&a.riziv)
+                            .map(|r| r.to_string())
+                            .unwrap_or(a.riziv.clone()),
+                        trialog_protocol::time::format_date(a.attested_at)
                     );
+                    if let Some(old) = &a.replaces {
+                        println!(
+                            "The old key ({}) is revoked: clients that knew it show the change as attested by the operator.",
+                            old.short()
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("trialog-server: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => fail(e),
             }
         }
         Command::Invitations(InvitationsCommand::List { json }) => {
@@ -333,6 +333,147 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `invite`: checks what it can before anything is written, unlocks (or on first use
+/// creates) the operator key, stores the invitation and prints the code and the onboarding
+/// string that carries the server, its certificate and the operator's public key.
+async fn invite(config: &Config, args: InviteArgs) -> ExitCode {
+    if let Some(name) = &args.name
+        && let Err(e) = trialog_protocol::text::check_display_name(name)
+    {
+        // One line, shown as typed: no control, bidi or invisible characters.
+        eprintln!("trialog-server: --name: {e}");
+        return ExitCode::from(2);
+    }
+    // Checked before the invitation is stored: a refused address writes nothing.
+    let server_url = args.server_url.trim();
+    if !server_url.starts_with("https://") || server_url.len() <= 8 {
+        eprintln!("trialog-server: --server-url must start with https://");
+        return ExitCode::from(2);
+    }
+    let key = match operator_key(config) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let issued = match (args.recovery, args.role, args.name) {
+        (true, _, _) => {
+            operator::invite_recovery(config, &args.riziv, args.valid_days, args.replace).await
+        }
+        (false, Some(role), Some(name)) => operator::invite_with(
+            config,
+            role,
+            &args.riziv,
+            &name,
+            args.valid_days,
+            args.replace,
+        )
+        .await
+        .map(|(code, expires_at)| operator::Issued {
+            code,
+            expires_at,
+            role,
+            name,
+            recovers: None,
+        }),
+        // clap requires both without --recovery; this answers if it ever did not.
+        _ => {
+            eprintln!("trialog-server: give --role and --name, or --recovery");
+            return ExitCode::from(2);
+        }
+    };
+    let issued = match issued {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    // The certificate `serve` will present from this data directory (`serve` created it),
+    // so that the onboarding string pins it, with the operator key clients pin.
+    let onboarding = trialog_server::tls::load(None, &config.data_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|tls| {
+            trialog_protocol::onboarding::Onboarding::new(
+                server_url,
+                &tls.cert_sha256,
+                &issued.code,
+            )
+            .and_then(|o| o.with_operator_key(&key.public_hex()))
+            .map_err(|e| e.to_string())
+        });
+    let onboarding = match onboarding {
+        Ok(o) => o.encode(),
+        Err(e) => {
+            eprintln!("trialog-server: --server-url: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Line 1: the plain code; line 2: the one string that also carries the server, its
+    // certificate and the operator key (`trialog register --onboarding …`).
+    println!("{}", issued.code);
+    println!("{onboarding}");
+    let what = if issued.recovers.is_some() {
+        "Recovery invitation"
+    } else {
+        "Invitation"
+    };
+    eprintln!(
+        "{what} for {} ({}, RIZIV/INAMI {}), valid until {}. Hand it over in person; it works once.",
+        issued.name,
+        issued.role,
+        args.riziv,
+        trialog_protocol::time::format_date(issued.expires_at)
+    );
+    eprintln!(
+        "Then approve the key: the physician reads out the fingerprint their client shows, and you run\n  trialog-server approve --riziv {} --fingerprint \"<what they read>\"",
+        args.riziv
+    );
+    ExitCode::SUCCESS
+}
+
+/// Unlocks the operator key with `TRIALOG_OPERATOR_PASSPHRASE` or a prompt; on first use
+/// (no key in the data directory yet) creates it, asking for the new passphrase twice.
+fn operator_key(config: &Config) -> Result<OperatorKey, ExitCode> {
+    if let Err(e) = operator::check_data_dir(config) {
+        return Err(fail(e));
+    }
+    let exists = OperatorKey::exists(&config.data_dir);
+    let passphrase = match std::env::var("TRIALOG_OPERATOR_PASSPHRASE") {
+        Ok(p) => Zeroizing::new(p),
+        Err(_) => {
+            let ask = |prompt: &str| rpassword::prompt_password(prompt).map(Zeroizing::new);
+            let prompt = if exists {
+                "Operator key passphrase: "
+            } else {
+                "No operator key yet; choose its passphrase (at least 10 characters): "
+            };
+            let first = ask(prompt);
+            let again = if exists { None } else { Some(ask("Again: ")) };
+            match (first, again) {
+                (Ok(p), None) => p,
+                (Ok(p), Some(Ok(q))) if *p == *q => p,
+                (Ok(_), Some(Ok(_))) => {
+                    eprintln!("trialog-server: the passphrases differ; nothing was created");
+                    return Err(ExitCode::from(2));
+                }
+                _ => {
+                    eprintln!(
+                        "trialog-server: no terminal to ask the operator key's passphrase; set TRIALOG_OPERATOR_PASSPHRASE"
+                    );
+                    return Err(ExitCode::from(2));
+                }
+            }
+        }
+    };
+    let key = if exists {
+        OperatorKey::unlock(&config.data_dir, &passphrase)
+    } else {
+        OperatorKey::create(&config.data_dir, &passphrase).inspect(|_| {
+            eprintln!(
+                "Created the operator key in {}: its public half travels in every invitation and enrolment string. Keep the passphrase offline; a lost passphrase means new invitations for everyone.",
+                config.data_dir.display(),
+            );
+        })
+    };
+    key.map_err(|e| fail(e.into()))
 }
 
 fn fail(e: operator::OperatorError) -> ExitCode {

@@ -1,5 +1,5 @@
-//! The operator's offline commands on a data directory: invitations (create, list, revoke)
-//! and account suspension. They refuse a data directory where no server was ever started,
+//! The operator's offline commands on a data directory: invitations (create, list, revoke,
+//! recover), the attestation of physicians' keys (`approve`) and account suspension. They refuse a data directory where no server was ever started,
 //! so a mistyped `--data-dir` never becomes a silent new database.
 //!
 //! Never prints or stores a plain invitation code after `invite` returned it: only its hash
@@ -8,12 +8,15 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use trialog_protocol::attestation::Attestation;
 use trialog_protocol::audit::{AuditEvent, DIRECTORY_CHAIN};
+use trialog_protocol::keys::{KeyRecord, open_key_record};
 use trialog_protocol::riziv::Riziv;
 use trialog_protocol::text::NameError;
-use trialog_protocol::{AccountId, Role};
+use trialog_protocol::{AccountId, Fingerprint, Role, Signed};
 
 use crate::db::{self, Db};
+use crate::operator_key::OperatorKey;
 use crate::{Config, codes, state};
 
 /// Days an invitation may be valid: at least one, at most about a quarter.
@@ -30,9 +33,27 @@ pub enum OperatorError {
     #[error("--valid-days must be between 1 and 90, not {0}")]
     ValidDays(i64),
     #[error(
-        "RIZIV/INAMI number {riziv} is already registered (account {account}); a physician who lost their keys will get a recovery invitation (not yet available)"
+        "RIZIV/INAMI number {riziv} is already registered (account {account}); for a physician who lost their keys, invite with --recovery"
     )]
     RizivRegistered { riziv: String, account: String },
+    #[error("no physician is registered with RIZIV/INAMI number {0}; a recovery is for an existing account")]
+    NothingToRecover(String),
+    #[error("account {0} is a patient's: patients re-enrol through their treating physician")]
+    NotAPhysician(String),
+    #[error(
+        "the fingerprint read out does not match the key registered for {0}: do NOT approve. Ask the physician to read it again from their own screen (`trialog whoami`); if it still differs, the key on the server is not theirs: tell the security contact"
+    )]
+    FingerprintMismatch(String),
+    #[error(
+        "--fingerprint must be at least the 32 hex digits the physician reads out (`trialog whoami` shows them)"
+    )]
+    FingerprintFormat,
+    #[error("the key of {0} is already attested (on {1}); nothing to do")]
+    AlreadyAttested(String, String),
+    #[error("the stored {0} is damaged; restore the database from a backup")]
+    Corrupt(&'static str),
+    #[error("{0}")]
+    Key(#[from] crate::operator_key::OperatorKeyError),
     #[error(
         "RIZIV/INAMI number {0} already has a pending invitation; revoke it first (`trialog-server invitations revoke --riziv {0}`) or invite with --replace"
     )]
@@ -51,19 +72,26 @@ pub enum OperatorError {
     Database(#[from] sqlx::Error),
 }
 
-/// Opens the database of a data directory where `serve` has run: it created the directory,
-/// the server key and the database together. Nothing is created when they are missing.
-async fn open_existing(config: &Config) -> Result<Db, OperatorError> {
-    let no_server = || OperatorError::NoServer(config.data_dir.display().to_string());
+/// Refuses a data directory where `serve` never ran: it creates the directory, the server
+/// key and the database together. Nothing is created when they are missing.
+pub fn check_data_dir(config: &Config) -> Result<(), OperatorError> {
     let url = config.database_url();
     let file: PathBuf = db::file_of(&url)?;
     if !is_file(&config.data_dir.join("server-key.pem"))
         || file.as_os_str() == ":memory:"
         || !is_file(&file)
     {
-        return Err(no_server());
+        return Err(OperatorError::NoServer(
+            config.data_dir.display().to_string(),
+        ));
     }
-    Ok(Db::open(&url).await?)
+    Ok(())
+}
+
+/// Opens the database of a data directory where `serve` has run (`check_data_dir`).
+async fn open_existing(config: &Config) -> Result<Db, OperatorError> {
+    check_data_dir(config)?;
+    Ok(Db::open(&config.database_url()).await?)
 }
 
 fn is_file(p: &Path) -> bool {
@@ -95,6 +123,42 @@ pub async fn invite_with(
     // Checked before the data directory is opened: a refused name writes nothing. The name
     // is shown in directories and in every consent text that names this physician.
     let name = trialog_protocol::text::check_display_name(name)?;
+    let issued = issue(config, riziv, valid_days, replace, Some((role, name))).await?;
+    Ok((issued.code, issued.expires_at))
+}
+
+/// A recovery invitation, for a physician who lost every device: it registers a new key
+/// for their existing account (same role, number and name). Clients refuse that key until
+/// `approve` attests it, which also revokes the old one.
+pub async fn invite_recovery(
+    config: &Config,
+    riziv: &Riziv,
+    valid_days: i64,
+    replace: bool,
+) -> Result<Issued, OperatorError> {
+    issue(config, riziv, valid_days, replace, None).await
+}
+
+/// A new invitation, as `invite` prints it.
+#[derive(Debug)]
+pub struct Issued {
+    /// The plain one-time code: printed once, never stored.
+    pub code: String,
+    pub expires_at: i64,
+    pub role: Role,
+    pub name: String,
+    /// The account a recovery invitation recovers.
+    pub recovers: Option<AccountId>,
+}
+
+/// Issues a new invitation (`new` = role and name) or a recovery one (`None`).
+async fn issue(
+    config: &Config,
+    riziv: &Riziv,
+    valid_days: i64,
+    replace: bool,
+    new: Option<(Role, String)>,
+) -> Result<Issued, OperatorError> {
     if !VALID_DAYS.contains(&valid_days) {
         return Err(OperatorError::ValidDays(valid_days));
     }
@@ -104,12 +168,22 @@ pub async fn invite_with(
         let now = state::now();
         let expires_at = now + valid_days * 24 * 3600;
         let mut tx = db.write().await?;
-        if let Some(a) = db::accounts::by_riziv(&mut *tx, riziv.digits()).await? {
-            return Err(OperatorError::RizivRegistered {
-                riziv: riziv.to_string(),
-                account: a.id,
-            });
-        }
+        let existing = db::accounts::by_riziv(&mut *tx, riziv.digits()).await?;
+        let (role, name, recovers) = match (new, existing) {
+            (Some(_), Some(a)) => {
+                return Err(OperatorError::RizivRegistered {
+                    riziv: riziv.to_string(),
+                    account: a.id,
+                });
+            }
+            (Some((role, name)), None) => (role, name, None),
+            (None, None) => return Err(OperatorError::NothingToRecover(riziv.to_string())),
+            (None, Some(a)) => {
+                let role: Role = a.role.parse().map_err(|_| OperatorError::Corrupt("role"))?;
+                let id = AccountId::parse(&a.id).map_err(|_| OperatorError::Corrupt("account"))?;
+                (role, a.name.ok_or(OperatorError::Corrupt("name"))?, Some(id))
+            }
+        };
         if replace {
             db::accounts::revoke_invitations(&mut *tx, riziv.digits(), now).await?;
         } else if db::accounts::pending_invitations(&mut *tx, riziv.digits(), now).await? > 0 {
@@ -118,16 +192,137 @@ pub async fn invite_with(
         let inv = db::accounts::InvitationRow {
             role: role.as_str().into(),
             riziv: riziv.digits().into(),
-            name,
+            name: name.clone(),
+            recovers: recovers.as_ref().map(|a| a.to_string()),
         };
         db::accounts::insert_invitation(&mut *tx, &codes::hash(&code), &inv, now, expires_at)
             .await?;
         tx.commit().await?;
-        Ok((code, expires_at))
+        Ok(Issued {
+            code,
+            expires_at,
+            role,
+            name,
+            recovers,
+        })
     }
     .await;
     db.close().await;
     result
+}
+
+/// What `approve` signed.
+#[derive(Debug)]
+pub struct Approved {
+    pub attestation: Attestation,
+}
+
+/// Attests a physician's registered key after comparing its fingerprint with the one the
+/// physician read out (`typed`, at least 32 hex digits). The running server never holds
+/// the operator key, so this is the only way a key becomes one that clients accept. After
+/// a recovery, the attestation names the key it replaces: the old one is revoked.
+pub async fn approve(
+    config: &Config,
+    who: &AccountRef,
+    typed: &str,
+    key: &OperatorKey,
+) -> Result<Approved, OperatorError> {
+    let digits = typed.chars().filter(char::is_ascii_hexdigit).count();
+    let separators = |c: char| c.is_ascii_hexdigit() || matches!(c, ' ' | '-' | ':' | '.');
+    if !(32..=64).contains(&digits) || !typed.chars().all(separators) {
+        return Err(OperatorError::FingerprintFormat);
+    }
+    let db = open_existing(config).await?;
+    let result = async {
+        let now = state::now();
+        let mut tx = db.write().await?;
+        let row = account_of(&mut tx, who).await?;
+        let id = AccountId::parse(&row.id).map_err(|_| OperatorError::Corrupt("account id"))?;
+        let role: Role = row.role.parse().map_err(|_| OperatorError::Corrupt("role"))?;
+        let (Some(name), Some(riziv)) = (row.name.clone(), row.riziv.clone()) else {
+            return Err(OperatorError::NotAPhysician(id.to_string()));
+        };
+        if role == Role::Patient {
+            return Err(OperatorError::NotAPhysician(id.to_string()));
+        }
+        let record: Signed<KeyRecord> =
+            serde_json::from_str(&row.key_record).map_err(|_| OperatorError::Corrupt("key"))?;
+        let keys = open_key_record(&record).map_err(|_| OperatorError::Corrupt("key"))?;
+        if keys.record.account != id || keys.fingerprint.as_str() != row.fingerprint {
+            return Err(OperatorError::Corrupt("key"));
+        }
+        if !keys.fingerprint.matches_typed(typed) {
+            return Err(OperatorError::FingerprintMismatch(who.to_string()));
+        }
+        // The attestation in place, if any: the same key is already done. A recovery
+        // cleared it and noted the key it replaces; this attestation revokes that one.
+        if let Some(json) = &row.attestation {
+            let signed: Signed<Attestation> =
+                serde_json::from_str(json).map_err(|_| OperatorError::Corrupt("attestation"))?;
+            let p = signed
+                .open(&key.public())
+                .map_err(|_| OperatorError::Corrupt("attestation"))?;
+            if p.fingerprint == keys.fingerprint {
+                return Err(OperatorError::AlreadyAttested(
+                    who.to_string(),
+                    trialog_protocol::time::format_date(p.attested_at),
+                ));
+            }
+        }
+        let replaces = row
+            .recovered_from
+            .as_deref()
+            .map(Fingerprint::parse)
+            .transpose()
+            .map_err(|_| OperatorError::Corrupt("fingerprint"))?;
+        let attestation = Attestation {
+            account: id.clone(),
+            role,
+            riziv,
+            name,
+            fingerprint: keys.fingerprint.clone(),
+            attested_at: now,
+            replaces,
+        };
+        let signed = Signed::sign(&attestation, key.signing_key())
+            .map_err(|_| OperatorError::Corrupt("attestation"))?;
+        let json =
+            serde_json::to_string(&signed).map_err(|_| OperatorError::Corrupt("attestation"))?;
+        db::accounts::set_attestation(&mut *tx, id.as_str(), &json).await?;
+        let (event, detail) = match &attestation.replaces {
+            None => (AuditEvent::KeyAttested, format!("key {}", keys.fingerprint)),
+            Some(old) => (
+                AuditEvent::KeyRevoked,
+                format!("key {} replaces revoked key {old}", keys.fingerprint),
+            ),
+        };
+        db::audit::append(
+            &mut tx,
+            DIRECTORY_CHAIN,
+            now,
+            event,
+            None,
+            Some(id.as_str()),
+            Some(detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Approved { attestation })
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+async fn account_of(
+    tx: &mut db::Tx,
+    who: &AccountRef,
+) -> Result<db::accounts::AccountRow, OperatorError> {
+    match who {
+        AccountRef::Id(id) => db::accounts::get(&mut **tx, id.as_str()).await?,
+        AccountRef::Riziv(r) => db::accounts::by_riziv(&mut **tx, r.digits()).await?,
+    }
+    .ok_or_else(|| OperatorError::UnknownAccount(who.to_string()))
 }
 
 /// Where an invitation stands.
@@ -245,11 +440,7 @@ async fn set_suspension(
     let result = async {
         let now = state::now();
         let mut tx = db.write().await?;
-        let account = match who {
-            AccountRef::Id(id) => db::accounts::get(&mut *tx, id.as_str()).await?,
-            AccountRef::Riziv(r) => db::accounts::by_riziv(&mut *tx, r.digits()).await?,
-        }
-        .ok_or_else(|| OperatorError::UnknownAccount(who.to_string()))?;
+        let account = account_of(&mut tx, who).await?;
         let id = AccountId::parse(&account.id)
             .map_err(|_| OperatorError::UnknownAccount(account.id.clone()))?;
         if !db::accounts::set_suspended(&mut *tx, id.as_str(), suspend.then_some(now)).await? {

@@ -15,6 +15,8 @@ pub struct AppState {
     pub key: Arc<ServerKey>,
     pub settings: Arc<Settings>,
     pub inboxes: Inboxes,
+    /// The data directory: `serve` reads the operator's public key there (never its secret).
+    pub data_dir: Arc<std::path::Path>,
 }
 
 /// Wakes recipients waiting on their inbox (long poll) when an envelope for them is

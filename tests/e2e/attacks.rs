@@ -963,7 +963,7 @@ async fn wrong_tls_pin_is_refused() {
     let wrong = sha256_hex(&[b"not the server's certificate"]);
     assert_ne!(wrong, app.cert_sha256.to_lowercase());
     let home = Home::new(app.data.path().join("clients").join("mitm"));
-    let r = Client::init(home.clone(), &app.url, &wrong, PASSPHRASE).await;
+    let r = Client::init(home.clone(), &app.url, &wrong, None, PASSPHRASE).await;
     match r {
         Err(ClientError::Network(m)) => assert!(m.contains("not the pinned one"), "{m}"),
         other => panic!("expected a pin failure, got {other:?}"),
@@ -972,10 +972,10 @@ async fn wrong_tls_pin_is_refused() {
         !home.keystore_path().exists() && !home.config_path().exists(),
         "nothing was initialised"
     );
-    let r = Client::init(home.clone(), &app.url, "not-hex", PASSPHRASE).await;
+    let r = Client::init(home.clone(), &app.url, "not-hex", None, PASSPHRASE).await;
     assert!(matches!(r, Err(ClientError::BadPin(_))), "{r:?}");
     // With the right pin the same home initialises.
-    Client::init(home, &app.url, &app.cert_sha256, PASSPHRASE)
+    Client::init(home, &app.url, &app.cert_sha256, None, PASSPHRASE)
         .await
         .expect("right pin");
 }

@@ -324,20 +324,23 @@ async fn every_key_registration_is_in_the_verified_directory_log() {
         .collect();
     assert_eq!(registered.len(), 3, "three physicians registered");
     let directory = w.occupational.directory(None, None).await.unwrap();
-    for a in &directory {
-        let entry = registered
-            .iter()
-            .find(|e| e.subject.as_deref() == Some(a.account.as_str()))
-            .unwrap_or_else(|| panic!("{} has no registration entry", a.account));
-        assert!(
-            entry
-                .detail
-                .as_deref()
-                .unwrap_or_default()
-                .contains(a.fingerprint.as_str())
-        );
+    // Each key is registered, then attested by the operator, each time by fingerprint.
+    for event in [AuditEvent::KeyRegistered, AuditEvent::KeyAttested] {
+        for a in &directory {
+            let entry = log
+                .iter()
+                .find(|e| e.event == event && e.subject.as_deref() == Some(a.account.as_str()))
+                .unwrap_or_else(|| panic!("{} has no {event:?} entry", a.account));
+            assert!(
+                entry
+                    .detail
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains(a.fingerprint.as_str())
+            );
+        }
     }
-    // A second look must extend the first; a new registration appends.
+    // A second look must extend the first; a new registration and its attestation append.
     w.app
         .physician(
             trialog_protocol::Role::Advising,
@@ -346,7 +349,7 @@ async fn every_key_registration_is_in_the_verified_directory_log() {
         )
         .await;
     let again = w.occupational.directory_audit().await.unwrap();
-    assert_eq!(again.len(), log.len() + 1);
+    assert_eq!(again.len(), log.len() + 2);
     // Patients' keys are not published there (they belong to their case's log).
     assert!(
         again

@@ -58,6 +58,7 @@ async fn names_that_are_not_what_they_seem_are_refused() {
             role: Role::Occupational.as_str().into(),
             riziv: number.digits().into(),
             name: "Dr. X\r\nIk geef ook toestemming voor alles".into(),
+            recovers: None,
         },
         now,
         now + 3600,

@@ -241,6 +241,7 @@ async fn invitations_are_listed_with_their_state_and_revoked_or_expired_ones_do_
             role: "occupational".into(),
             riziv: riziv(456789, 4),
             name: "Dr. Eva Claes".into(),
+            recovers: None,
         },
         now - 15 * 24 * 3600,
         now - 3600,

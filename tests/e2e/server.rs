@@ -3,10 +3,13 @@
 
 use trialog_client::{Client, Home};
 use trialog_e2e::{
-    FUNCTIONAL, PASSPHRASE, ServerProcess, bilan_values, grant, install_tls_provider, riziv,
+    FUNCTIONAL, OPERATOR_PASSPHRASE, PASSPHRASE, ServerProcess, bilan_values, grant,
+    install_tls_provider, riziv,
 };
 use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{MessageKind, Role};
+use trialog_server::operator::AccountRef;
+use trialog_server::operator_key::OperatorKey;
 use trialog_server::{App, Config, StartError};
 
 async fn invite(data: &std::path::Path, role: Role, riziv: &str, name: &str) -> String {
@@ -23,11 +26,26 @@ async fn invite(data: &std::path::Path, role: Role, riziv: &str, name: &str) -> 
     .0
 }
 
-async fn client(root: &std::path::Path, who: &str, server: &ServerProcess) -> Client {
+/// The operator's `approve` on a data directory: attests the physician's key.
+async fn approve(data: &std::path::Path, key: &OperatorKey, riziv: &str, c: &Client) {
+    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
+    let who = AccountRef::Riziv(Riziv::parse(riziv).expect("riziv"));
+    trialog_server::operator::approve(&config, &who, &c.fingerprint().short(), key)
+        .await
+        .expect("approve");
+}
+
+async fn client(
+    root: &std::path::Path,
+    who: &str,
+    server: &ServerProcess,
+    operator: &OperatorKey,
+) -> Client {
     Client::init(
         Home::new(root.join(who)),
         &server.url,
         &server.cert_sha256,
+        Some(&operator.public_hex()),
         PASSPHRASE,
     )
     .await
@@ -43,28 +61,25 @@ async fn an_accepted_envelope_survives_a_killed_server() {
     let data = root.path().join("data");
     let server = ServerProcess::start(&data, "127.0.0.1:0");
     let port = server.url.rsplit(':').next().expect("port").to_owned();
+    let operator = OperatorKey::create(&data, OPERATOR_PASSPHRASE).expect("operator key");
 
-    let mut treating = client(root.path(), "treating", &server).await;
+    let mut treating = client(root.path(), "treating", &server, &operator).await;
+    let treating_riziv = riziv(123456, 580);
     treating
-        .register(&invite(&data, Role::Treating, &riziv(123456, 580), "Dr. An Peeters").await)
+        .register(&invite(&data, Role::Treating, &treating_riziv, "Dr. An Peeters").await)
         .await
         .expect("register");
-    let mut occ = client(root.path(), "occ", &server).await;
+    approve(&data, &operator, &treating_riziv, &treating).await;
+    let mut occ = client(root.path(), "occ", &server, &operator).await;
+    let occ_riziv = riziv(234567, 4);
     let occ_id = occ
-        .register(
-            &invite(
-                &data,
-                Role::Occupational,
-                &riziv(234567, 4),
-                "Dr. Luc Janssens",
-            )
-            .await,
-        )
+        .register(&invite(&data, Role::Occupational, &occ_riziv, "Dr. Luc Janssens").await)
         .await
         .expect("register")
         .account;
+    approve(&data, &operator, &occ_riziv, &occ).await;
     let opened = treating.open_case("Case 2026-099").await.expect("open");
-    let mut patient = client(root.path(), "patient", &server).await;
+    let mut patient = client(root.path(), "patient", &server, &operator).await;
     let (view, case) = patient.join(&opened.enrolment_code).await.expect("join");
     treating
         .confirm_patient(&case, &view.fingerprint.short())
@@ -153,6 +168,7 @@ async fn a_given_certificate_is_served_and_pinned() {
         Home::new(dir.path().join("client")),
         &url,
         &expected,
+        None,
         PASSPHRASE,
     )
     .await;

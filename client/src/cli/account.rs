@@ -12,12 +12,20 @@ use super::passphrase::{open, passphrase};
 pub async fn init(
     server: String,
     cert_sha256: String,
+    operator_key: Option<String>,
     json: bool,
     lang: Lang,
 ) -> Result<(), ClientError> {
     let home = Home::from_env()?;
     let pass = passphrase(true, lang)?;
-    let c = Client::init(home.clone(), &server, &cert_sha256, &pass).await?;
+    let c = Client::init(
+        home.clone(),
+        &server,
+        &cert_sha256,
+        operator_key.as_deref(),
+        &pass,
+    )
+    .await?;
     let fp = c.fingerprint();
     out(
         json,
@@ -53,7 +61,14 @@ async fn open_or_init(onboarding: &Onboarding, lang: Lang) -> Result<Client, Cli
     let home = Home::from_env()?;
     if !home.config_path().exists() && !home.keystore_path().exists() {
         let pass = passphrase(true, lang)?;
-        let c = Client::init(home, &onboarding.server, &onboarding.cert_sha256, &pass).await?;
+        let c = Client::init(
+            home,
+            &onboarding.server,
+            &onboarding.cert_sha256,
+            onboarding.operator_key.as_deref(),
+            &pass,
+        )
+        .await?;
         output::err(&format!(
             "{} {}",
             tr(

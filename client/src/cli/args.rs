@@ -33,9 +33,14 @@ pub enum Command {
         /// SHA-256 of the server's TLS certificate, as `trialog-server serve` prints it.
         #[arg(long, requires = "server")]
         cert_sha256: Option<String>,
+        /// The operator's public key (64 hex digits), pinned to check physicians' keys;
+        /// without it, the one the server publishes is taken (only as trustworthy as the
+        /// server: prefer --onboarding, which carries it).
+        #[arg(long, requires = "server")]
+        operator_key: Option<String>,
         /// Instead: the onboarding string of an enrolment sheet or invitation
-        /// (`trialog:v1:…`), which carries the server and its certificate.
-        #[arg(long, conflicts_with_all = ["server", "cert_sha256"], value_parser = parse_onboarding)]
+        /// (`trialog:v1:…`), which carries the server, its certificate and the operator key.
+        #[arg(long, conflicts_with_all = ["server", "cert_sha256", "operator_key"], value_parser = parse_onboarding)]
         onboarding: Option<Onboarding>,
     },
     /// Register as a physician with the operator's invitation code.

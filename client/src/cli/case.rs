@@ -3,7 +3,6 @@
 use serde_json::json;
 use trialog_client::i18n::tr;
 use trialog_client::{Client, ClientError};
-use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::time::{format_date, format_ts};
 use trialog_protocol::{AccountId, CaseId, Lang, Role};
 
@@ -33,14 +32,7 @@ async fn open_case(
     lang: Lang,
 ) -> Result<(), ClientError> {
     let r = c.open_case(&label).await?;
-    // The enrolment sheet's one string: server, certificate hash and code together.
-    let onboarding = Onboarding::new(
-        &c.config().server,
-        &c.config().cert_sha256,
-        &r.enrolment_code,
-    )
-    .map(|o| o.encode())
-    .map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let onboarding = c.onboarding(&r.enrolment_code)?.encode();
     let mut value = serde_json::to_value(&r).unwrap_or_default();
     if let Some(o) = value.as_object_mut() {
         o.insert("onboarding".into(), json!(onboarding));

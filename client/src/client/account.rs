@@ -52,7 +52,7 @@ impl Client {
         self.config.role = Some(view.role);
         self.config.pending = None;
         self.home.save_config(&self.config)?;
-        self.pin(&view.account, &self.identity.fingerprint())
+        self.pin(&view.account, &self.identity.fingerprint(), None)
     }
 
     /// What an invitation code stands for, before using it.
@@ -123,10 +123,18 @@ impl Client {
         q: Option<&str>,
     ) -> Result<Vec<AccountView>, ClientError> {
         self.ensure_login().await?;
-        let list = self.api.directory(role, q).await?;
-        for a in &list {
-            self.check_view(a)?;
+        let mut list = self.api.directory(role, q).await?;
+        // A physician whose key the operator has not attested yet cannot be chosen: they
+        // are left out until then. Anything worse (a forged attestation, a changed key)
+        // fails the whole listing.
+        let mut kept = Vec::with_capacity(list.len());
+        for a in list.drain(..) {
+            match self.check_view(&a) {
+                Ok(_) => kept.push(a),
+                Err(ClientError::NotAttested { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
-        Ok(list)
+        Ok(kept)
     }
 }

@@ -228,7 +228,7 @@ impl Client {
                         "the key confirmed for you on this case is not your key".into(),
                     ));
                 }
-                self.pin(&p.account, &k.fingerprint)?;
+                self.pin(&p.account, &k.fingerprint, None)?;
                 Some(k)
             }
             _ => None,

@@ -19,15 +19,17 @@ mod mailbox;
 mod messages;
 
 use ed25519_dalek::{Signer, VerifyingKey};
-use trialog_protocol::api::{AccountView, LoginRequest};
+use trialog_protocol::api::{AccountView, LoginRequest, ServerInfo};
+use trialog_protocol::attestation::{self, Attestation, AttestationError, Claimed};
 use trialog_protocol::auth::login_message;
 use trialog_protocol::encoding::B64;
 use trialog_protocol::keys::{Identity, VerifiedKeys, open_key_record, verifying_key};
+use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::{AccountId, Fingerprint, Role};
 
 use crate::api::Api;
 use crate::error::ClientError;
-use crate::home::{Config, Home};
+use crate::home::{Config, Home, KeyChange};
 
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
@@ -42,6 +44,8 @@ pub struct Client {
     identity: Identity,
     api: Api,
     server_key: VerifyingKey,
+    /// The operator key pinned at init: physicians' keys must carry its attestation.
+    operator_key: Option<VerifyingKey>,
     logged_in: bool,
 }
 
@@ -59,11 +63,14 @@ fn pin_bytes(pin: &str) -> Result<[u8; 32], ClientError> {
 }
 
 impl Client {
-    /// Creates keys and the keystore, pins the server's certificate and its signing key.
+    /// Creates keys and the keystore, pins the server's certificate, its signing key and
+    /// the operator's key: the one from the onboarding string, else (a home set up from the
+    /// parts typed by hand) the one the server publishes.
     pub async fn init(
         home: Home,
         server: &str,
         cert_sha256: &str,
+        operator_key: Option<&str>,
         passphrase: &str,
     ) -> Result<Client, ClientError> {
         if home.keystore_path().exists() || home.config_path().exists() {
@@ -81,12 +88,19 @@ impl Client {
         let server_key = verifying_key(&info.server_key.0).map_err(|_| {
             ClientError::BadResponse("the server key is not a valid Ed25519 key".into())
         })?;
+        let operator_key = match operator_key {
+            Some(k) => Some(parse_operator_key(k).ok_or_else(|| {
+                ClientError::Invalid("the operator key is not 64 hex digits of an Ed25519 key".into())
+            })?),
+            None => published_operator_key(&info),
+        };
         let identity = Identity::generate().map_err(|e| ClientError::Invalid(e.to_string()))?;
         crate::keystore::save(&home.keystore_path(), &identity, passphrase)?;
         let config = Config {
             server: server.to_owned(),
             cert_sha256: hex::encode(pin),
             server_key: hex::encode(server_key.as_bytes()),
+            operator_key: operator_key.map(|k| hex::encode(k.as_bytes())),
             account: None,
             role: None,
             pending: None,
@@ -102,12 +116,14 @@ impl Client {
         api: Api,
         server_key: VerifyingKey,
     ) -> Client {
+        let operator_key = config.operator_key.as_deref().and_then(parse_operator_key);
         Client {
             home,
             config,
             identity,
             api,
             server_key,
+            operator_key,
             logged_in: false,
         }
     }
@@ -158,6 +174,15 @@ impl Client {
         if self.logged_in {
             return Ok(());
         }
+        if self.operator_key.is_none() {
+            // A home made before operator keys existed: pin the one the server publishes,
+            // once, as such homes pinned everything else on first use.
+            if let Some(k) = published_operator_key(&self.api.server_info().await?) {
+                self.config.operator_key = Some(hex::encode(k.as_bytes()));
+                self.home.save_config(&self.config)?;
+                self.operator_key = Some(k);
+            }
+        }
         let account = self.account()?.clone();
         let ch = self.api.challenge(&account).await?;
         let sig = self
@@ -185,7 +210,8 @@ impl Client {
         }
     }
 
-    /// Checks an account view's key record against itself and against the pinned key.
+    /// Checks an account view's key record against itself, a physician's against the
+    /// operator's attestation, and both against the pinned key.
     fn check_view(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
         let k =
             open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
@@ -198,26 +224,135 @@ impl Client {
                 a.account
             )));
         }
-        self.pin(&a.account, &k.fingerprint)?;
+        // Patients are vouched for by the treating physician's binding, not the operator;
+        // our own key we hold, and `pin` compares it with the one we registered.
+        let attested = if a.role == Role::Patient || self.config.account.as_ref() == Some(&a.account)
+        {
+            None
+        } else {
+            Some(self.check_attestation(a, &k)?)
+        };
+        self.pin(&a.account, &k.fingerprint, attested.as_ref())?;
         Ok(k)
     }
 
-    /// Trust on first use, then refuse a changed key (DESIGN.md §2.5).
-    fn pin(&self, account: &AccountId, fp: &Fingerprint) -> Result<(), ClientError> {
+    /// A physician's key must carry the pinned operator's attestation of exactly these
+    /// keys, account, role, number and name.
+    fn check_attestation(
+        &self,
+        a: &AccountView,
+        k: &VerifiedKeys,
+    ) -> Result<Attestation, ClientError> {
+        let name = a.name.clone().unwrap_or_else(|| a.account.to_string());
+        let Some(operator) = &self.operator_key else {
+            return Err(ClientError::NotAttested { name });
+        };
+        let claimed = Claimed {
+            role: a.role,
+            name: a.name.as_deref(),
+            riziv: a.riziv.as_deref(),
+        };
+        attestation::verify(operator, a.attestation.as_ref(), k, claimed).map_err(|e| match e {
+            AttestationError::Missing => ClientError::NotAttested { name },
+            AttestationError::BadSignature | AttestationError::Mismatch => {
+                ClientError::AttestationInvalid { name }
+            }
+        })
+    }
+
+    /// Pins a key the first time it is seen, then refuses a changed one (DESIGN.md §2.5),
+    /// unless the operator attested the new key in a statement that revokes an old one
+    /// and is newer than the attestation pinned: a recovery, shown as such.
+    fn pin(
+        &self,
+        account: &AccountId,
+        fp: &Fingerprint,
+        attested: Option<&Attestation>,
+    ) -> Result<(), ClientError> {
         let mut pins = self.home.load_pins()?;
-        match pins.keys.get(account.as_str()) {
-            Some(p) if p == fp.as_str() => Ok(()),
-            Some(p) => Err(ClientError::KeyChanged {
-                account: account.to_string(),
-                pinned: Fingerprint::parse(p)
-                    .map(|f| f.short())
-                    .unwrap_or_else(|_| p.clone()),
-                now: fp.short(),
-            }),
+        let id = account.as_str();
+        let at = attested.map(|a| a.attested_at);
+        match pins.keys.get(id) {
+            Some(p) if p == fp.as_str() => {
+                if let Some(at) = at
+                    && pins.attested.get(id) != Some(&at)
+                {
+                    pins.attested.insert(id.to_owned(), at);
+                    self.home.save_pins(&pins)?;
+                }
+                Ok(())
+            }
+            Some(p) => {
+                let since = pins.attested.get(id).copied().unwrap_or(i64::MIN);
+                match attested {
+                    Some(a) if a.replaces.is_some() && a.attested_at > since => {
+                        let change = KeyChange {
+                            from: p.clone(),
+                            to: fp.to_string(),
+                            attested_at: a.attested_at,
+                        };
+                        pins.changes.insert(id.to_owned(), change);
+                        pins.keys.insert(id.to_owned(), fp.to_string());
+                        pins.attested.insert(id.to_owned(), a.attested_at);
+                        self.home.save_pins(&pins)
+                    }
+                    _ => Err(ClientError::KeyChanged {
+                        account: account.to_string(),
+                        pinned: Fingerprint::parse(p)
+                            .map(|f| f.short())
+                            .unwrap_or_else(|_| p.clone()),
+                        now: fp.short(),
+                    }),
+                }
+            }
             None => {
-                pins.keys.insert(account.to_string(), fp.to_string());
+                pins.keys.insert(id.to_owned(), fp.to_string());
+                if let Some(at) = at {
+                    pins.attested.insert(id.to_owned(), at);
+                }
                 self.home.save_pins(&pins)
             }
         }
     }
+
+    /// The onboarding string of an enrolment sheet for `code`: this server, its pinned
+    /// certificate and the operator key this client pinned, so the patient's client pins
+    /// the same ones.
+    pub fn onboarding(&self, code: &str) -> Result<Onboarding, ClientError> {
+        let o = Onboarding::new(&self.config.server, &self.config.cert_sha256, code);
+        match &self.config.operator_key {
+            Some(k) => o.and_then(|o| o.with_operator_key(k)),
+            None => o,
+        }
+        .map_err(|e| ClientError::Invalid(e.to_string()))
+    }
+
+    /// When the operator attested the key pinned for `account`, and the last key change
+    /// accepted on the operator's statement, if any: what a person is shown about a key.
+    pub fn key_trust(&self, account: &AccountId) -> Result<KeyTrust, ClientError> {
+        let pins = self.home.load_pins()?;
+        Ok(KeyTrust {
+            attested_at: pins.attested.get(account.as_str()).copied(),
+            change: pins.changes.get(account.as_str()).cloned(),
+        })
+    }
+}
+
+/// What this computer knows about a physician's key (`Client::key_trust`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyTrust {
+    pub attested_at: Option<i64>,
+    pub change: Option<KeyChange>,
+}
+
+fn parse_operator_key(hex_key: &str) -> Option<VerifyingKey> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_key.trim(), &mut bytes).ok()?;
+    verifying_key(&bytes).ok()
+}
+
+fn published_operator_key(info: &ServerInfo) -> Option<VerifyingKey> {
+    info.operator_key
+        .as_ref()
+        .and_then(|k| verifying_key(&k.0).ok())
 }

@@ -12,6 +12,10 @@ pub struct AccountRow {
     pub sign_key: Vec<u8>,
     pub fingerprint: String,
     pub created_at: i64,
+    /// The operator's signed attestation (JSON), once `approve` made it.
+    pub attestation: Option<String>,
+    /// After a recovery, until `approve`: the fingerprint of the key being replaced.
+    pub recovered_from: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -19,6 +23,8 @@ pub struct InvitationRow {
     pub role: String,
     pub riziv: String,
     pub name: String,
+    /// A recovery invitation: the account whose key the registration replaces.
+    pub recovers: Option<String>,
 }
 
 pub async fn insert_invitation(
@@ -29,8 +35,8 @@ pub async fn insert_invitation(
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO invitations (code_hash, role, riziv, name, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO invitations (code_hash, role, riziv, name, created_at, expires_at, recovers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(code_hash)
     .bind(&inv.role)
@@ -38,12 +44,14 @@ pub async fn insert_invitation(
     .bind(&inv.name)
     .bind(now)
     .bind(expires_at)
+    .bind(&inv.recovers)
     .execute(e)
     .await?;
     Ok(())
 }
 
-/// Marks an unused, unexpired invitation as used by `account` and returns it.
+/// Marks an unused, unexpired invitation as used by `account` and returns it. A recovery
+/// invitation is taken only by the account it recovers, a new one by any new account.
 pub async fn take_invitation(
     c: &mut SqliteConnection,
     code_hash: &str,
@@ -51,13 +59,14 @@ pub async fn take_invitation(
     now: i64,
 ) -> Result<Option<InvitationRow>, sqlx::Error> {
     let row: Option<InvitationRow> = sqlx::query_as(
-        "SELECT role, riziv, name FROM invitations
+        "SELECT role, riziv, name, recovers FROM invitations
          WHERE code_hash = $1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(code_hash)
     .bind(now)
     .fetch_optional(&mut *c)
     .await?;
+    let row = row.filter(|r| r.recovers.as_deref().is_none_or(|id| id == account));
     if row.is_some() {
         sqlx::query("UPDATE invitations SET used_by = $1, used_at = $2 WHERE code_hash = $3")
             .bind(account)
@@ -89,15 +98,21 @@ pub async fn peek_invitation(
     code_hash: &str,
     now: i64,
 ) -> Result<Option<(InvitationRow, i64)>, sqlx::Error> {
-    let row: Option<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT role, riziv, name, expires_at FROM invitations
+    #[derive(FromRow)]
+    struct Peeked {
+        #[sqlx(flatten)]
+        inv: InvitationRow,
+        expires_at: i64,
+    }
+    let row: Option<Peeked> = sqlx::query_as(
+        "SELECT role, riziv, name, recovers, expires_at FROM invitations
          WHERE code_hash = $1 AND used_by IS NULL AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(code_hash)
     .bind(now)
     .fetch_optional(e)
     .await?;
-    Ok(row.map(|(role, riziv, name, exp)| (InvitationRow { role, riziv, name }, exp)))
+    Ok(row.map(|p| (p.inv, p.expires_at)))
 }
 
 pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
@@ -115,6 +130,38 @@ pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sq
     .bind(a.created_at)
     .execute(e)
     .await?;
+    Ok(())
+}
+
+/// A recovery: the account's published keys become the new ones, unattested (clients
+/// refuse them) until `approve` attests them and revokes `a.recovered_from`.
+pub async fn replace_key(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3,
+             attestation = NULL, recovered_from = $4
+         WHERE id = $5",
+    )
+    .bind(&a.key_record)
+    .bind(&a.sign_key)
+    .bind(&a.fingerprint)
+    .bind(&a.recovered_from)
+    .bind(&a.id)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// Stores the operator's attestation of the account's current key.
+pub async fn set_attestation(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    attestation: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET attestation = $1, recovered_from = NULL WHERE id = $2")
+        .bind(attestation)
+        .bind(id)
+        .execute(e)
+        .await?;
     Ok(())
 }
 

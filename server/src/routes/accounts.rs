@@ -11,8 +11,8 @@ use trialog_protocol::api::{
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::auth::{Challenge, NONCE_LEN, NONCE_TTL, check_challenge, login_message};
 use trialog_protocol::encoding::{B64, random_bytes, sha256_hex};
-use trialog_protocol::keys::{open_key_record, verifying_key};
-use trialog_protocol::{CaseId, Role};
+use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record, verifying_key};
+use trialog_protocol::{AccountId, CaseId, Role};
 
 use super::views::{account_view, role_of};
 use super::{ApiJson, ApiPath, ApiQuery, parse_id};
@@ -28,6 +28,8 @@ pub async fn server_info(State(st): State<AppState>) -> ApiJson<ServerInfo> {
         service: "trialog".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         server_key: B64(st.key.public().to_bytes().to_vec()),
+        operator_key: crate::operator_key::published(&st.data_dir)
+            .map(|k| B64(k.to_bytes().to_vec())),
     })
 }
 
@@ -67,7 +69,12 @@ pub async fn register(
                     case_id,
                 }),
             )),
-            None => Err(ApiError::AccountExists),
+            None => match (&req.invite_code, &req.enrolment_code) {
+                (Some(code), None) if !same_keys => {
+                    recover(tx, existing, &req.key_record, &keys, code, now).await
+                }
+                _ => Err(ApiError::AccountExists),
+            },
         };
     }
     let mut row = AccountRow {
@@ -80,11 +87,15 @@ pub async fn register(
         sign_key: keys.signing.to_bytes().to_vec(),
         fingerprint: keys.fingerprint.to_string(),
         created_at: now,
+        attestation: None,
+        recovered_from: None,
     };
     let detail = Some(format!("role {}; key {}", rec.role, keys.fingerprint));
     let case_id = match (&req.invite_code, &req.enrolment_code) {
         (Some(code), None) => {
-            let InvitationRow { role, riziv, name } = db::accounts::take_invitation(
+            let InvitationRow {
+                role, riziv, name, ..
+            } = db::accounts::take_invitation(
                 &mut tx,
                 &crate::codes::hash(code),
                 rec.account.as_str(),
@@ -171,7 +182,68 @@ pub async fn lookup_invitation(
         name: inv.name,
         riziv: inv.riziv,
         expires_at,
+        recovers: inv
+            .recovers
+            .map(|a| AccountId::parse(&a))
+            .transpose()
+            .map_err(|_| ApiError::Internal("stored account id".into()))?,
     }))
+}
+
+/// A physician who lost every device registers a new key for their existing account with
+/// the operator's recovery invitation. The key is published at once, but clients refuse it
+/// until the operator attests it (`approve`), which also revokes the old one.
+async fn recover(
+    mut tx: db::Tx,
+    existing: AccountRow,
+    key_record: &Signed<KeyRecord>,
+    keys: &VerifiedKeys,
+    code: &str,
+    now: i64,
+) -> ApiResult<(StatusCode, ApiJson<RegisterResponse>)> {
+    let account = &keys.record.account;
+    let inv =
+        db::accounts::take_invitation(&mut tx, &crate::codes::hash(code), account.as_str(), now)
+            .await?
+            .filter(|inv| inv.recovers.as_deref() == Some(existing.id.as_str()))
+            .ok_or(ApiError::AccountExists)?;
+    if inv.role != existing.role || inv.role != keys.record.role.as_str() {
+        return Err(ApiError::RoleMismatch(keys.record.role.as_str()));
+    }
+    // A second recovery before `approve` still revokes the key that was last in use.
+    let recovered_from = existing
+        .recovered_from
+        .clone()
+        .unwrap_or_else(|| existing.fingerprint.clone());
+    let row = AccountRow {
+        key_record: serde_json::to_string(key_record)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        sign_key: keys.signing.to_bytes().to_vec(),
+        fingerprint: keys.fingerprint.to_string(),
+        attestation: None,
+        recovered_from: Some(recovered_from),
+        ..existing
+    };
+    db::accounts::replace_key(&mut *tx, &row).await?;
+    db::audit::append(
+        &mut tx,
+        DIRECTORY_CHAIN,
+        now,
+        AuditEvent::KeyRecovered,
+        Some(account),
+        Some(account.as_str()),
+        Some(format!("new key {}; awaiting the operator's attestation", keys.fingerprint)),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(account = %account, "key replaced by a recovery invitation");
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(RegisterResponse {
+            account: account_view(&row)?,
+            case_id: None,
+        }),
+    ))
 }
 
 /// A signed, stateless challenge: nothing is written, so anonymous requests cannot fill a

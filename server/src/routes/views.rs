@@ -21,6 +21,12 @@ pub fn account_view(a: &AccountRow) -> Result<AccountView, ApiError> {
         key_record: serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?,
         fingerprint: trialog_protocol::Fingerprint::parse(&a.fingerprint)
             .map_err(|_| corrupt("fingerprint"))?,
+        attestation: a
+            .attestation
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|_| corrupt("attestation"))?,
     })
 }
 

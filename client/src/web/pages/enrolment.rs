@@ -16,7 +16,6 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
 use trialog_protocol::api::AccountView;
-use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::{CaseId, Lang, Role};
 
 use super::{Failure, error_page, layout, name_of, riziv, safe, unlocked};
@@ -155,16 +154,9 @@ pub async fn open(
         }
         Err(e) => return Failure::from(e).render(lang, Some(&me), path),
     };
-    let onboarding = match Onboarding::new(
-        &client.config().server,
-        &client.config().cert_sha256,
-        &opened.enrolment_code,
-    ) {
+    let onboarding = match client.onboarding(&opened.enrolment_code) {
         Ok(o) => o.encode(),
-        Err(e) => {
-            let e = ClientError::Invalid(e.to_string());
-            return error_page(lang, Some(&me), path, &e);
-        }
+        Err(e) => return error_page(lang, Some(&me), path, &e),
     };
     let sheet = Sheet {
         case: &opened.case_id,

@@ -215,7 +215,11 @@ pub fn status_of(e: &ClientError) -> StatusCode {
         | BadResponse(_)
         | Verification(_)
         | Audit(_)
-        | KeyChanged { .. } => StatusCode::BAD_GATEWAY,
+        | KeyChanged { .. }
+        | AttestationInvalid { .. } => StatusCode::BAD_GATEWAY,
+        // The physician exists but cannot be written to yet: the request conflicts with
+        // where their key stands, and the sentence says what to do.
+        NotAttested { .. } => StatusCode::CONFLICT,
         WrongRole(_) => StatusCode::FORBIDDEN,
         WrongPassphrase => StatusCode::UNAUTHORIZED,
         FingerprintMismatch { .. } | WeakPassphrase | LeakGuard { .. } => {

@@ -235,6 +235,8 @@ pub struct SetupForm {
 /// configuration already) and the code.
 struct Given {
     server: Option<(String, String)>,
+    /// The operator key the onboarding string carries (none when typed by hand).
+    operator_key: Option<String>,
     code: Zeroizing<String>,
 }
 
@@ -250,6 +252,7 @@ fn read_form(f: &SetupForm, stage: Stage) -> Result<Given, Refusal> {
         let o = Onboarding::decode(pasted).map_err(Refusal::Onboarding)?;
         return Ok(Given {
             server: Some((o.server.clone(), o.cert_sha256.clone())),
+            operator_key: o.operator_key.clone(),
             code: Zeroizing::new(o.code.clone()),
         });
     }
@@ -264,12 +267,14 @@ fn read_form(f: &SetupForm, stage: Stage) -> Result<Given, Refusal> {
             let o = Onboarding::new(server, cert, code).map_err(Refusal::Onboarding)?;
             Ok(Given {
                 server: Some((o.server.clone(), o.cert_sha256.clone())),
+                operator_key: None,
                 code: Zeroizing::new(o.code.clone()),
             })
         }
         _ if code.is_empty() => Err(Refusal::Sentence(T::NeedCode)),
         _ => Ok(Given {
             server: None,
+            operator_key: None,
             code: Zeroizing::new(code.to_owned()),
         }),
     }
@@ -332,7 +337,8 @@ pub async fn submit(
                         false,
                     );
                 };
-                Client::init(app.home.clone(), server, cert, &pass).await
+                let operator = given.operator_key.as_deref();
+                Client::init(app.home.clone(), server, cert, operator, &pass).await
             }
             _ => {
                 let home = app.home.clone();

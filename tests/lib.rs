@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 use trialog_client::{Client, Grant, Home, Outgoing};
 use trialog_protocol::api::{InvitationView, MemberView};
+use trialog_protocol::attestation::Attestation;
 use trialog_protocol::consent::Purpose;
 use trialog_protocol::envelope::{Envelope, EnvelopeHeader, seal};
 use trialog_protocol::keys::VerifiedKeys;
@@ -12,7 +13,6 @@ use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{
     AccountId, CaseId, ConsentId, FieldId, Fingerprint, Lang, MessageId, MessageKind, Role,
 };
-use trialog_protocol::attestation::Attestation;
 use trialog_server::operator::AccountRef;
 use trialog_server::operator_key::OperatorKey;
 use trialog_server::state::Settings;

@@ -55,9 +55,7 @@ impl AttestationError {
     pub fn code(&self) -> Code {
         match self {
             AttestationError::Missing => Code::KeyNotAttested,
-            AttestationError::BadSignature | AttestationError::Mismatch => {
-                Code::AttestationInvalid
-            }
+            AttestationError::BadSignature | AttestationError::Mismatch => Code::AttestationInvalid,
         }
     }
 }
@@ -172,7 +170,10 @@ mod tests {
                 role: Role::Advising,
                 ..CLAIM
             },
-            Claimed { name: None, ..CLAIM },
+            Claimed {
+                name: None,
+                ..CLAIM
+            },
         ] {
             assert_eq!(
                 verify(&op.verifying_key(), Some(&s), &k, claim),

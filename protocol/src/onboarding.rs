@@ -214,10 +214,7 @@ mod tests {
         let bad = encoded(&format!(
             r#"{{"server":"https://h","cert_sha256":"{CERT}","code":"A","operator_key":"xyz"}}"#
         ));
-        assert_eq!(
-            Onboarding::decode(&bad),
-            Err(OnboardingError::OperatorKey)
-        );
+        assert_eq!(Onboarding::decode(&bad), Err(OnboardingError::OperatorKey));
     }
 
     #[test]

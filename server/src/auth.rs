@@ -17,6 +17,9 @@ const ISSUER: &str = "trialog-server";
 struct Claims {
     sub: String,
     role: Role,
+    /// The fingerprint of the key that logged in: after a recovery replaced it, the
+    /// token is void even before it expires.
+    key: String,
     iat: i64,
     exp: i64,
     aud: String,
@@ -24,12 +27,18 @@ struct Claims {
 }
 
 /// Issues a token for `account`; returns it with its expiry.
-pub fn issue(state: &AppState, account: &AccountId, role: Role) -> Result<(String, i64), ApiError> {
+pub fn issue(
+    state: &AppState,
+    account: &AccountId,
+    role: Role,
+    fingerprint: &str,
+) -> Result<(String, i64), ApiError> {
     let iat = now();
     let exp = iat + state.settings.token_ttl;
     let claims = Claims {
         sub: account.to_string(),
         role,
+        key: fingerprint.to_owned(),
         iat,
         exp,
         aud: AUDIENCE.into(),
@@ -100,9 +109,15 @@ impl FromRequestParts<AppState> for Session {
         )?;
         let account = AccountId::parse(&data.claims.sub).map_err(|_| ApiError::InvalidToken)?;
         // Checked on every request, not only at login: a suspension stops the tokens already
-        // issued from the moment the operator sets it.
-        if crate::db::accounts::is_suspended(state.db.pool(), account.as_str()).await? {
+        // issued from the moment the operator sets it, and a recovery those of the lost key.
+        let standing = crate::db::accounts::standing(state.db.pool(), account.as_str())
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        if standing.suspended {
             return Err(ApiError::AccountSuspended);
+        }
+        if standing.fingerprint != data.claims.key {
+            return Err(ApiError::InvalidToken);
         }
         Ok(Session {
             account,

@@ -8,8 +8,8 @@ use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{AccountId, Role};
 use trialog_server::operator::{self, AccountRef, InvitationInfo};
 use trialog_server::operator_key::OperatorKey;
-use zeroize::Zeroizing;
 use trialog_server::{App, Config};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(

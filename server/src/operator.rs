@@ -36,7 +36,9 @@ pub enum OperatorError {
         "RIZIV/INAMI number {riziv} is already registered (account {account}); for a physician who lost their keys, invite with --recovery"
     )]
     RizivRegistered { riziv: String, account: String },
-    #[error("no physician is registered with RIZIV/INAMI number {0}; a recovery is for an existing account")]
+    #[error(
+        "no physician is registered with RIZIV/INAMI number {0}; a recovery is for an existing account"
+    )]
     NothingToRecover(String),
     #[error("account {0} is a patient's: patients re-enrol through their treating physician")]
     NotAPhysician(String),
@@ -181,7 +183,11 @@ async fn issue(
             (None, Some(a)) => {
                 let role: Role = a.role.parse().map_err(|_| OperatorError::Corrupt("role"))?;
                 let id = AccountId::parse(&a.id).map_err(|_| OperatorError::Corrupt("account"))?;
-                (role, a.name.ok_or(OperatorError::Corrupt("name"))?, Some(id))
+                (
+                    role,
+                    a.name.ok_or(OperatorError::Corrupt("name"))?,
+                    Some(id),
+                )
             }
         };
         if replace {
@@ -238,7 +244,10 @@ pub async fn approve(
         let mut tx = db.write().await?;
         let row = account_of(&mut tx, who).await?;
         let id = AccountId::parse(&row.id).map_err(|_| OperatorError::Corrupt("account id"))?;
-        let role: Role = row.role.parse().map_err(|_| OperatorError::Corrupt("role"))?;
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|_| OperatorError::Corrupt("role"))?;
         let (Some(name), Some(riziv)) = (row.name.clone(), row.riziv.clone()) else {
             return Err(OperatorError::NotAPhysician(id.to_string()));
         };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use trialog_e2e::{ServerProcess, bin_dir};
+use trialog_e2e::{OPERATOR_PASSPHRASE, ServerProcess, bin_dir};
 
 const PASSPHRASE: &str = "a long passphrase for the demo";
 
@@ -87,6 +87,7 @@ impl Walkthrough {
         c.args(args)
             .current_dir(self.root.path())
             .env("TRIALOG_PASSPHRASE", PASSPHRASE)
+            .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
             .env_remove("TRIALOG_LANG");
         if let Some(h) = home {
             c.env("TRIALOG_HOME", self.root.path().join(h));
@@ -152,6 +153,26 @@ impl Walkthrough {
             })
             .expect("trialog ui prints its link");
         (child, link)
+    }
+
+    /// `trialog-server approve`: the operator attests the key of the physician in `home`,
+    /// comparing the fingerprint that physician's `trialog whoami` shows (read out).
+    fn approve(&mut self, home: &str, riziv: &str) -> String {
+        let fingerprint = s(&self.json(home, &["whoami"]), "fingerprint_short");
+        let data = self.data.display().to_string();
+        self.ok(
+            "trialog-server",
+            None,
+            &[
+                "approve",
+                "--riziv",
+                riziv,
+                "--fingerprint",
+                &fingerprint,
+                "--data-dir",
+                &data,
+            ],
+        )
     }
 
     /// `trialog-server invite`: the plain code (line 1) and the onboarding string (line 2).
@@ -294,7 +315,10 @@ async fn readme_walkthrough() {
     // register with the plain code; then whoami.
     let mut ids = Vec::new();
     let out = w.trialog("peeters", &["register", "--onboarding", &on_treating]);
-    assert!(out.contains("Registered"), "{out}");
+    assert!(
+        out.contains("Registered") && out.contains("operator"),
+        "{out}"
+    );
     ids.push(s(&w.json("peeters", &["whoami"]), "account"));
     for (home, code) in [("janssens", &inv_occ), ("dubois", &inv_adv)] {
         let out = w.init(home, &url, &sha);
@@ -304,6 +328,45 @@ async fn readme_walkthrough() {
         let me = w.json(home, &["whoami"]);
         ids.push(s(&me, "account"));
     }
+    // The operator attests each key on the fingerprint the physician reads out; a wrong
+    // one is refused and attests nothing.
+    let wrong = w
+        .command(
+            "trialog-server",
+            None,
+            &[
+                "approve",
+                "--riziv",
+                "1-23456-25-580",
+                "--fingerprint",
+                "0000 0000 0000 0000 0000 0000 0000 0000",
+                "--data-dir",
+                &data.display().to_string(),
+            ],
+        )
+        .output()
+        .expect("run");
+    assert!(
+        !wrong.status.success()
+            && String::from_utf8_lossy(&wrong.stderr).contains("do NOT approve"),
+        "{wrong:?}"
+    );
+    assert!(
+        w.trialog("peeters", &["whoami"])
+            .contains("Read this fingerprint out")
+    );
+    for (home, riziv) in [
+        ("peeters", "1-23456-25-580"),
+        ("janssens", "2-34567-76-004"),
+        ("dubois", "3-45678-30-009"),
+    ] {
+        let out = w.approve(home, riziv);
+        assert!(out.contains("attested"), "{out}");
+    }
+    assert!(
+        w.trialog("peeters", &["whoami"])
+            .contains("Key attested by the operator on")
+    );
     let (treating, occ, adv) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
     // An invitation works once.
     w.init("intruder", &url, &sha);
@@ -685,6 +748,37 @@ async fn readme_walkthrough() {
     let _ = ui.kill();
     let _ = ui.wait();
 
+    // Dr. Dubois loses her laptop: a recovery invitation, a new home registers a new key
+    // for the same account, the operator approves it and so revokes the old one.
+    let out = w.ok(
+        "trialog-server",
+        None,
+        &[
+            "invite",
+            "--recovery",
+            "--riziv",
+            "3-45678-30-009",
+            "--server-url",
+            &server_url,
+            "--data-dir",
+            &d,
+        ],
+    );
+    let recovery = out
+        .lines()
+        .nth(1)
+        .expect("onboarding string")
+        .trim()
+        .to_owned();
+    let out = w.trialog("dubois-laptop", &["register", "--onboarding", &recovery]);
+    assert!(out.contains("Registered") && out.contains(&adv), "{out}");
+    let err = w.fails("dubois", &["whoami"]);
+    assert!(!err.is_empty(), "the lost key no longer logs in");
+    let out = w.approve("dubois-laptop", "3-45678-30-009");
+    assert!(out.contains("old key") && out.contains("revoked"), "{out}");
+    let me = w.trialog("dubois-laptop", &["whoami"]);
+    assert!(me.contains("Key attested by the operator on"), "{me}");
+
     // Every command the README shows was run above with at least its flags.
     let readme_cmds = readme_invocations(&readme);
     assert!(
@@ -730,11 +824,17 @@ async fn people_roles_riziv_dry_run_and_onboarding() {
 
     // Round trip: each physician registers from the string alone, against the right server.
     let mut ids = Vec::new();
-    for (home, on) in [("t", &on_t), ("o1", &on_o1), ("o2", &on_o2), ("a", &on_a)] {
+    for (home, on, riziv) in [
+        ("t", &on_t, "1-23456-25-580"),
+        ("o1", &on_o1, "2-34567-76-004"),
+        ("o2", &on_o2, "4-56789-81-004"),
+        ("a", &on_a, "3-45678-30-009"),
+    ] {
         w.trialog(home, &["register", "--onboarding", on]);
         let me = w.json(home, &["whoami"]);
         assert_eq!(s(&me, "server"), url, "{me}");
         ids.push(s(&me, "account"));
+        w.approve(home, riziv);
     }
     let (o1, o2) = (ids[1].clone(), ids[2].clone());
     let opened = w.json("t", &["case", "open", "--label", "Case 2026-031"]);

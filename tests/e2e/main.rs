@@ -2,6 +2,7 @@
 //! database, driven by the real client library and the real `trialog` binaries.
 
 mod attacks;
+mod attestation;
 mod bad_input;
 mod cli;
 mod consent_over_time;

@@ -8,9 +8,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use trialog_client::Client;
-use trialog_e2e::{FUNCTIONAL, PASSPHRASE, TestApp, World, bin_dir, grant, riziv};
+use trialog_e2e::{
+    FUNCTIONAL, OPERATOR_PASSPHRASE, PASSPHRASE, TestApp, World, bin_dir, grant, riziv,
+};
 use trialog_protocol::Role;
 use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::riziv::Riziv;
 use trialog_server::operator::{self, AccountRef, InvitationState};
 use trialog_server::{Config, OperatorError};
@@ -26,6 +29,7 @@ fn server_cmd(data: &Path, args: &[&str]) -> Output {
         .arg(data)
         .args(args)
         .env_remove("TRIALOG_DATABASE_URL")
+        .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
         .output()
         .expect("run trialog-server")
 }
@@ -94,6 +98,95 @@ async fn invite_refuses_a_directory_with_no_server_and_creates_nothing() {
     assert!(!missing.exists(), "nothing created");
 }
 
+/// The operator key: made by the first `invite` with the operator's passphrase, never
+/// without one; a wrong passphrase signs and stores nothing; the onboarding string carries
+/// the public half, which is also what `serve` publishes.
+#[tokio::test]
+async fn the_operator_key_is_made_once_and_a_wrong_passphrase_signs_nothing() {
+    trialog_e2e::install_tls_provider();
+    let root = tempfile::tempdir().expect("tmp");
+    let data = root.path().join("data");
+    let server = trialog_e2e::ServerProcess::start(&data, "127.0.0.1:0");
+    let invite = [
+        "invite",
+        "--role",
+        "treating",
+        "--riziv",
+        "1-23456-25-580",
+        "--name",
+        "Dr. An Peeters",
+    ];
+    let run = |passphrase: Option<&str>| {
+        let mut c = Command::new(bin_dir().join("trialog-server"));
+        c.arg("--data-dir").arg(&data).args(invite);
+        c.env_remove("TRIALOG_OPERATOR_PASSPHRASE")
+            .stdin(std::process::Stdio::null());
+        if let Some(p) = passphrase {
+            c.env("TRIALOG_OPERATOR_PASSPHRASE", p);
+        }
+        c.output().expect("run trialog-server")
+    };
+
+    // No passphrase and no terminal to ask on: refused, nothing made.
+    let out = run(None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("TRIALOG_OPERATOR_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!data.join("operator-key.age").exists());
+    // Too short a passphrase for a new key.
+    let out = run(Some("short"));
+    assert!(
+        !out.status.success() && stderr(&out).contains("at least 10"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(Some(OPERATOR_PASSPHRASE));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Created the operator key"),
+        "{}",
+        stderr(&out)
+    );
+    let onboarding = stdout(&out).lines().nth(1).expect("onboarding").to_owned();
+    let carried = Onboarding::decode(&onboarding)
+        .expect("decodes")
+        .operator_key
+        .expect("the string carries the operator key");
+    let published = std::fs::read_to_string(data.join("operator-key.pub")).expect("pub");
+    assert_eq!(carried, published.trim());
+    let info = trialog_client::api::Api::new(
+        &server.url,
+        trialog_client::tls::parse_pin(&server.cert_sha256).expect("pin"),
+    )
+    .expect("api")
+    .server_info()
+    .await
+    .expect("server info");
+    assert_eq!(
+        info.operator_key.map(|k| hex::encode(k.0)).as_deref(),
+        Some(carried.as_str())
+    );
+
+    // A wrong passphrase: refused before anything is stored.
+    let list = |data: &Path| {
+        let out = server_cmd(data, &["invitations", "list", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let before = list(&data);
+    let out = run(Some("not the operator's passphrase"));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("passphrase is wrong"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(list(&data), before);
+}
+
 #[tokio::test]
 async fn invite_refuses_registered_numbers_pending_ones_and_bad_validity() {
     let w = World::new().await;
@@ -113,7 +206,7 @@ async fn invite_refuses_registered_numbers_pending_ones_and_bad_validity() {
         matches!(err, OperatorError::RizivRegistered { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("recovery invitation"), "{err}");
+    assert!(err.to_string().contains("--recovery"), "{err}");
 
     // Validity: 1..=90 days.
     for days in [0, -3, 91, 365] {

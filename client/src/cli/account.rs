@@ -4,6 +4,7 @@ use serde_json::json;
 use trialog_client::i18n::tr;
 use trialog_client::{Client, ClientError, Home};
 use trialog_protocol::onboarding::Onboarding;
+use trialog_protocol::time::format_date;
 use trialog_protocol::{Lang, Role};
 
 use super::output::{self, name_of, out, riziv_display, role_label};
@@ -117,18 +118,18 @@ pub async fn register(
     let a = c.register(&invite).await?;
     out(
         json,
-        json!({ "account": a.account, "role": a.role, "name": a.name, "riziv": a.riziv, "fingerprint": a.fingerprint }),
+        json!({ "account": a.account, "role": a.role, "name": a.name, "riziv": a.riziv, "fingerprint": a.fingerprint, "fingerprint_short": a.fingerprint.short(), "attested_at": null }),
         || {
             format!(
-                "{} {} ({}, RIZIV/INAMI {})\n{} {}\n{} {}",
+                "{} {} ({}, RIZIV/INAMI {})\n{} {}\n\n  {}\n\n{}",
                 tr(lang, "Geregistreerd:", "Enregistré :", "Registered:"),
                 name_of(&a),
                 role_label(a.role, lang),
                 riziv_display(&a.riziv),
                 tr(lang, "Account:", "Compte :", "Account:"),
                 a.account,
-                tr(lang, "Vingerafdruk:", "Empreinte :", "Fingerprint:"),
-                a.fingerprint.short()
+                a.fingerprint.short(),
+                awaiting_approval(lang)
             )
         },
     );
@@ -176,9 +177,10 @@ pub async fn join(
 pub async fn whoami(json: bool, lang: Lang) -> Result<(), ClientError> {
     let mut c = open(lang)?;
     let a = c.whoami().await?;
+    let attested_at = c.attestation_of(&a).map(|t| t.attested_at);
     out(
         json,
-        json!({ "account": a.account, "role": a.role, "name": a.name, "riziv": a.riziv, "fingerprint": a.fingerprint, "server": c.config().server }),
+        json!({ "account": a.account, "role": a.role, "name": a.name, "riziv": a.riziv, "fingerprint": a.fingerprint, "fingerprint_short": a.fingerprint.short(), "attested_at": attested_at, "server": c.config().server }),
         || {
             let mut s = format!("{} ({})\n", a.account, role_label(a.role, lang));
             if let Some(n) = &a.name {
@@ -191,10 +193,34 @@ pub async fn whoami(json: bool, lang: Lang) -> Result<(), ClientError> {
                 tr(lang, "Server:", "Serveur :", "Server:"),
                 c.config().server
             ));
+            match (a.role, attested_at) {
+                (Role::Patient, _) => {}
+                (_, Some(at)) => s.push_str(&format!(
+                    "\n{} {}",
+                    tr(
+                        lang,
+                        "Sleutel bevestigd door de beheerder op",
+                        "Clé attestée par l'opérateur le",
+                        "Key attested by the operator on"
+                    ),
+                    format_date(at)
+                )),
+                (_, None) => s.push_str(&format!("\n{}", awaiting_approval(lang))),
+            }
             s
         },
     );
     Ok(())
+}
+
+/// What a physician does after registering: the operator attests the key over the phone.
+fn awaiting_approval(lang: Lang) -> &'static str {
+    tr(
+        lang,
+        "Lees deze vingerafdruk voor aan de beheerder van Trialog (telefonisch of ter plaatse). Pas wanneer de beheerder uw sleutel bevestigt, kunnen anderen u schrijven.",
+        "Lisez cette empreinte à l'opérateur de Trialog (par téléphone ou sur place). Dès que l'opérateur atteste votre clé, les autres peuvent vous écrire.",
+        "Read this fingerprint out to the Trialog operator (by phone or in person). Once the operator attests your key, others can write to you.",
+    )
 }
 
 pub async fn directory(

@@ -9,18 +9,25 @@ use crate::error::ClientError;
 use crate::home::Pending;
 
 impl Client {
+    /// The key record to register: for a new account (a fresh id) or, with a recovery
+    /// invitation, for the existing account it `recovers`.
     fn register_request(
         &mut self,
         role: Role,
+        recovers: Option<AccountId>,
     ) -> Result<(AccountId, Signed<KeyRecord>), ClientError> {
         if let Some(a) = &self.config.account {
             return Err(ClientError::AlreadyRegistered(a.to_string()));
         }
         let account = match &self.config.pending {
-            Some(p) if p.role == role => p.account.clone(),
+            Some(p) if p.role == role && recovers.as_ref().is_none_or(|r| *r == p.account) => {
+                p.account.clone()
+            }
             _ => {
-                let account =
-                    AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
+                let account = match recovers {
+                    Some(a) => a,
+                    None => AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
+                };
                 self.config.pending = Some(Pending {
                     account: account.clone(),
                     role,
@@ -60,15 +67,19 @@ impl Client {
         self.api.lookup_invitation(code).await
     }
 
-    /// Registers a physician with the operator's one-time invitation.
+    /// Registers a physician with the operator's one-time invitation; a recovery invitation
+    /// registers this computer's new key for the physician's existing account.
     pub async fn register(&mut self, invite_code: &str) -> Result<AccountView, ClientError> {
-        // A repeated registration (the first answer lost) already knows its role; the
-        // invitation itself is spent and no longer looks anything up.
-        let role = match &self.config.pending {
-            Some(p) if p.role != Role::Patient => p.role,
-            _ => self.api.lookup_invitation(invite_code).await?.role,
+        // A repeated registration (the first answer lost) already knows its role and
+        // account; the invitation itself is spent and no longer looks anything up.
+        let (role, recovers) = match &self.config.pending {
+            Some(p) if p.role != Role::Patient => (p.role, None),
+            _ => {
+                let inv = self.api.lookup_invitation(invite_code).await?;
+                (inv.role, inv.recovers)
+            }
         };
-        let (_, key_record) = self.register_request(role)?;
+        let (_, key_record) = self.register_request(role, recovers)?;
         let resp = self
             .api
             .register(&RegisterRequest {
@@ -87,7 +98,7 @@ impl Client {
         &mut self,
         enrolment_code: &str,
     ) -> Result<(AccountView, CaseId), ClientError> {
-        let (_, key_record) = self.register_request(Role::Patient)?;
+        let (_, key_record) = self.register_request(Role::Patient, None)?;
         let resp = self
             .api
             .register(&RegisterRequest {

@@ -90,7 +90,9 @@ impl Client {
         })?;
         let operator_key = match operator_key {
             Some(k) => Some(parse_operator_key(k).ok_or_else(|| {
-                ClientError::Invalid("the operator key is not 64 hex digits of an Ed25519 key".into())
+                ClientError::Invalid(
+                    "the operator key is not 64 hex digits of an Ed25519 key".into(),
+                )
             })?),
             None => published_operator_key(&info),
         };
@@ -226,12 +228,12 @@ impl Client {
         }
         // Patients are vouched for by the treating physician's binding, not the operator;
         // our own key we hold, and `pin` compares it with the one we registered.
-        let attested = if a.role == Role::Patient || self.config.account.as_ref() == Some(&a.account)
-        {
-            None
-        } else {
-            Some(self.check_attestation(a, &k)?)
-        };
+        let attested =
+            if a.role == Role::Patient || self.config.account.as_ref() == Some(&a.account) {
+                None
+            } else {
+                Some(self.check_attestation(a, &k)?)
+            };
         self.pin(&a.account, &k.fingerprint, attested.as_ref())?;
         Ok(k)
     }
@@ -285,7 +287,9 @@ impl Client {
             Some(p) => {
                 let since = pins.attested.get(id).copied().unwrap_or(i64::MIN);
                 match attested {
-                    Some(a) if a.replaces.is_some() && a.attested_at > since => {
+                    // Same second as the pinned one is allowed: a recovery approved right
+                    // after the first approval. Replays of older statements are not.
+                    Some(a) if a.replaces.is_some() && a.attested_at >= since => {
                         let change = KeyChange {
                             from: p.clone(),
                             to: fp.to_string(),
@@ -313,6 +317,16 @@ impl Client {
                 self.home.save_pins(&pins)
             }
         }
+    }
+
+    /// The operator's attestation of a physician's key in `a`, verified against the pinned
+    /// operator key; `None` for a patient, or while the operator has not approved it. For
+    /// one's own account this says whether others can write to us yet.
+    pub fn attestation_of(&self, a: &AccountView) -> Option<Attestation> {
+        let k = open_key_record(&a.key_record).ok()?;
+        (a.role != Role::Patient)
+            .then(|| self.check_attestation(a, &k).ok())
+            .flatten()
     }
 
     /// The onboarding string of an enrolment sheet for `code`: this server, its pinned

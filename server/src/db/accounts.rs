@@ -297,12 +297,30 @@ pub async fn by_riziv(
 
 /// Whether the operator suspended `id` (false for an unknown account).
 pub async fn is_suspended(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
-    let at: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT suspended_at FROM accounts WHERE id = $1")
+    Ok(standing(e, id).await?.is_some_and(|s| s.suspended))
+}
+
+/// What every authenticated request checks about its account: whether the operator
+/// suspended it, and which key it holds now (a token issued to a replaced key is void).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub suspended: bool,
+    pub fingerprint: String,
+}
+
+pub async fn standing(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+) -> Result<Option<Standing>, sqlx::Error> {
+    let row: Option<(Option<i64>, String)> =
+        sqlx::query_as("SELECT suspended_at, fingerprint FROM accounts WHERE id = $1")
             .bind(id)
             .fetch_optional(e)
             .await?;
-    Ok(matches!(at, Some(Some(_))))
+    Ok(row.map(|(at, fingerprint)| Standing {
+        suspended: at.is_some(),
+        fingerprint,
+    }))
 }
 
 /// Suspends (`Some(now)`) or lifts the suspension (`None`) of `id`; false if it was already

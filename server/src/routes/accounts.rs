@@ -232,7 +232,10 @@ async fn recover(
         AuditEvent::KeyRecovered,
         Some(account),
         Some(account.as_str()),
-        Some(format!("new key {}; awaiting the operator's attestation", keys.fingerprint)),
+        Some(format!(
+            "new key {}; awaiting the operator's attestation",
+            keys.fingerprint
+        )),
     )
     .await?;
     tx.commit().await?;
@@ -313,7 +316,7 @@ pub async fn login(
         return Err(ApiError::BadChallenge);
     }
     let role = role_of(&account)?;
-    let (token, expires_at) = issue(&st, &req.account, role)?;
+    let (token, expires_at) = issue(&st, &req.account, role, &account.fingerprint)?;
     Ok(ApiJson(LoginResponse {
         token,
         expires_at,

@@ -77,6 +77,7 @@ async fn web_readme_case_through_the_pages() {
     let dir = app.data.path().join("clients");
     let onboarding = |code: &str| {
         Onboarding::new(&app.url, &app.cert_sha256, code)
+            .and_then(|o| o.with_operator_key(&app.operator_key()))
             .expect("onboarding string")
             .encode()
     };
@@ -111,9 +112,14 @@ async fn web_readme_case_through_the_pages() {
     let run = async {
         // 1. Each physician: the printed link, then set-up with the invitation's string
         //    (paste, passphrase twice, one button).
-        timed(&mut t_treating, set_up(b, &peeters, &inv_treating)).await?;
-        timed(&mut t_occ, set_up(b, &janssens, &inv_occ)).await?;
-        timed(&mut t_adv, set_up(b, &dubois, &inv_adv)).await?;
+        //    Each reads the fingerprint shown out to the operator, who approves it
+        //    (`trialog-server approve`).
+        let fp = timed(&mut t_treating, set_up(b, &peeters, &inv_treating)).await?;
+        app.approve(&riziv(123456, 580), &fp).await.expect("approve");
+        let fp = timed(&mut t_occ, set_up(b, &janssens, &inv_occ)).await?;
+        app.approve(&riziv(234567, 4), &fp).await.expect("approve");
+        let fp = timed(&mut t_adv, set_up(b, &dubois, &inv_adv)).await?;
+        app.approve(&riziv(345678, 9), &fp).await.expect("approve");
 
         // 2. Dr. Peeters opens the case; the sheet comes back (name, language, one button).
         let (case, sheet) = timed(&mut t_treating, open_case(b, &peeters, "Case 2026-017", "nl")).await?;

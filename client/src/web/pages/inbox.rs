@@ -67,9 +67,20 @@ texts! {
         Verification => ("Verificatie", "Vérification", "Verification"),
         SignedBy => ("Ondertekend door", "Signé par", "Signed by"),
         SignatureOk => (
-            "De handtekening is geldig en de sleutel van de afzender is dezelfde die deze computer de eerste keer vastlegde. Vingerafdruk:",
-            "La signature est valide et la clé de l'expéditeur est celle que cet ordinateur a enregistrée la première fois. Empreinte :",
-            "The signature is valid and the sender's key is the one this computer pinned the first time it saw it. Fingerprint:",
+            "De handtekening is geldig en de sleutel van de afzender werd bevestigd door de beheerder van Trialog op",
+            "La signature est valide et la clé de l'expéditeur a été attestée par l'opérateur de Trialog le",
+            "The signature is valid and the sender's key was attested by the Trialog operator on",
+        ),
+        SignaturePinned => (
+            "De handtekening is geldig en de sleutel van de afzender is dezelfde die deze computer de eerste keer vastlegde.",
+            "La signature est valide et la clé de l'expéditeur est celle que cet ordinateur a enregistrée la première fois.",
+            "The signature is valid and the sender's key is the one this computer pinned the first time it saw it.",
+        ),
+        FingerprintWord => ("Vingerafdruk", "Empreinte", "Fingerprint"),
+        NewKey => (
+            "Nieuwe sleutel: de afzender verving een verloren sleutel, en de beheerder bevestigde de nieuwe op",
+            "Nouvelle clé : l'expéditeur a remplacé une clé perdue, et l'opérateur a attesté la nouvelle le",
+            "New key: the sender replaced a lost key, and the operator attested the new one on",
         ),
         ConsentLine => (
             "Aanvaard onder de toestemming van de patiënt die geldt vanaf",
@@ -405,6 +416,8 @@ struct Shown {
     withheld: Option<Withheld>,
     sender: Option<AccountView>,
     sender_fingerprint: Option<String>,
+    /// What this computer knows of the sender's key: attested when, changed when.
+    sender_trust: crate::client::KeyTrust,
     reference: String,
     received_at: Option<i64>,
 }
@@ -427,6 +440,7 @@ async fn look_up(client: &mut crate::Client, id: &MessageId) -> Result<Lookup, C
         };
         return Ok(Lookup::Shown(Box::new(Shown {
             received_at: client.received_at(id)?,
+            sender_trust: client.key_trust(&m.sender)?,
             reference: case.reference.clone(),
             m,
             withheld,
@@ -557,8 +571,17 @@ fn message_body(s: &Shown, me: &AccountView, lang: Lang, heading: &str) -> Marku
             p {
                 strong.status-ok { "✓ " (InboxText::SignedBy.get(lang)) " " (who) }
                 " (" (m.sender_role.label(lang)) "). "
-                (InboxText::SignatureOk.get(lang)) " "
+                @match s.sender_trust.attested_at {
+                    Some(at) => { (InboxText::SignatureOk.get(lang)) " " (date(at, lang)) ". " }
+                    None => { (InboxText::SignaturePinned.get(lang)) " " }
+                }
+                (InboxText::FingerprintWord.get(lang)) ": "
                 span.fp { (s.sender_fingerprint.as_deref().unwrap_or("—")) }
+            }
+            @if let Some(change) = &s.sender_trust.change {
+                p.status-wait role="note" {
+                    (InboxText::NewKey.get(lang)) " " (date(change.attested_at, lang)) "."
+                }
             }
             p {
                 (InboxText::ConsentLine.get(lang))

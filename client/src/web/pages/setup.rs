@@ -96,9 +96,9 @@ texts! {
             "Read this fingerprint out to your treating physician now. Only once they confirm it can you grant consents.",
         ),
         RegisteredPhysician => (
-            "U bent geregistreerd. Uw collega's vinden u in de lijst van artsen onder uw naam en RIZIV-nummer.",
-            "Vous êtes enregistré. Vos confrères vous trouvent dans l'annuaire sous votre nom et votre numéro INAMI.",
-            "You are registered. Colleagues find you in the directory under your name and RIZIV/INAMI number.",
+            "U bent geregistreerd. Lees deze vingerafdruk nu voor aan de beheerder van Trialog (telefonisch of ter plaatse): zodra die uw sleutel bevestigt, vinden uw collega's u in de lijst van artsen en kunnen ze u schrijven.",
+            "Vous êtes enregistré. Lisez maintenant cette empreinte à l'opérateur de Trialog (par téléphone ou sur place) : dès qu'il atteste votre clé, vos confrères vous trouvent dans l'annuaire et peuvent vous écrire.",
+            "You are registered. Read this fingerprint out to the Trialog operator now (by phone or in person): once they attest your key, colleagues find you in the directory and can write to you.",
         ),
         ToYourCase => ("Naar uw dossier", "Vers votre dossier", "To your case"),
     }

@@ -246,6 +246,23 @@ async fn web_set_up_refuses_bad_input_and_keeps_keys_when_the_code_is_wrong() {
     // And set-up is over.
     let r = ui.get("/setup", &cookie).await;
     assert_eq!(location(&r), "/");
+    // Until the operator attests the key, the cases page says so, with the fingerprint
+    // to read out; once attested, it no longer does.
+    let fp = {
+        let page = text(ui.get("/cases", &cookie).await).await;
+        assert!(page.contains("has not attested your key yet"), "{page}");
+        page.split("class=\"fingerprint fp\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the fingerprint on the page")
+            .to_owned()
+    };
+    w.app
+        .approve(&riziv(456789, 4), &fp)
+        .await
+        .expect("approve what the page shows");
+    let page = text(ui.get("/cases", &cookie).await).await;
+    assert!(!page.contains("has not attested your key yet"), "{page}");
 }
 
 #[tokio::test]

@@ -359,7 +359,7 @@ pub fn seal_for(
     to: &VerifiedKeys,
     values: &[(FieldId, serde_json::Value)],
 ) -> Envelope {
-    seal(sender.identity(), header, &to.recipient, values).expect("seal")
+    seal(sender.identity(), header, &to.devices, values).expect("seal")
 }
 
 /// Functional fields the tests' patient shares with the work-side physicians.

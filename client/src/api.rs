@@ -100,6 +100,35 @@ impl Api {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    pub async fn device_link(&self) -> Result<DeviceLinkCode, ClientError> {
+        self.call::<(), _>(Method::POST, "/accounts/me/device-links", None)
+            .await
+    }
+    pub async fn claim_device_link(
+        &self,
+        req: &ClaimDeviceLink,
+    ) -> Result<ClaimedDeviceLink, ClientError> {
+        self.post("/device-links", req).await
+    }
+    pub async fn waiting_devices(&self) -> Result<Vec<DeviceLinkView>, ClientError> {
+        self.get("/accounts/me/device-links").await
+    }
+    pub async fn approve_device(
+        &self,
+        link_id: &str,
+        req: &ApproveDeviceLink,
+    ) -> Result<(), ClientError> {
+        self.post(&format!("/accounts/me/device-links/{link_id}/approve"), req)
+            .await
+    }
+    pub async fn collect_device_link(&self, link_id: &str) -> Result<DeviceLinkState, ClientError> {
+        self.get(&format!("/device-links/{link_id}")).await
+    }
+    pub async fn put_devices(&self, req: &PutDevices) -> Result<(), ClientError> {
+        self.call(Method::PUT, "/accounts/me/devices", Some(req))
+            .await
+    }
+
     pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
         self.get("/server").await
     }

@@ -207,6 +207,18 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "ancienne clé révoquée, nouvelle clé attestée par l'opérateur",
             "old key revoked, new key attested by the operator",
         ),
+        DeviceAdded => tr(
+            lang,
+            "toestel toegevoegd",
+            "appareil ajouté",
+            "device added",
+        ),
+        DevicesChanged => tr(
+            lang,
+            "lijst van toestellen gewijzigd",
+            "liste des appareils modifiée",
+            "device list changed",
+        ),
     }
 }
 

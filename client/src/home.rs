@@ -29,6 +29,11 @@ pub struct Config {
     pub operator_key: Option<String>,
     pub account: Option<AccountId>,
     pub role: Option<Role>,
+    /// On a device added to an existing account: the account's fingerprint (its identity
+    /// key with the first device's encryption key), which this device's own keys do not
+    /// give. None on the device that registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_fingerprint: Option<String>,
     /// The registration under way, saved before the request: if its answer is lost,
     /// registering again repeats the same registration instead of spending a new code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +62,10 @@ pub struct Pins {
     /// can be shown ("new key, attested by the operator on DATE").
     #[serde(default)]
     pub changes: BTreeMap<String, KeyChange>,
+    /// Per account: the newest device list version verified. An older one, or none after
+    /// one was seen, is a server bringing a removed device back.
+    #[serde(default)]
+    pub devices: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use trialog_client::i18n::{explain, lang_from_env};
 
 use cli::args::{Cli, Command};
-use cli::{account, audit, case, consent, message, output, ui};
+use cli::{account, audit, case, consent, device, message, output, ui};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -62,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Directory { role, query } => account::directory(role, query, json, lang).await,
         Command::Case(cmd) => case::run(cmd, json, lang).await,
         Command::Consent(cmd) => consent::run(cmd, json, lang).await,
+        Command::Device(cmd) => device::run(cmd, json, lang).await,
         Command::Template { kind } => {
             message::template(kind, lang);
             Ok(())

@@ -6,6 +6,7 @@ use crate::attestation::Attestation;
 use crate::audit::{AuditRecord, Checkpoint};
 use crate::binding::PatientBinding;
 use crate::consent::{Consent, Revocation};
+use crate::devices::DeviceList;
 use crate::encoding::B64;
 use crate::envelope::Envelope;
 use crate::ids::{AccountId, CaseId, ConsentId, Fingerprint, MessageId};
@@ -117,6 +118,10 @@ pub struct AccountView {
     /// whose keys the treating physician confirms, and none until the operator approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Signed<Attestation>>,
+    /// The account's devices, signed by its identity key (`devices`); none while it reads
+    /// on the one device that registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Signed<DeviceList>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,4 +296,63 @@ pub struct EnvelopeView {
 pub struct AuditView {
     pub records: Vec<AuditRecord>,
     pub checkpoint: Signed<Checkpoint>,
+}
+
+/// `POST /v1/accounts/me/device-links`: a one-time code for adding a device, for the
+/// existing device to show (in an onboarding string) to the new one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceLinkCode {
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// `POST /v1/device-links`: the new device claims the code with its own encryption key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimDeviceLink {
+    pub code: String,
+    /// The new device's age recipient (`age1…`).
+    pub age_recipient: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimedDeviceLink {
+    /// Secret to the new device: it polls `GET /v1/device-links/{link_id}` with it.
+    pub link_id: String,
+    pub account: AccountId,
+    pub expires_at: i64,
+}
+
+/// A device waiting for approval, as the account's existing devices see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceLinkView {
+    pub link_id: String,
+    pub age_recipient: String,
+    pub name: String,
+    pub expires_at: i64,
+}
+
+/// `POST /v1/accounts/me/device-links/{id}/approve`: the new device list (one version up,
+/// with the new device) and the identity key sealed to the new device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveDeviceLink {
+    pub devices: Signed<DeviceList>,
+    /// age-encrypted to the new device's recipient (`client` decides the content).
+    pub sealed: B64,
+}
+
+/// `GET /v1/device-links/{id}`: whether the new device was approved, and if so what was
+/// sealed to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceLinkState {
+    pub sealed: Option<B64>,
+}
+
+/// `PUT /v1/accounts/me/devices`: a new device list (a device removed or renamed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutDevices {
+    pub devices: Signed<DeviceList>,
 }

@@ -50,6 +50,10 @@ pub enum AuditEvent {
     KeyRecovered,
     /// The operator attested a recovered key and so revoked the old one (directory chain).
     KeyRevoked,
+    /// An account added a device (directory chain).
+    DeviceAdded,
+    /// An account published a new device list, e.g. with a device removed (directory chain).
+    DevicesChanged,
 }
 
 /// One event. Never carries a field value: only ids, kinds and field ids.

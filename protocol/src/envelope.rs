@@ -131,12 +131,13 @@ impl EnvelopeError {
     }
 }
 
-/// Encrypts each value to `recipient`, fills the manifest, and signs the header.
-/// The header's `manifest` is replaced by the one computed here.
+/// Encrypts each value to every one of the recipient's devices (`recipients`: one age file
+/// with a stanza per device, any of which opens it), fills the manifest, and signs the
+/// header. The header's `manifest` is replaced by the one computed here.
 pub fn seal(
     sender: &Identity,
     mut header: EnvelopeHeader,
-    recipient: &age::x25519::Recipient,
+    recipients: &[age::x25519::Recipient],
     values: &[(FieldId, serde_json::Value)],
 ) -> Result<Envelope, EnvelopeError> {
     let mut fields = Vec::with_capacity(values.len());
@@ -155,7 +156,7 @@ pub fn seal(
             value: value.clone(),
         })
         .map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
-        let ct = age::encrypt(recipient, &pt).map_err(|_| EnvelopeError::Encrypt)?;
+        let ct = encrypt_to_all(recipients, &pt)?;
         header.manifest.push(ManifestEntry {
             field: *field,
             sha256: sha256_hex(&[&ct]),
@@ -169,6 +170,24 @@ pub fn seal(
     let header = Signed::sign(&header, sender.signing_key())
         .map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
     Ok(Envelope { header, fields })
+}
+
+/// One age file that each of `recipients` can open.
+fn encrypt_to_all(
+    recipients: &[age::x25519::Recipient],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EnvelopeError> {
+    use std::io::Write;
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|_| EnvelopeError::Encrypt)?;
+    let mut ct = Vec::with_capacity(plaintext.len() + 200 * recipients.len());
+    let mut w = encryptor
+        .wrap_output(&mut ct)
+        .map_err(|_| EnvelopeError::Encrypt)?;
+    w.write_all(plaintext).map_err(|_| EnvelopeError::Encrypt)?;
+    w.finish().map_err(|_| EnvelopeError::Encrypt)?;
+    Ok(ct)
 }
 
 /// Shape of the manifest alone: not empty, not too long, no field twice.

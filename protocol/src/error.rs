@@ -33,6 +33,14 @@ pub enum Code {
     RizivTaken,
     /// The operator suspended this account: it can neither log in, send nor receive.
     AccountSuspended,
+    /// A device list that is malformed or not signed by the account's identity key.
+    BadDeviceList,
+    /// A device list older than the newest one already stored or seen.
+    DevicesRolledBack,
+    /// A device link code or request that is unknown, used or expired.
+    BadDeviceLink,
+    /// Too many devices waiting to be added to one account.
+    TooManyDeviceLinks,
     NameInvalid,
     UnknownAccount,
     UnknownCase,
@@ -149,6 +157,10 @@ impl Code {
             Code::AccountExists => "account_exists",
             Code::RizivTaken => "riziv_taken",
             Code::AccountSuspended => "account_suspended",
+            Code::BadDeviceList => "bad_device_list",
+            Code::DevicesRolledBack => "devices_rolled_back",
+            Code::BadDeviceLink => "bad_device_link",
+            Code::TooManyDeviceLinks => "too_many_device_links",
             Code::NameInvalid => "name_invalid",
             Code::UnknownAccount => "unknown_account",
             Code::UnknownCase => "unknown_case",

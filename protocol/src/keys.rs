@@ -161,6 +161,9 @@ pub struct VerifiedKeys {
     pub signing: VerifyingKey,
     pub recipient: age::x25519::Recipient,
     pub fingerprint: Fingerprint,
+    /// Every device to encrypt to: the key record's recipient alone, until a client
+    /// replaces it with the account's verified device list (`devices`).
+    pub devices: Vec<age::x25519::Recipient>,
 }
 
 /// Verifies a self-signed key record: parse the claimed key, check the signature over the
@@ -181,6 +184,7 @@ pub fn open_key_record(signed: &Signed<KeyRecord>) -> Result<VerifiedKeys, KeyEr
     Ok(VerifiedKeys {
         record,
         signing,
+        devices: vec![recipient.clone()],
         recipient,
         fingerprint,
     })

@@ -19,6 +19,7 @@ pub mod chain;
 mod confusables;
 pub mod consent;
 pub mod decide;
+pub mod devices;
 pub mod encoding;
 pub mod envelope;
 pub mod error;

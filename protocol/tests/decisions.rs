@@ -1429,7 +1429,7 @@ impl Admission {
         let mut env = seal(
             &w.doc(self.signer).keys,
             self.header.clone(),
-            &w.doc(self.to).age(),
+            &[w.doc(self.to).age()],
             &self.values,
         )
         .unwrap();
@@ -1962,7 +1962,7 @@ impl Reception {
         let mut env = seal(
             &w.t.keys,
             w.msg(V1, &[]),
-            &w.o.age(),
+            &[w.o.age()],
             &values(&[HOURS, FATIGUE]),
         )
         .unwrap();

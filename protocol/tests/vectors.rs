@@ -681,7 +681,7 @@ fn write_vectors() {
     let env = seal(
         &TREATING.identity(),
         envelope_header(MESSAGE_ID),
-        &rcpt,
+        std::slice::from_ref(&rcpt),
         &values,
     )
     .unwrap();
@@ -965,7 +965,7 @@ fn envelope_seal_round_trip() {
     let env = seal(
         &TREATING.identity(),
         envelope_header(MESSAGE_ID),
-        &rcpt,
+        std::slice::from_ref(&rcpt),
         &envelope_values(),
     )
     .unwrap();
@@ -1969,7 +1969,7 @@ fn fail_envelope_field_moved() {
     let other = seal(
         &TREATING.identity(),
         envelope_header(OTHER_MESSAGE_ID),
-        &me.age_identity().to_public(),
+        &[me.age_identity().to_public()],
         &envelope_values(),
     )
     .unwrap();

@@ -53,6 +53,14 @@ pub enum ApiError {
         "the operator has suspended this account: it can neither log in, send nor receive until the suspension is lifted"
     )]
     AccountSuspended,
+    #[error("the device list is refused: {0}")]
+    BadDeviceList(#[from] trialog_protocol::devices::DeviceError),
+    #[error(
+        "this device code or request is unknown, used or expired; ask on your existing device for a new one"
+    )]
+    BadDeviceLink,
+    #[error("{0} devices are already waiting to be added; approve them or wait 10 minutes")]
+    TooManyDeviceLinks(usize),
     #[error("the login challenge is unknown, used or expired; ask for a new one")]
     BadChallenge,
     #[error("the login signature does not verify for this account")]
@@ -207,6 +215,12 @@ impl ApiError {
             AccountExists | RizivTaken | AlreadyMember(_) | AlreadyConfirmed | ConsentExists
             | BadSupersedes(_) | AlreadyRevoked | Replay(_) | NoPatient => StatusCode::CONFLICT,
             ClockSkew | RecipientKeyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            BadDeviceList(e) => match e {
+                trialog_protocol::devices::DeviceError::Rollback { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+            BadDeviceLink => StatusCode::NOT_FOUND,
+            TooManyDeviceLinks(_) => StatusCode::TOO_MANY_REQUESTS,
             Admit(a) => a.status(),
             Membership(m) => match m {
                 MembershipRefusal::AlreadyMember(_) => StatusCode::CONFLICT,
@@ -240,6 +254,9 @@ impl ApiError {
             TokenExpired => Code::TokenExpired,
             RoleForbidden { .. } => Code::RoleForbidden,
             AccountSuspended => Code::AccountSuspended,
+            BadDeviceList(e) => e.code(),
+            BadDeviceLink => Code::BadDeviceLink,
+            TooManyDeviceLinks(_) => Code::TooManyDeviceLinks,
             BadChallenge => Code::BadChallenge,
             BadLoginSignature => Code::BadLoginSignature,
             BadInvitation => Code::BadInvitation,

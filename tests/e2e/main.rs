@@ -6,6 +6,7 @@ mod attestation;
 mod bad_input;
 mod cli;
 mod consent_over_time;
+mod devices;
 mod full_case;
 mod limits;
 mod names;

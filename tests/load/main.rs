@@ -465,7 +465,7 @@ async fn main() -> ExitCode {
                 seal(
                     w.treating.identity(),
                     header,
-                    &advising_keys.recipient,
+                    &advising_keys.devices,
                     &values,
                 )
                 .map_err(|e| format!("seal: {e}"))

@@ -77,6 +77,9 @@ pub enum Command {
     /// Grant, list and revoke consents (patient).
     #[command(subcommand)]
     Consent(ConsentCmd),
+    /// Read on several devices: link, add, approve, list and remove devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
     /// Print a commented template of every field a kind of message can carry.
     Template {
         #[arg(long)]
@@ -177,6 +180,35 @@ pub enum CaseCmd {
     },
     /// List your cases.
     List,
+}
+
+#[derive(Subcommand)]
+pub enum DeviceCmd {
+    /// On a device that already works: a one-time string for the new device (10 minutes).
+    Link,
+    /// On the new device, in an empty home: claim the string, show this device's
+    /// fingerprint, and wait until an existing device approves it.
+    Add {
+        /// The string `trialog device link` printed on the existing device.
+        #[arg(long, value_parser = parse_onboarding)]
+        onboarding: Onboarding,
+        /// What to call this device, e.g. "desktop at the practice".
+        #[arg(long)]
+        name: String,
+    },
+    /// On a device that already works: approve the new device after comparing its
+    /// fingerprint with the one its screen shows.
+    Approve {
+        #[arg(long)]
+        fingerprint: String,
+    },
+    /// This account's devices, with their fingerprints.
+    List,
+    /// Remove a device (from another one): what is sent from now on is not readable there.
+    Remove {
+        #[arg(long)]
+        fingerprint: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -7,6 +7,7 @@ pub mod args;
 pub mod audit;
 pub mod case;
 pub mod consent;
+pub mod device;
 pub mod message;
 pub mod output;
 pub mod passphrase;

@@ -59,7 +59,7 @@ impl Client {
         self.config.role = Some(view.role);
         self.config.pending = None;
         self.home.save_config(&self.config)?;
-        self.pin(&view.account, &self.identity.fingerprint(), None)
+        self.pin(&view.account, &self.fingerprint(), None)
     }
 
     /// What an invitation code stands for, before using it.
@@ -118,10 +118,10 @@ impl Client {
     pub async fn whoami(&mut self) -> Result<AccountView, ClientError> {
         self.ensure_login().await?;
         let me = self.api.me().await?;
-        if me.fingerprint != self.identity.fingerprint() {
+        if me.fingerprint != self.fingerprint() {
             return Err(ClientError::KeyChanged {
                 account: me.account.to_string(),
-                pinned: self.identity.fingerprint().short(),
+                pinned: self.fingerprint().short(),
                 now: me.fingerprint.short(),
             });
         }

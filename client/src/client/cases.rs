@@ -26,6 +26,8 @@ pub struct VerifiedCase {
     pub label: Option<String>,
     /// The neutral reference every client shows for this case.
     pub reference: String,
+    /// Every member's keys as `check_view` verified them, devices included.
+    members: std::collections::BTreeMap<AccountId, VerifiedKeys>,
 }
 
 impl VerifiedCase {
@@ -56,9 +58,9 @@ impl VerifiedCase {
             .iter()
             .filter(|m| status(m.status) && &m.account.account == account)
             .find_map(|m| {
-                open_key_record(&m.account.key_record)
-                    .ok()
-                    .map(|k| (&m.account, k))
+                self.members
+                    .get(&m.account.account)
+                    .map(|k| (&m.account, k.clone()))
             })
     }
 
@@ -67,9 +69,9 @@ impl VerifiedCase {
         let mut out = vec![(&self.view.treating, self.treating.clone())];
         for m in &self.view.members {
             if m.status == MemberStatus::Active
-                && let Ok(k) = open_key_record(&m.account.key_record)
+                && let Some(k) = self.members.get(&m.account.account)
             {
-                out.push((&m.account, k));
+                out.push((&m.account, k.clone()));
             }
         }
         out
@@ -208,8 +210,9 @@ impl Client {
                 "the case's treating physician has another role".into(),
             ));
         }
+        let mut members = std::collections::BTreeMap::new();
         for m in &view.members {
-            self.check_view(&m.account)?;
+            members.insert(m.account.account.clone(), self.check_view(&m.account)?);
         }
         let patient = match (&view.patient, &view.binding) {
             (Some(p), Some(_)) => {
@@ -222,7 +225,7 @@ impl Client {
                 }
                 // A patient checks that the confirmed key is their own.
                 if self.config.account.as_ref() == Some(&p.account)
-                    && k.fingerprint != self.identity.fingerprint()
+                    && k.fingerprint != self.fingerprint()
                 {
                     return Err(ClientError::Verification(
                         "the key confirmed for you on this case is not your key".into(),
@@ -259,6 +262,7 @@ impl Client {
             treating,
             patient,
             label,
+            members,
         })
     }
 

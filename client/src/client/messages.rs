@@ -90,7 +90,8 @@ struct Decided {
 struct Prepared {
     preview: Preview,
     header: EnvelopeHeader,
-    recipient_key: age::x25519::Recipient,
+    /// Every current device of the recipient.
+    recipient_keys: Vec<age::x25519::Recipient>,
     values: Vec<(FieldId, serde_json::Value)>,
 }
 
@@ -106,7 +107,7 @@ impl Client {
             });
         }
         crate::case_memory::remember(&self.home, &self.identity, &out.case, &out.values)?;
-        let env = seal(&self.identity, p.header, &p.recipient_key, &p.values)
+        let env = seal(&self.identity, p.header, &p.recipient_keys, &p.values)
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let resp = self.api.submit_envelope(&env).await?;
         Ok(SendReport {
@@ -213,7 +214,7 @@ impl Client {
                 leak_guard: hits,
             },
             header,
-            recipient_key: keys.recipient.clone(),
+            recipient_keys: keys.devices.clone(),
             values,
         })
     }
@@ -404,7 +405,7 @@ impl Client {
         let h = receive(
             &ReceiveFacts {
                 me: &me,
-                my_fingerprint: &self.identity.fingerprint(),
+                my_fingerprint: &self.fingerprint(),
                 message_id: id,
                 sender_key: &sender_keys.signing,
                 sender_role,

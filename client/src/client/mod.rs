@@ -15,6 +15,7 @@ mod account;
 mod audit;
 mod cases;
 mod consents;
+mod devices;
 mod mailbox;
 mod messages;
 
@@ -33,6 +34,7 @@ use crate::home::{Config, Home, KeyChange};
 
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
+pub use devices::{DeviceInfo, DeviceRequest};
 pub use mailbox::{GoneReason, MailItem, MailState, Withheld};
 pub use messages::{Outgoing, Preview, ReadMessage, SendReport};
 
@@ -105,6 +107,7 @@ impl Client {
             operator_key: operator_key.map(|k| hex::encode(k.as_bytes())),
             account: None,
             role: None,
+            account_fingerprint: None,
             pending: None,
         };
         home.save_config(&config)?;
@@ -153,8 +156,13 @@ impl Client {
     pub fn identity(&self) -> &Identity {
         &self.identity
     }
+    /// The account's fingerprint: what the person reads out and others see.
     pub fn fingerprint(&self) -> Fingerprint {
-        self.identity.fingerprint()
+        self.config
+            .account_fingerprint
+            .as_deref()
+            .and_then(|f| Fingerprint::parse(f).ok())
+            .unwrap_or_else(|| self.identity.fingerprint())
     }
     pub fn account(&self) -> Result<&AccountId, ClientError> {
         self.config
@@ -213,9 +221,11 @@ impl Client {
     }
 
     /// Checks an account view's key record against itself, a physician's against the
-    /// operator's attestation, and both against the pinned key.
+    /// operator's attestation, and both against the pinned key; then its device list
+    /// against its identity key and the newest version seen, so that `k.devices` are the
+    /// devices to encrypt to.
     fn check_view(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
-        let k =
+        let mut k =
             open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
         if k.record.account != a.account
             || k.fingerprint != a.fingerprint
@@ -235,7 +245,38 @@ impl Client {
                 Some(self.check_attestation(a, &k)?)
             };
         self.pin(&a.account, &k.fingerprint, attested.as_ref())?;
+        k.devices = self.check_devices(a, &k)?;
         Ok(k)
+    }
+
+    /// The recipients of an account's devices: its list, verified with its identity key and
+    /// never older than the newest this client verified before.
+    fn check_devices(
+        &self,
+        a: &AccountView,
+        k: &VerifiedKeys,
+    ) -> Result<Vec<age::x25519::Recipient>, ClientError> {
+        let list = a
+            .devices
+            .as_ref()
+            .map(|d| trialog_protocol::devices::verify(d, k))
+            .transpose()
+            .map_err(|e| ClientError::Verification(format!("{}: {e}", a.account)))?;
+        let version = list.as_ref().map_or(0, |l| l.version);
+        let mut pins = self.home.load_pins()?;
+        let seen = pins.devices.get(a.account.as_str()).copied().unwrap_or(0);
+        if version < seen {
+            return Err(ClientError::Verification(format!(
+                "{}: {}",
+                a.account,
+                trialog_protocol::devices::DeviceError::Rollback { seen }
+            )));
+        }
+        if version > seen {
+            pins.devices.insert(a.account.to_string(), version);
+            self.home.save_pins(&pins)?;
+        }
+        Ok(trialog_protocol::devices::recipients(k, list.as_ref()).recipients)
     }
 
     /// A physician's key must carry the pinned operator's attestation of exactly these
@@ -296,6 +337,8 @@ impl Client {
                             attested_at: a.attested_at,
                         };
                         pins.changes.insert(id.to_owned(), change);
+                        // The new key starts again from its own first device.
+                        pins.devices.remove(id);
                         pins.keys.insert(id.to_owned(), fp.to_string());
                         pins.attested.insert(id.to_owned(), a.attested_at);
                         self.home.save_pins(&pins)

@@ -16,6 +16,8 @@ pub struct AccountRow {
     pub attestation: Option<String>,
     /// After a recovery, until `approve`: the fingerprint of the key being replaced.
     pub recovered_from: Option<String>,
+    /// The device list signed by the identity key (JSON), once a device was added.
+    pub devices: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -138,7 +140,7 @@ pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sq
 pub async fn replace_key(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3,
-             attestation = NULL, recovered_from = $4
+             attestation = NULL, recovered_from = $4, devices = NULL, devices_version = 0
          WHERE id = $5",
     )
     .bind(&a.key_record)

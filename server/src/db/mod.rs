@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod consents;
+pub mod devices;
 pub mod envelopes;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

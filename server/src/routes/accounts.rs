@@ -89,6 +89,7 @@ pub async fn register(
         created_at: now,
         attestation: None,
         recovered_from: None,
+        devices: None,
     };
     let detail = Some(format!("role {}; key {}", rec.role, keys.fingerprint));
     let case_id = match (&req.invite_code, &req.enrolment_code) {
@@ -222,6 +223,8 @@ async fn recover(
         fingerprint: keys.fingerprint.to_string(),
         attestation: None,
         recovered_from: Some(recovered_from),
+        // The new key starts on its one device; the old list was signed by the old key.
+        devices: None,
         ..existing
     };
     db::accounts::replace_key(&mut *tx, &row).await?;

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod cases;
 mod consents;
+mod devices;
 mod envelopes;
 pub(crate) mod views;
 
@@ -13,7 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use std::time::Duration;
 
 use crate::error::ApiError;
@@ -50,6 +51,17 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts", post(accounts::register))
         .route("/accounts/me", get(accounts::me))
         .route("/accounts/{id}", get(accounts::get_account))
+        .route("/accounts/me/devices", put(devices::put))
+        .route(
+            "/accounts/me/device-links",
+            post(devices::create_link).get(devices::waiting),
+        )
+        .route(
+            "/accounts/me/device-links/{id}/approve",
+            post(devices::approve),
+        )
+        .route("/device-links", post(devices::claim))
+        .route("/device-links/{id}", get(devices::collect))
         .route("/invitations/lookup", post(accounts::lookup_invitation))
         .route("/auth/challenge", post(accounts::challenge))
         .route("/auth/login", post(accounts::login))

@@ -27,6 +27,12 @@ pub fn account_view(a: &AccountRow) -> Result<AccountView, ApiError> {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|_| corrupt("attestation"))?,
+        devices: a
+            .devices
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|_| corrupt("device list"))?,
     })
 }
 

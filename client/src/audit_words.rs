@@ -189,6 +189,12 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "suspension du compte levée",
             "account suspension lifted",
         ),
+        CertificateVouched => tr(
+            lang,
+            "nieuw TLS-certificaat van de server bevestigd met de serversleutel",
+            "nouveau certificat TLS du serveur confirmé par la clé du serveur",
+            "new TLS certificate of the server vouched for by the server key",
+        ),
     }
 }
 

@@ -44,6 +44,9 @@ pub enum AuditEvent {
     AccountSuspended,
     /// The operator lifted a suspension (directory chain).
     AccountUnsuspended,
+    /// The server key vouched for a TLS certificate (directory chain; the subject is the
+    /// certificate's SHA-256): clients follow a certificate change only with such a statement.
+    CertificateVouched,
 }
 
 /// One event. Never carries a field value: only ids, kinds and field ids.

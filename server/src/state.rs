@@ -15,6 +15,8 @@ pub struct AppState {
     pub key: Arc<ServerKey>,
     pub settings: Arc<Settings>,
     pub inboxes: Inboxes,
+    /// The server key's statement for the TLS certificate being served (`GET /v1/certificate`).
+    pub certificate: Arc<trialog_protocol::certificate::CertificateView>,
 }
 
 /// Wakes recipients waiting on their inbox (long poll) when an envelope for them is

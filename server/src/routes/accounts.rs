@@ -31,6 +31,14 @@ pub async fn server_info(State(st): State<AppState>) -> ApiJson<ServerInfo> {
     })
 }
 
+/// The server key's statement for the certificate being served: public, no token, so a
+/// client whose pinned certificate changed can check the new one before it sends anything.
+pub async fn certificate(
+    State(st): State<AppState>,
+) -> ApiJson<trialog_protocol::certificate::CertificateView> {
+    ApiJson(st.certificate.as_ref().clone())
+}
+
 pub async fn register(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     let budget = state.settings.limits.request_timeout;
     let api = Router::new()
         .route("/server", get(accounts::server_info))
+        .route("/certificate", get(accounts::certificate))
         .route("/accounts", post(accounts::register))
         .route("/accounts/me", get(accounts::me))
         .route("/accounts/{id}", get(accounts::get_account))

@@ -22,6 +22,10 @@ pub struct Config {
     pub cert_sha256: String,
     /// Hex Ed25519 public key of the server (signs audit checkpoints), pinned at init.
     pub server_key: String,
+    /// When the server key vouched for the pinned certificate, if known: a certificate change
+    /// is followed only with a statement at least as recent (`cert_follow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_issued_at: Option<i64>,
     pub account: Option<AccountId>,
     pub role: Option<Role>,
     /// The registration under way, saved before the request: if its answer is lost,

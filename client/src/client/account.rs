@@ -25,7 +25,7 @@ impl Client {
                     account: account.clone(),
                     role,
                 });
-                self.home.save_config(&self.config)?;
+                self.save_config()?;
                 account
             }
         };
@@ -42,7 +42,7 @@ impl Client {
     fn settle<T>(&mut self, r: Result<T, ClientError>) -> Result<T, ClientError> {
         if let Err(ClientError::Api { .. }) = &r {
             self.config.pending = None;
-            self.home.save_config(&self.config)?;
+            self.save_config()?;
         }
         r
     }
@@ -51,7 +51,7 @@ impl Client {
         self.config.account = Some(view.account.clone());
         self.config.role = Some(view.role);
         self.config.pending = None;
-        self.home.save_config(&self.config)?;
+        self.save_config()?;
         self.pin(&view.account, &self.identity.fingerprint())
     }
 

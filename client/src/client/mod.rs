@@ -26,8 +26,10 @@ use trialog_protocol::keys::{Identity, VerifiedKeys, open_key_record, verifying_
 use trialog_protocol::{AccountId, Fingerprint, Role};
 
 use crate::api::Api;
+use crate::cert_follow::Follow;
 use crate::error::ClientError;
 use crate::home::{Config, Home};
+use std::sync::Arc;
 
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
@@ -81,12 +83,20 @@ impl Client {
         let server_key = verifying_key(&info.server_key.0).map_err(|_| {
             ClientError::BadResponse("the server key is not a valid Ed25519 key".into())
         })?;
+        // The pin was typed (or came with an onboarding string), not taken from the server;
+        // the statement for it, if it checks out, only sets the floor below which a later
+        // certificate change is never followed.
+        let cert_issued_at = match api.certificate().await {
+            Ok(view) => crate::cert_follow::issued_at_of(&view, &server_key, &pin),
+            Err(_) => None,
+        };
         let identity = Identity::generate().map_err(|e| ClientError::Invalid(e.to_string()))?;
         crate::keystore::save(&home.keystore_path(), &identity, passphrase)?;
         let config = Config {
             server: server.to_owned(),
             cert_sha256: hex::encode(pin),
             server_key: hex::encode(server_key.as_bytes()),
+            cert_issued_at,
             account: None,
             role: None,
             pending: None,
@@ -99,9 +109,14 @@ impl Client {
         home: Home,
         config: Config,
         identity: Identity,
-        api: Api,
+        mut api: Api,
         server_key: VerifyingKey,
     ) -> Client {
+        api.follow_certificates(Arc::new(Follow::new(
+            server_key,
+            home.clone(),
+            config.cert_issued_at,
+        )));
         Client {
             home,
             config,
@@ -123,6 +138,24 @@ impl Client {
         let server_key = verifying_key(&key)
             .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
         Ok(Client::assemble(home, config, identity, api, server_key))
+    }
+
+    /// Called with the new certificate's SHA-256 when a certificate change vouched for by
+    /// the server key was followed (the CLI says so on stderr).
+    pub fn on_certificate_followed(&self, notice: impl Fn(&str) + Send + Sync + 'static) {
+        if let Some(f) = self.api.follower() {
+            f.on_followed(Box::new(notice));
+        }
+    }
+
+    /// Saves config.toml with the certificate pin as it is now: a followed change already
+    /// saved it, and this copy must not put the old pin back.
+    fn save_config(&mut self) -> Result<(), ClientError> {
+        self.config.cert_sha256 = hex::encode(self.api.pin().current());
+        if let Some(f) = self.api.follower() {
+            self.config.cert_issued_at = f.issued_at();
+        }
+        self.home.save_config(&self.config)
     }
 
     /// The home this client was opened from: where the web client unlocks it again.

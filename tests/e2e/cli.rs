@@ -685,6 +685,23 @@ async fn readme_walkthrough() {
     let _ = ui.kill();
     let _ = ui.wait();
 
+    // The operator rotates the certificate and restarts the server on the same address; a
+    // client set up before follows by itself (the server key vouches for the new one) and
+    // says so in one line.
+    drop(server);
+    let out = w.ok("trialog-server", None, &["rotate-cert", "--data-dir", &d]);
+    assert!(out.contains("New TLS certificate SHA-256"), "{out}");
+    let server = ServerProcess::start(&data, &listen);
+    assert_ne!(server.cert_sha256, sha);
+    let out = w
+        .command("trialog", Some("dubois"), &["whoami"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&server.cert_sha256), "{stderr}");
+    drop(server);
+
     // Every command the README shows was run above with at least its flags.
     let readme_cmds = readme_invocations(&readme);
     assert!(

@@ -3,6 +3,7 @@
 
 mod attacks;
 mod bad_input;
+mod certificate;
 mod cli;
 mod consent_over_time;
 mod full_case;

@@ -34,13 +34,9 @@ async fn open_case(
 ) -> Result<(), ClientError> {
     let r = c.open_case(&label).await?;
     // The enrolment sheet's one string: server, certificate hash and code together.
-    let onboarding = Onboarding::new(
-        &c.config().server,
-        &c.config().cert_sha256,
-        &r.enrolment_code,
-    )
-    .map(|o| o.encode())
-    .map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let onboarding = Onboarding::new(&c.config().server, &c.cert_sha256(), &r.enrolment_code)
+        .map(|o| o.encode())
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
     let mut value = serde_json::to_value(&r).unwrap_or_default();
     if let Some(o) = value.as_object_mut() {
         o.insert("onboarding".into(), json!(onboarding));

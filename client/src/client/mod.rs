@@ -148,6 +148,12 @@ impl Client {
         }
     }
 
+    /// The certificate pinned now, hex: what an enrolment sheet must carry. `config()` keeps
+    /// the pin this client was opened with; a followed rotation moves this one.
+    pub fn cert_sha256(&self) -> String {
+        hex::encode(self.api.pin().current())
+    }
+
     /// Saves config.toml with the certificate pin as it is now: a followed change already
     /// saved it, and this copy must not put the old pin back.
     fn save_config(&mut self) -> Result<(), ClientError> {

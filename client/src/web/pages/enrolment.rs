@@ -157,7 +157,7 @@ pub async fn open(
     };
     let onboarding = match Onboarding::new(
         &client.config().server,
-        &client.config().cert_sha256,
+        &client.cert_sha256(),
         &opened.enrolment_code,
     ) {
         Ok(o) => o.encode(),

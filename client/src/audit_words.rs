@@ -195,6 +195,18 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "nouveau certificat TLS du serveur confirmé par la clé du serveur",
             "new TLS certificate of the server vouched for by the server key",
         ),
+        EnrolmentReissued => tr(
+            lang,
+            "nieuwe inschrijvingscode uitgegeven",
+            "nouveau code d'inscription émis",
+            "new enrolment code issued",
+        ),
+        PatientReenrolled => tr(
+            lang,
+            "patiënt opnieuw ingeschreven met een nieuwe sleutel",
+            "patient réinscrit avec une nouvelle clé",
+            "patient re-enrolled with a new key",
+        ),
     }
 }
 

@@ -276,3 +276,24 @@ pub async fn set_suspended(
     .rows_affected();
     Ok(n == 1)
 }
+
+/// A re-enrolled patient's new key replaces the old one for the same account (the old one
+/// goes to `cases::push_key_history` first): login and the directory use the new key.
+pub async fn replace_key(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    key_record: &str,
+    sign_key: &[u8],
+    fingerprint: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3 WHERE id = $4",
+    )
+    .bind(key_record)
+    .bind(sign_key)
+    .bind(fingerprint)
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(())
+}

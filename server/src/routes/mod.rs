@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cases", post(cases::open).get(cases::list))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/confirm", post(cases::confirm_patient))
+        .route("/cases/{id}/enrolment", post(cases::reissue_enrolment))
+        .route("/enrolments/lookup", post(accounts::lookup_enrolment))
         .route("/cases/{id}/members", post(cases::add_member))
         .route(
             "/cases/{id}/members/{account}/remove",

@@ -153,6 +153,18 @@ impl Api {
     ) -> Result<trialog_protocol::certificate::CertificateView, ClientError> {
         self.get("/certificate").await
     }
+    pub async fn lookup_enrolment(&self, code: &str) -> Result<EnrolmentView, ClientError> {
+        self.post(
+            "/enrolments/lookup",
+            &EnrolmentLookup {
+                enrolment_code: code.into(),
+            },
+        )
+        .await
+    }
+    pub async fn reissue_enrolment(&self, id: &CaseId) -> Result<OpenCaseResponse, ClientError> {
+        self.post(&format!("/cases/{id}/enrolment"), &()).await
+    }
     pub async fn lookup_invitation(&self, code: &str) -> Result<InvitationView, ClientError> {
         self.post(
             "/invitations/lookup",

@@ -9,9 +9,12 @@ use crate::error::ClientError;
 use crate::home::Pending;
 
 impl Client {
+    /// `as_account`: the existing account a re-enrolment registers a new key for; else a
+    /// new random account id.
     fn register_request(
         &mut self,
         role: Role,
+        as_account: Option<AccountId>,
     ) -> Result<(AccountId, Signed<KeyRecord>), ClientError> {
         if let Some(a) = &self.config.account {
             return Err(ClientError::AlreadyRegistered(a.to_string()));
@@ -19,8 +22,10 @@ impl Client {
         let account = match &self.config.pending {
             Some(p) if p.role == role => p.account.clone(),
             _ => {
-                let account =
-                    AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?;
+                let account = match as_account {
+                    Some(a) => a,
+                    None => AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
+                };
                 self.config.pending = Some(Pending {
                     account: account.clone(),
                     role,
@@ -68,7 +73,7 @@ impl Client {
             Some(p) if p.role != Role::Patient => p.role,
             _ => self.api.lookup_invitation(invite_code).await?.role,
         };
-        let (_, key_record) = self.register_request(role)?;
+        let (_, key_record) = self.register_request(role, None)?;
         let resp = self
             .api
             .register(&RegisterRequest {
@@ -82,12 +87,21 @@ impl Client {
         Ok(resp.account)
     }
 
-    /// Registers a patient with the enrolment code from their treating physician.
+    /// Registers a patient with the enrolment code from their treating physician. A code
+    /// the treating physician re-issued for a case that already has its patient enrols this
+    /// device's new key for that same account (the patient lost their device); the treating
+    /// physician then confirms the new key as the first time.
     pub async fn join(
         &mut self,
         enrolment_code: &str,
     ) -> Result<(AccountView, CaseId), ClientError> {
-        let (_, key_record) = self.register_request(Role::Patient)?;
+        // A repeated join (the first answer lost) already knows its account; the code itself
+        // is spent and no longer looks anything up.
+        let as_account = match &self.config.pending {
+            Some(p) if p.role == Role::Patient => None,
+            _ => self.api.lookup_enrolment(enrolment_code).await?.patient,
+        };
+        let (_, key_record) = self.register_request(Role::Patient, as_account)?;
         let resp = self
             .api
             .register(&RegisterRequest {

@@ -226,6 +226,13 @@ impl Client {
 
     /// Checks an account view's key record against itself and against the pinned key.
     fn check_view(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
+        let k = self.check_view_unpinned(a)?;
+        self.pin(&a.account, &k.fingerprint)?;
+        Ok(k)
+    }
+
+    /// Checks an account view's key record against itself only.
+    fn check_view_unpinned(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
         let k =
             open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
         if k.record.account != a.account
@@ -237,7 +244,6 @@ impl Client {
                 a.account
             )));
         }
-        self.pin(&a.account, &k.fingerprint)?;
         Ok(k)
     }
 

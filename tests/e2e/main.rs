@@ -11,6 +11,7 @@ mod limits;
 mod names;
 mod need_to_know;
 mod operator;
+mod reenrolment;
 mod revocation;
 mod server;
 mod web;

@@ -685,6 +685,33 @@ async fn readme_walkthrough() {
     let _ = ui.kill();
     let _ = ui.wait();
 
+    // The patient lost their device: the treating physician prints a new enrolment sheet,
+    // the patient joins on a new device (the same account, a new key) and the treating
+    // physician confirms the new key as the first time. The consents the old key signed
+    // stay; the old device no longer logs in.
+    let patient_id = s(&w.json("patient", &["whoami"]), "account");
+    let reissued = w.json("peeters", &["case", "reenrol", "--case", &case]);
+    let joined = w.trialog(
+        "patient-new-device",
+        &["join", "--onboarding", &s(&reissued, "onboarding")],
+    );
+    let new_fingerprint = joined
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 39 && l.split(' ').count() == 8)
+        .expect("fingerprint line")
+        .to_owned();
+    assert_ne!(new_fingerprint, fingerprint);
+    assert_eq!(
+        s(&w.json("patient-new-device", &["whoami"]), "account"),
+        patient_id
+    );
+    w.fails("patient", &["whoami"]);
+    let out = w.trialog("peeters", &confirm_args(&case, &new_fingerprint));
+    assert!(out.contains("confirmed"), "{out}");
+    let list = w.trialog("patient-new-device", &["consent", "list", "--case", &case]);
+    assert!(list.contains(&occ), "{list}");
+
     // The operator rotates the certificate and restarts the server on the same address; a
     // client set up before follows by itself (the server key vouches for the new one) and
     // says so in one line.

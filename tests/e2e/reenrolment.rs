@@ -297,3 +297,45 @@ async fn a_patient_key_swap_without_the_treating_physicians_binding_is_refused()
         other => panic!("accepted a revocation by an unconfirmed key: {other:?}"),
     }
 }
+
+/// The web client: the treating physician's case page offers a new sheet; posting it
+/// answers with the sheet in the language chosen, and the patient joins with its string on a
+/// new device, keeping their account.
+#[tokio::test]
+async fn the_web_case_page_prints_a_new_enrolment_sheet() {
+    let World {
+        app,
+        treating,
+        case,
+        patient_id,
+        ..
+    } = World::new().await;
+    let ui = crate::web::start(treating, crate::web::LONG).await;
+    let cookie = ui.login().await;
+    let page = crate::web::text(ui.get(&format!("/cases/{case}"), &cookie).await).await;
+    assert!(
+        page.contains("New enrolment code")
+            && page.contains(&format!("action=\"/cases/{case}/enrolment\"")),
+        "{page}"
+    );
+    let r = ui
+        .post(
+            &format!("/cases/{case}/enrolment"),
+            &cookie,
+            Some(&ui.base),
+            &[("sheet_lang", "fr")],
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let sheet = crate::web::text(r).await;
+    assert!(sheet.contains("Votre inscription à Trialog"), "{sheet}");
+    let onboarding = sheet
+        .split("id=\"onboarding-string\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the onboarding string on the sheet");
+    let o = trialog_protocol::onboarding::Onboarding::decode(onboarding).expect("decodes");
+    let mut device = app.client("new-device").await;
+    let (view, joined) = device.join(&o.code).await.expect("join with the new sheet");
+    assert_eq!((view.account, joined), (patient_id, case));
+}

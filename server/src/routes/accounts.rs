@@ -55,10 +55,14 @@ pub async fn register(
         let same_keys =
             existing.fingerprint == keys.fingerprint.as_str() && existing.role == rec.role.as_str();
         // The case's patient enrolling a new key for their own account with a code the
-        // treating physician re-issued (a new device).
+        // treating physician re-issued (a new device). Any other new key for an existing
+        // account is refused below, as before.
         if let (false, Role::Patient, None, Some(code)) =
             (same_keys, rec.role, &req.invite_code, &req.enrolment_code)
             && existing.role == Role::Patient.as_str()
+            && db::cases::peek_enrolment(&mut *tx, &crate::codes::hash(code), now)
+                .await?
+                .is_some_and(|(_, patient, _)| patient.as_deref() == Some(existing.id.as_str()))
         {
             let case_id = reenrol(&mut tx, &existing, &req.key_record, &keys, code, now).await?;
             tx.commit().await?;

@@ -12,3 +12,7 @@ CREATE TABLE patient_key_history (
     replaced_at INTEGER NOT NULL
 );
 CREATE INDEX patient_key_history_by_case ON patient_key_history(case_id, replaced_at);
+
+-- When the account's key was last replaced by a re-enrolment: session tokens issued before
+-- it are refused, so a lost device's token dies with its key.
+ALTER TABLE accounts ADD COLUMN key_replaced_at INTEGER;

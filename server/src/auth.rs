@@ -104,6 +104,15 @@ impl FromRequestParts<AppState> for Session {
         if crate::db::accounts::is_suspended(state.db.pool(), account.as_str()).await? {
             return Err(ApiError::AccountSuspended);
         }
+        // A patient who re-enrolled on a new device: the lost device's tokens end with its
+        // key. (Seconds: a token of the very second of the re-enrolment still passes.)
+        if data.claims.role == Role::Patient
+            && crate::db::accounts::key_replaced_at(state.db.pool(), account.as_str())
+                .await?
+                .is_some_and(|at| data.claims.iat < at)
+        {
+            return Err(ApiError::InvalidToken);
+        }
         Ok(Session {
             account,
             role: data.claims.role,

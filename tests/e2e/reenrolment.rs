@@ -37,6 +37,13 @@ async fn a_patient_who_lost_their_device_reenrols_and_keeps_their_consents() {
         .await
         .expect("read before");
 
+    // The lost device holds a session token (tokens are dated to the second).
+    w.patient
+        .case(&w.case)
+        .await
+        .expect("the old device's session works");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
     // The device is lost. Only the treating physician issues codes; each new one kills the
     // one before.
     let e = w
@@ -72,7 +79,9 @@ async fn a_patient_who_lost_their_device_reenrols_and_keeps_their_consents() {
         .expect_err("the code works once");
     assert_eq!(e.api_code(), Some("bad_enrolment_code"), "{e}");
 
-    // The lost device's key no longer logs in.
+    // The lost device's session token stops working, and its key no longer logs in.
+    let e = w.patient.case(&w.case).await.expect_err("the old token");
+    assert_eq!(e.api_code(), Some("invalid_token"), "{e}");
     let mut lost = Client::open(
         Home::new(w.app.data.path().join("clients").join("patient")),
         PASSPHRASE,

@@ -285,15 +285,31 @@ pub async fn replace_key(
     key_record: &str,
     sign_key: &[u8],
     fingerprint: &str,
+    at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3 WHERE id = $4",
+        "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3, key_replaced_at = $4 WHERE id = $5",
     )
     .bind(key_record)
     .bind(sign_key)
     .bind(fingerprint)
+    .bind(at)
     .bind(id)
     .execute(e)
     .await?;
     Ok(())
+}
+
+/// When a re-enrolment last replaced the account's key, if ever.
+pub async fn key_replaced_at(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT key_replaced_at FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(e)
+            .await?
+            .flatten(),
+    )
 }

@@ -232,6 +232,7 @@ async fn reenrol(
         &json,
         &keys.signing.to_bytes(),
         keys.fingerprint.as_str(),
+        now,
     )
     .await?;
     db::audit::append(

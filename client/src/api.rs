@@ -7,19 +7,26 @@ use trialog_protocol::api::*;
 use trialog_protocol::envelope::Envelope;
 use trialog_protocol::{AccountId, CaseId, ConsentId, MessageId, Role};
 
+use crate::cert_follow::Follow;
 use crate::error::ClientError;
+use crate::tls::Pin;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    pin: Pin,
+    /// Set once the server key is pinned: a rotated certificate it vouches for is followed.
+    follow: Option<Arc<Follow>>,
 }
 
 impl Api {
     pub fn new(server: &str, cert_sha256: [u8; 32]) -> Result<Api, ClientError> {
+        let pin = Pin::new(cert_sha256);
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::tls::pinned_config(cert_sha256))
+            .tls_backend_preconfigured(crate::tls::shared_pinned_config(&pin))
             // Long enough for the longest inbox long poll.
             .timeout(std::time::Duration::from_secs(90))
             .build()?;
@@ -27,7 +34,23 @@ impl Api {
             http,
             base: server.trim_end_matches('/').to_owned(),
             token: None,
+            pin,
+            follow: None,
         })
+    }
+
+    /// Follows a certificate change the pinned server key vouches for (`cert_follow`).
+    pub fn follow_certificates(&mut self, follow: Arc<Follow>) {
+        self.follow = Some(follow);
+    }
+
+    /// The certificate pinned now (it moves when a change is followed).
+    pub fn pin(&self) -> &Pin {
+        &self.pin
+    }
+
+    pub fn follower(&self) -> Option<&Arc<Follow>> {
+        self.follow.as_ref()
     }
 
     pub fn set_token(&mut self, token: String) {
@@ -60,16 +83,19 @@ impl Api {
         path: &str,
         body: Option<&B>,
     ) -> Result<String, ClientError> {
-        let mut req = self
-            .http
-            .request(method, format!("{}/v1{}", self.base, path));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await?;
+        let before = self.pin.current();
+        let resp = match self.send(method.clone(), path, body).await {
+            Ok(resp) => resp,
+            Err(e) => match (self.pin.take_refused(), &self.follow) {
+                // The handshake met another certificate: nothing was sent, not even the
+                // token. Once followed, the request is made again, once.
+                (Some(_), Some(f)) => {
+                    f.follow(&self.base, &self.pin, before, e.into()).await?;
+                    self.send(method, path, body).await?
+                }
+                _ => return Err(e.into()),
+            },
+        };
         let status = resp.status();
         let text = resp.text().await?;
         if status.is_success() {
@@ -86,6 +112,24 @@ impl Api {
             message: err.message,
             reason: err.reason,
         })
+    }
+
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await
     }
 
     async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
@@ -131,6 +175,24 @@ impl Api {
 
     pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
         self.get("/server").await
+    }
+    /// The server key's statement for the certificate the server presents.
+    pub async fn certificate(
+        &self,
+    ) -> Result<trialog_protocol::certificate::CertificateView, ClientError> {
+        self.get("/certificate").await
+    }
+    pub async fn lookup_enrolment(&self, code: &str) -> Result<EnrolmentView, ClientError> {
+        self.post(
+            "/enrolments/lookup",
+            &EnrolmentLookup {
+                enrolment_code: code.into(),
+            },
+        )
+        .await
+    }
+    pub async fn reissue_enrolment(&self, id: &CaseId) -> Result<OpenCaseResponse, ClientError> {
+        self.post(&format!("/cases/{id}/enrolment"), &()).await
     }
     pub async fn lookup_invitation(&self, code: &str) -> Result<InvitationView, ClientError> {
         self.post(

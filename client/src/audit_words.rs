@@ -219,6 +219,24 @@ pub fn event_label(e: AuditEvent, lang: Lang) -> &'static str {
             "liste des appareils modifiée",
             "device list changed",
         ),
+        CertificateVouched => tr(
+            lang,
+            "nieuw TLS-certificaat van de server bevestigd met de serversleutel",
+            "nouveau certificat TLS du serveur confirmé par la clé du serveur",
+            "new TLS certificate of the server vouched for by the server key",
+        ),
+        EnrolmentReissued => tr(
+            lang,
+            "nieuwe inschrijvingscode uitgegeven",
+            "nouveau code d'inscription émis",
+            "new enrolment code issued",
+        ),
+        PatientReenrolled => tr(
+            lang,
+            "patiënt opnieuw ingeschreven met een nieuwe sleutel",
+            "patient réinscrit avec une nouvelle clé",
+            "patient re-enrolled with a new key",
+        ),
     }
 }
 

@@ -93,6 +93,13 @@ pub enum ClientError {
     Audit(String),
     #[error("{0}")]
     File(String),
+    /// The server presents another certificate than the pinned one, and the pinned server key
+    /// does not vouch for it: still the pinned-certificate error, with the reason.
+    #[error("{cause}; the change was not followed: {refusal}")]
+    CertificateNotFollowed {
+        cause: String,
+        refusal: trialog_protocol::certificate::CertificateRefusal,
+    },
 }
 
 impl ClientError {
@@ -122,7 +129,8 @@ impl ClientError {
             FingerprintMismatch { .. } => Code::FingerprintMismatch,
             Verification(_) => Code::VerificationFailed,
             Audit(_) => Code::AuditFailed,
-            Network(_) => Code::Network,
+            // The same code as any pinned-certificate failure: scripts keep working.
+            Network(_) | CertificateNotFollowed { .. } => Code::Network,
             BadResponse(_) => Code::BadResponse,
             WrongPassphrase => Code::WrongPassphrase,
             WrongRole(_) => Code::RoleForbidden,

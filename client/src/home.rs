@@ -27,6 +27,10 @@ pub struct Config {
     /// server at the next login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_key: Option<String>,
+    /// When the server key vouched for the pinned certificate, if known: a certificate change
+    /// is followed only with a statement at least as recent (`cert_follow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_issued_at: Option<i64>,
     pub account: Option<AccountId>,
     pub role: Option<Role>,
     /// On a device added to an existing account: the account's fingerprint (its identity

@@ -1,6 +1,7 @@
 //! User-facing sentences in Dutch, French and English. The language comes from `--lang`,
 //! else `TRIALOG_LANG`, else `LANG`, else English.
 
+use trialog_protocol::certificate::CertificateRefusal;
 use trialog_protocol::consent::{MalformedConsent, Refusal, StripReason, Stripped};
 use trialog_protocol::leak_guard::{LeakHit, LeakSource};
 use trialog_protocol::onboarding::OnboardingError;
@@ -72,6 +73,44 @@ pub fn onboarding_error(e: &OnboardingError, lang: Lang) -> &'static str {
             "The operator key in the text is damaged; copy the text again.",
         ),
     }
+}
+
+/// Why a changed server certificate was not followed, and what to do, as a sentence.
+pub fn certificate_refusal(r: &CertificateRefusal, lang: Lang) -> String {
+    use CertificateRefusal::*;
+    let why = match r {
+        NoStatement => tr(
+            lang,
+            "de server toont geen verklaring voor dit certificaat.",
+            "le serveur ne présente aucune déclaration pour ce certificat.",
+            "the server shows no statement for this certificate.",
+        ),
+        NotByServerKey | Malformed => tr(
+            lang,
+            "de verklaring voor dit certificaat is niet door die sleutel ondertekend.",
+            "la déclaration pour ce certificat n'est pas signée par cette clé.",
+            "the statement for this certificate is not signed by that key.",
+        ),
+        OtherCertificate => tr(
+            lang,
+            "de verklaring gaat over een ander certificaat dan het getoonde.",
+            "la déclaration porte sur un autre certificat que celui présenté.",
+            "the statement is for another certificate than the one presented.",
+        ),
+        Older => tr(
+            lang,
+            "de verklaring is ouder dan die van het certificaat dat deze computer al volgt.",
+            "la déclaration est plus ancienne que celle du certificat que cet ordinateur suit déjà.",
+            "the statement is older than that of the certificate this computer already follows.",
+        ),
+    };
+    let advice = tr(
+        lang,
+        "Ga niet verder en verwittig de beheerder van de server: iemand kan zich voor de server uitgeven.",
+        "N'allez pas plus loin et prévenez l'opérateur du serveur : quelqu'un peut se faire passer pour le serveur.",
+        "Do not continue, and tell the server's operator: someone may be posing as the server.",
+    );
+    format!("{why} {advice}")
 }
 
 pub fn strip_reason(r: StripReason, lang: Lang) -> &'static str {
@@ -401,6 +440,12 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
                 "klopt niet: de server heeft de sleutel misschien vervangen. Er werd niets verzonden. Ga niet verder en verwittig de beheerder.",
                 "n'est pas valable : le serveur a peut-être remplacé la clé. Rien n'a été envoyé. N'allez pas plus loin et prévenez l'opérateur.",
                 "does not verify: the server may have replaced the key. Nothing was sent. Do not continue, and tell the operator.")),
+        ClientError::CertificateNotFollowed { cause, refusal } => format!("{cause}. {} {}",
+            tr(lang,
+                "Het TLS-certificaat van de server veranderde, maar de serversleutel die deze computer vastlegde staat er niet voor in:",
+                "Le certificat TLS du serveur a changé, mais la clé du serveur que cet ordinateur a épinglée ne s'en porte pas garante :",
+                "The server's TLS certificate changed, but the server key this computer pinned does not vouch for it:"),
+            certificate_refusal(refusal, lang)),
         ClientError::FingerprintMismatch { .. } => tr(lang,
             "De vingerafdruk die u intypte komt niet overeen met de sleutel van de patiënt. Laat de patiënt hem opnieuw voorlezen; bevestig niets bij twijfel.",
             "L'empreinte saisie ne correspond pas à la clé du patient. Faites-la relire par le patient ; ne confirmez rien en cas de doute.",

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod audit_words;
 pub mod case_memory;
+pub mod cert_follow;
 pub mod client;
 pub mod consent_words;
 pub mod error;

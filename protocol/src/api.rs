@@ -175,6 +175,26 @@ pub struct CaseView {
     /// The treating physician's signed confirmation of the patient's key.
     pub binding: Option<Signed<PatientBinding>>,
     pub members: Vec<MemberView>,
+    /// Patient keys replaced by re-enrolments, each with its binding, oldest first: what
+    /// they signed is verified against them.
+    #[serde(default)]
+    pub past_patient_keys: Vec<crate::binding::PastPatientKey>,
+}
+
+/// `POST /v1/enrolments/lookup`: what an enrolment code stands for, before joining with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentLookup {
+    pub enrolment_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolmentView {
+    pub case_id: CaseId,
+    /// The case's patient account for a re-issued code (re-enrolment on a new device): the
+    /// new key is registered for that same account. `None` for a first enrolment.
+    pub patient: Option<AccountId>,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

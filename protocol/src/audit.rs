@@ -54,6 +54,15 @@ pub enum AuditEvent {
     DeviceAdded,
     /// An account published a new device list, e.g. with a device removed (directory chain).
     DevicesChanged,
+    /// The server key vouched for a TLS certificate (directory chain; the subject is the
+    /// certificate's SHA-256): clients follow a certificate change only with such a statement.
+    CertificateVouched,
+    /// The treating physician issued a new enrolment code for the case; an earlier unused
+    /// one no longer works.
+    EnrolmentReissued,
+    /// The case's patient enrolled a new key with a re-issued code (a new device). The key
+    /// is unconfirmed until the treating physician confirms it again.
+    PatientReenrolled,
 }
 
 /// One event. Never carries a field value: only ids, kinds and field ids.

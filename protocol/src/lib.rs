@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod binding;
 pub mod catalogue;
+pub mod certificate;
 pub mod chain;
 mod confusables;
 pub mod consent;

@@ -12,6 +12,7 @@
 //! envelope.json     trialog/v1/envelope     header by the treating physician, fields to the
 //!                                           occupational physician, with the plaintext values
 //! checkpoint.json   trialog/v1/checkpoint   by the server, over a 3-entry audit chain
+//! certificate.json  trialog/v1/certificate  by the server, vouching for a TLS certificate
 //! login.json        trialog/v1/login        raw Ed25519 over the login message
 //! fingerprint.json  trialog/v1/fingerprint  sha256 of the two public keys
 //! ```
@@ -45,6 +46,7 @@ use trialog_protocol::audit::{
 };
 use trialog_protocol::auth::login_message;
 use trialog_protocol::binding::{BindingError, PatientBinding, verify_patient};
+use trialog_protocol::certificate::{CertificateRefusal, CertificateStatement, follow};
 use trialog_protocol::consent::{
     Consent, MalformedConsent, Purpose, Refusal, Revocation, SendContext, Standing, StripReason,
     Stripped, consent_text, evaluate, open_consent,
@@ -131,6 +133,10 @@ const VALID_FROM: i64 = 1_767_571_200; // 2026-01-05 00:00:00 UTC, 01:00 in Brus
 const VALID_UNTIL: i64 = 1_799_020_799;
 const SENT_AT: i64 = 1_770_732_000; // 2026-02-10 14:00
 const REVOKED_AT: i64 = 1_776_240_000; // 2026-04-15 08:00
+
+/// SHA-256 of a TLS certificate's DER, as a certificate statement names it.
+const CERT_SHA256: &str = "3f1a9c2e4b5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
+const CERT_ISSUED_AT: i64 = 1_780_000_000; // 2026-05-28 20:26:40 UTC
 
 const ALL_PARTIES: [&Who; 4] = [&TREATING, &OCCUPATIONAL, &PATIENT, &SERVER];
 
@@ -342,6 +348,13 @@ fn audit_entries() -> Vec<AuditEntry> {
 }
 
 const CHECKPOINT_AT: i64 = 1_767_600_000;
+
+fn certificate_statement() -> CertificateStatement {
+    CertificateStatement {
+        cert_sha256: CERT_SHA256.to_owned(),
+        issued_at: CERT_ISSUED_AT,
+    }
+}
 
 fn checkpoint(head: &str) -> Checkpoint {
     Checkpoint {
@@ -740,6 +753,22 @@ fn write_vectors() {
         }],
     );
 
+    write(
+        "certificate.json",
+        &format!(
+            "The server key vouching for a TLS certificate: cert_sha256 is hex sha256 of the \
+             end-entity certificate's DER. A client follows a changed certificate only with a \
+             statement that verifies with its pinned server key, names the certificate \
+             presented and is not older than the one it follows. {SIGNED_LAYOUT}"
+        ),
+        CertificateStatement::DOMAIN,
+        vec![signed_vector(
+            "certificate",
+            &SERVER,
+            &certificate_statement(),
+        )],
+    );
+
     let nonce = hex::decode(LOGIN_NONCE).unwrap();
     let msg = login_message(&TREATING.account(), &nonce);
     write(
@@ -873,6 +902,54 @@ fn revocation_vector() {
     let r = check_signed(&v.signer, &v.payload, &v.signed, &revocation());
     assert_eq!(r.consent_id.as_str(), CONSENT_ID);
     assert_eq!(r.patient, PATIENT.account());
+}
+
+#[test]
+fn certificate_vector() {
+    let v = only(load_signed::<CertificateStatement>("certificate.json"));
+    let s = check_signed(&v.signer, &v.payload, &v.signed, &certificate_statement());
+    let server = SERVER.verifying_key();
+    let presented = hex32(CERT_SHA256);
+    assert_eq!(
+        follow(&v.signed, &server, &presented, Some(CERT_ISSUED_AT)).unwrap(),
+        s
+    );
+}
+
+#[test]
+fn fail_certificate_statement_by_another_key() {
+    let v = only(load_signed::<CertificateStatement>("certificate.json"));
+    let presented = hex32(CERT_SHA256);
+    assert_eq!(
+        follow(&v.signed, &TREATING.verifying_key(), &presented, None),
+        Err(CertificateRefusal::NotByServerKey)
+    );
+}
+
+#[test]
+fn fail_certificate_statement_for_another_certificate() {
+    let v = only(load_signed::<CertificateStatement>("certificate.json"));
+    let mut presented = hex32(CERT_SHA256);
+    presented[0] ^= 1;
+    assert_eq!(
+        follow(&v.signed, &SERVER.verifying_key(), &presented, None),
+        Err(CertificateRefusal::OtherCertificate)
+    );
+}
+
+#[test]
+fn fail_certificate_statement_older_than_followed() {
+    let v = only(load_signed::<CertificateStatement>("certificate.json"));
+    let presented = hex32(CERT_SHA256);
+    assert_eq!(
+        follow(
+            &v.signed,
+            &SERVER.verifying_key(),
+            &presented,
+            Some(CERT_ISSUED_AT + 1)
+        ),
+        Err(CertificateRefusal::Older)
+    );
 }
 
 #[test]

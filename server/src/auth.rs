@@ -109,7 +109,8 @@ impl FromRequestParts<AppState> for Session {
         )?;
         let account = AccountId::parse(&data.claims.sub).map_err(|_| ApiError::InvalidToken)?;
         // Checked on every request, not only at login: a suspension stops the tokens already
-        // issued from the moment the operator sets it, and a recovery those of the lost key.
+        // issued from the moment the operator sets it, and a recovery or a patient's
+        // re-enrolment those of the lost key.
         let standing = crate::db::accounts::standing(state.db.pool(), account.as_str())
             .await?
             .ok_or(ApiError::InvalidToken)?;

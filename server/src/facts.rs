@@ -3,7 +3,7 @@
 //! verified here before it becomes a fact; the decisions themselves are protocol's.
 
 use sqlx::SqliteConnection;
-use trialog_protocol::binding::verify_patient;
+use trialog_protocol::binding::{PastPatientKey, PatientKeys, verify_patient, verify_patient_keys};
 use trialog_protocol::chain::{Chain, Version};
 use trialog_protocol::consent::{Revocation, open_consent};
 use trialog_protocol::decide::{CaseFacts, MemberStatus};
@@ -76,28 +76,84 @@ pub async fn confirmed_patient(
     verify_patient(&case_id(case)?, &treating, binding.as_ref(), &record).map_err(ApiError::Binding)
 }
 
-/// The case's consent history, every version and revocation verified against the confirmed
-/// patient key. A case without a confirmed patient has none.
+/// The patient keys a re-enrolment replaced, with their bindings, oldest first.
+pub async fn past_patient_keys(
+    c: &mut SqliteConnection,
+    case: &CaseRow,
+) -> Result<Vec<PastPatientKey>, ApiError> {
+    let mut out = Vec::new();
+    for (record, binding, replaced_at) in db::cases::key_history(&mut *c, &case.id).await? {
+        out.push(PastPatientKey {
+            key_record: serde_json::from_str(&record).map_err(|_| corrupt("past key record"))?,
+            binding: serde_json::from_str(&binding).map_err(|_| corrupt("past binding"))?,
+            replaced_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Every patient key confirmed for the case, past and current, each checked against its
+/// binding by the treating physician: what the consent history is verified against.
+pub async fn patient_keys(
+    c: &mut SqliteConnection,
+    case: &CaseRow,
+) -> Result<PatientKeys, ApiError> {
+    let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
+    let treating = db::accounts::get(&mut *c, &case.treating)
+        .await?
+        .ok_or_else(|| corrupt("treating account"))?;
+    let treating = verified_keys(&treating)?;
+    let patient = db::accounts::get(&mut *c, patient_id)
+        .await?
+        .ok_or_else(|| corrupt("patient account"))?;
+    let record = serde_json::from_str(&patient.key_record).map_err(|_| corrupt("key record"))?;
+    let binding = match &case.binding {
+        Some(b) => Some(serde_json::from_str(b).map_err(|_| corrupt("binding"))?),
+        None => None,
+    };
+    let past = past_patient_keys(&mut *c, case).await?;
+    let account = AccountId::parse(patient_id).map_err(|_| corrupt("account id"))?;
+    verify_patient_keys(
+        &case_id(case)?,
+        &account,
+        &treating,
+        &past,
+        binding.as_ref(),
+        &record,
+    )
+    .map_err(ApiError::Binding)
+}
+
+/// The case's consent history, every version and revocation verified against the
+/// confirmed patient key that signed it (past keys included: a consent signed before a
+/// re-enrolment stays valid until revoked or expired). A case with no confirmed patient key
+/// has none.
 pub async fn chain(c: &mut SqliteConnection, case: &CaseRow) -> Result<Chain, ApiError> {
     let id = case_id(case)?;
     let Some(patient_account) = case.patient.as_deref() else {
         return Ok(Chain::default());
     };
-    if case.binding.is_none() {
+    let keys = patient_keys(&mut *c, case).await?;
+    if keys.confirmed.is_empty() {
         return Ok(Chain::default());
     }
-    let patient = confirmed_patient(&mut *c, case).await?;
     let patient_account = AccountId::parse(patient_account).map_err(|_| corrupt("account id"))?;
     let mut versions = Vec::new();
     for row in db::consents::for_case(&mut *c, &case.id).await? {
-        let signed = serde_json::from_str(&row.signed).map_err(|_| corrupt("consent"))?;
-        let consent =
-            open_consent(&signed, &patient.signing).map_err(|_| corrupt("consent signature"))?;
+        let signed: Signed<trialog_protocol::consent::Consent> =
+            serde_json::from_str(&row.signed).map_err(|_| corrupt("consent"))?;
+        let signer = keys
+            .signer(&signed)
+            .ok_or_else(|| corrupt("consent signer"))?;
+        let consent = open_consent(&signed, signer).map_err(|_| corrupt("consent signature"))?;
         let revoked_at = match &row.revocation {
             Some(r) => {
                 let r: Signed<Revocation> =
                     serde_json::from_str(r).map_err(|_| corrupt("revocation"))?;
-                r.verify(&patient.signing)
+                let signer = keys
+                    .signer(&r)
+                    .ok_or_else(|| corrupt("revocation signer"))?;
+                r.verify(signer)
                     .map_err(|_| corrupt("revocation signature"))?;
                 row.revoked_at
             }

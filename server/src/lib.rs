@@ -6,6 +6,7 @@
 //! `main.rs` only parses the command line, and the tests start the same `App` on port 0.
 
 pub mod auth;
+pub mod certificates;
 pub mod codes;
 pub mod db;
 pub mod error;
@@ -130,6 +131,10 @@ impl App {
             _ => return Err(StartError::HalfTls),
         };
         let tls = tls::load(given, &config.data_dir)?;
+        // A certificate given with --tls-cert (or placed by hand) that the server key has not
+        // vouched for yet gets its statement now: `serve` holds the server key.
+        let (statement, _) =
+            certificates::vouch(&db, &key, &tls.cert_sha256, state::now(), "at start-up").await?;
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| StartError::Bind(config.listen, e))?;
         listener
@@ -146,6 +151,7 @@ impl App {
             settings: Arc::new(config.settings),
             inboxes: Default::default(),
             data_dir: config.data_dir.clone().into(),
+            certificate: Arc::new(trialog_protocol::certificate::CertificateView { statement }),
         };
         // Expiry acts at the moment of expiry, not at the next fetch.
         sweep::spawn(state.clone(), state.settings.sweep_interval);

@@ -89,6 +89,16 @@ enum Command {
     Suspend(Who),
     /// Lift a suspension: the account works again and what was held for it is delivered.
     Unsuspend(Who),
+    /// Replace the TLS certificate (offline on the data directory): a new self-signed one, or
+    /// copies of --tls-cert/--tls-key, vouched for by the server key so clients follow it.
+    RotateCert {
+        /// PEM certificate chain to copy into the data directory instead of a new self-signed one.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -326,6 +336,24 @@ async fn main() -> ExitCode {
                 Ok(id) => {
                     println!(
                         "Account {id} no longer suspended: it can log in again, and what was held for it is delivered."
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::RotateCert { tls_cert, tls_key } => {
+            let given = tls_cert.as_deref().zip(tls_key.as_deref());
+            match operator::rotate_cert(&config, given).await {
+                Ok(r) => {
+                    println!("New TLS certificate SHA-256: {}", r.cert_sha256);
+                    println!(
+                        "Vouched for by the server key on {} and recorded in the directory's audit log; saved as {}.",
+                        trialog_protocol::time::format_date(r.issued_at),
+                        r.cert_path.display()
+                    );
+                    println!(
+                        "A running server keeps its old certificate: restart `trialog-server serve` (without --tls-cert/--tls-key) to present the new one. Clients follow the change by themselves; nothing to edit on their side."
                     );
                     ExitCode::SUCCESS
                 }

@@ -1,5 +1,6 @@
 //! The operator's offline commands on a data directory: invitations (create, list, revoke,
-//! recover), the attestation of physicians' keys (`approve`) and account suspension. They refuse a data directory where no server was ever started,
+//! recover), the attestation of physicians' keys (`approve`), account suspension and TLS
+//! certificate rotation. They refuse a data directory where no server was ever started,
 //! so a mistyped `--data-dir` never becomes a silent new database.
 //!
 //! Never prints or stores a plain invitation code after `invite` returned it: only its hash
@@ -72,6 +73,12 @@ pub enum OperatorError {
     Randomness,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    ServerKey(#[from] crate::server_key::ServerKeyError),
+    #[error("cannot read or write {0}: {1}")]
+    Io(String, std::io::Error),
 }
 
 /// Refuses a data directory where `serve` never ran: it creates the directory, the server
@@ -481,4 +488,92 @@ async fn set_suspension(
     .await;
     db.close().await;
     result
+}
+
+/// What `rotate-cert` did.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// Hex SHA-256 of the new certificate.
+    pub cert_sha256: String,
+    /// When the server key vouched for it.
+    pub issued_at: i64,
+    /// Where it now is: `serve` presents it from its next start (without --tls-cert).
+    pub cert_path: PathBuf,
+}
+
+/// Replaces the data directory's TLS certificate and key by a new self-signed pair, or by
+/// copies of `given` (certificate chain, key; PEM), after the server key has vouched for the
+/// new certificate (stored statement and directory audit entry, one transaction). A running
+/// server keeps presenting the old certificate until it is restarted.
+pub async fn rotate_cert(
+    config: &Config,
+    given: Option<(&Path, &Path)>,
+) -> Result<Rotated, OperatorError> {
+    let db = open_existing(config).await?;
+    let dir = &config.data_dir;
+    let new_cert = dir.join("tls-cert.pem.new");
+    let new_key = dir.join("tls-key.pem.new");
+    let result = async {
+        let key = crate::server_key::ServerKey::load_or_create(&dir.join("server-key.pem"))?;
+        // Left over by an interrupted rotation: never served, safe to replace.
+        for p in [&new_cert, &new_key] {
+            remove_file_if_any(p)?;
+        }
+        match given {
+            Some((cert, tls_key)) => {
+                for (from, to) in [(cert, &new_cert), (tls_key, &new_key)] {
+                    let bytes = zeroize::Zeroizing::new(
+                        std::fs::read(from).map_err(|e| io_error(from, e))?,
+                    );
+                    crate::files::write_private(to, &bytes).map_err(|e| io_error(to, e))?;
+                }
+            }
+            None => crate::tls::create_self_signed(&new_cert, &new_key)?,
+        }
+        // Loaded as `serve` will load it: a pair that is no usable TLS configuration is
+        // refused before anything is vouched for or replaced.
+        let tls = crate::tls::load(Some((&new_cert, &new_key)), dir)?;
+        let (statement, _) =
+            crate::certificates::vouch(&db, &key, &tls.cert_sha256, state::now(), "rotate-cert")
+                .await?;
+        let issued_at = statement
+            .parse_unverified()
+            .map(|s| s.issued_at)
+            .unwrap_or_else(|_| state::now());
+        // The statement is committed first: if a rename fails, the server key has vouched
+        // for a certificate never served, which is harmless. A crash between the two renames
+        // leaves a pair that `serve` refuses to load (the key does not match), never a
+        // certificate served without its statement; running `rotate-cert` again repairs it.
+        let cert_path = dir.join("tls-cert.pem");
+        for (from, to) in [
+            (&new_key, &dir.join("tls-key.pem")),
+            (&new_cert, &cert_path),
+        ] {
+            std::fs::rename(from, to).map_err(|e| io_error(to, e))?;
+        }
+        Ok(Rotated {
+            cert_sha256: tls.cert_sha256,
+            issued_at,
+            cert_path,
+        })
+    }
+    .await;
+    if result.is_err() {
+        let _ = remove_file_if_any(&new_cert);
+        let _ = remove_file_if_any(&new_key);
+    }
+    db.close().await;
+    result
+}
+
+fn io_error(p: &Path, e: std::io::Error) -> OperatorError {
+    OperatorError::Io(p.display().to_string(), e)
+}
+
+fn remove_file_if_any(p: &Path) -> Result<(), OperatorError> {
+    match std::fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(p, e)),
+    }
 }

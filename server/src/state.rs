@@ -17,6 +17,8 @@ pub struct AppState {
     pub inboxes: Inboxes,
     /// The data directory: `serve` reads the operator's public key there (never its secret).
     pub data_dir: Arc<std::path::Path>,
+    /// The server key's statement for the TLS certificate being served (`GET /v1/certificate`).
+    pub certificate: Arc<trialog_protocol::certificate::CertificateView>,
 }
 
 /// Wakes recipients waiting on their inbox (long poll) when an envelope for them is

@@ -70,7 +70,7 @@ pub fn load(given: Option<(&Path, &Path)>, dir: &Path) -> Result<TlsMaterial, Tl
     })
 }
 
-fn create_self_signed(cert: &Path, key: &Path) -> Result<(), TlsError> {
+pub(crate) fn create_self_signed(cert: &Path, key: &Path) -> Result<(), TlsError> {
     let names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),

@@ -779,6 +779,50 @@ async fn readme_walkthrough() {
     let me = w.trialog("dubois-laptop", &["whoami"]);
     assert!(me.contains("Key attested by the operator on"), "{me}");
 
+    // The patient lost their device: the treating physician prints a new enrolment sheet,
+    // the patient joins on a new device (the same account, a new key) and the treating
+    // physician confirms the new key as the first time. The consents the old key signed
+    // stay; the old device no longer logs in.
+    let patient_id = s(&w.json("patient", &["whoami"]), "account");
+    let reissued = w.json("peeters", &["case", "reenrol", "--case", &case]);
+    let joined = w.trialog(
+        "patient-new-device",
+        &["join", "--onboarding", &s(&reissued, "onboarding")],
+    );
+    let new_fingerprint = joined
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 39 && l.split(' ').count() == 8)
+        .expect("fingerprint line")
+        .to_owned();
+    assert_ne!(new_fingerprint, fingerprint);
+    assert_eq!(
+        s(&w.json("patient-new-device", &["whoami"]), "account"),
+        patient_id
+    );
+    w.fails("patient", &["whoami"]);
+    let out = w.trialog("peeters", &confirm_args(&case, &new_fingerprint));
+    assert!(out.contains("confirmed"), "{out}");
+    let list = w.trialog("patient-new-device", &["consent", "list", "--case", &case]);
+    assert!(list.contains(&occ), "{list}");
+
+    // The operator rotates the certificate and restarts the server on the same address; a
+    // client set up before follows by itself (the server key vouches for the new one) and
+    // says so in one line.
+    drop(server);
+    let out = w.ok("trialog-server", None, &["rotate-cert", "--data-dir", &d]);
+    assert!(out.contains("New TLS certificate SHA-256"), "{out}");
+    let server = ServerProcess::start(&data, &listen);
+    assert_ne!(server.cert_sha256, sha);
+    let out = w
+        .command("trialog", Some("janssens"), &["whoami"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&server.cert_sha256), "{stderr}");
+    drop(server);
+
     // Every command the README shows was run above with at least its flags.
     let readme_cmds = readme_invocations(&readme);
     assert!(

@@ -4,6 +4,7 @@
 mod attacks;
 mod attestation;
 mod bad_input;
+mod certificate;
 mod cli;
 mod consent_over_time;
 mod devices;
@@ -12,6 +13,7 @@ mod limits;
 mod names;
 mod need_to_know;
 mod operator;
+mod reenrolment;
 mod revocation;
 mod server;
 mod web;

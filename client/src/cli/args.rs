@@ -180,6 +180,13 @@ pub enum CaseCmd {
     },
     /// List your cases.
     List,
+    /// Issue a new enrolment code for a case (treating physician): for a patient who lost
+    /// the sheet or their device. An earlier unused code stops working; a patient who had
+    /// joined enrols a new key for the same account, which you confirm again.
+    Reenrol {
+        #[arg(long)]
+        case: CaseId,
+    },
 }
 
 #[derive(Subcommand)]

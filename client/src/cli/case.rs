@@ -22,6 +22,10 @@ pub async fn run(cmd: CaseCmd, json: bool, lang: Lang) -> Result<(), ClientError
         CaseCmd::Remove { case, member } => remove(&mut c, case, member, json, lang).await,
         CaseCmd::Show { case } => show(&mut c, case, json, lang).await,
         CaseCmd::List => list(&mut c, json, lang).await,
+        CaseCmd::Reenrol { case } => {
+            let r = c.reissue_enrolment(&case).await?;
+            sheet(&c, &r, json, lang)
+        }
     }
 }
 
@@ -32,8 +36,20 @@ async fn open_case(
     lang: Lang,
 ) -> Result<(), ClientError> {
     let r = c.open_case(&label).await?;
+    sheet(c, &r, json, lang)
+}
+
+/// The enrolment sheet: the code, the one string that carries server, certificate and code,
+/// its QR code and what the patient does with it (a new case or a re-issued code alike).
+fn sheet(
+    c: &Client,
+    r: &trialog_protocol::api::OpenCaseResponse,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    // The enrolment sheet's one string: server, certificate, operator key and code.
     let onboarding = c.onboarding(&r.enrolment_code)?.encode();
-    let mut value = serde_json::to_value(&r).unwrap_or_default();
+    let mut value = serde_json::to_value(r).unwrap_or_default();
     if let Some(o) = value.as_object_mut() {
         o.insert("onboarding".into(), json!(onboarding));
     }

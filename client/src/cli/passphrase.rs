@@ -33,5 +33,19 @@ pub fn passphrase(confirm: bool, lang: Lang) -> Result<Zeroizing<String>, Client
 pub fn open(lang: Lang) -> Result<Client, ClientError> {
     let home = Home::from_env()?;
     home.load_config()?;
-    Client::open(home, &passphrase(false, lang)?)
+    let c = Client::open(home, &passphrase(false, lang)?)?;
+    // One line on stderr when the client followed a certificate change: the user should know
+    // the server changed its certificate, even though nothing needs doing.
+    c.on_certificate_followed(move |sha256| {
+        super::output::err(&format!(
+            "trialog: {} {sha256}",
+            tr(
+                lang,
+                "het TLS-certificaat van de server veranderde; de serversleutel staat in voor het nieuwe, dat nu vastgelegd is:",
+                "le certificat TLS du serveur a changé ; la clé du serveur se porte garante du nouveau, désormais épinglé :",
+                "the server's TLS certificate changed; the server key vouches for the new one, now pinned:"
+            )
+        ))
+    });
+    Ok(c)
 }

@@ -9,22 +9,22 @@ use crate::error::ClientError;
 use crate::home::Pending;
 
 impl Client {
-    /// The key record to register: for a new account (a fresh id) or, with a recovery
-    /// invitation, for the existing account it `recovers`.
+    /// `as_account`: the existing account a re-enrolment registers a new key for; else a
+    /// new random account id.
     fn register_request(
         &mut self,
         role: Role,
-        recovers: Option<AccountId>,
+        as_account: Option<AccountId>,
     ) -> Result<(AccountId, Signed<KeyRecord>), ClientError> {
         if let Some(a) = &self.config.account {
             return Err(ClientError::AlreadyRegistered(a.to_string()));
         }
         let account = match &self.config.pending {
-            Some(p) if p.role == role && recovers.as_ref().is_none_or(|r| *r == p.account) => {
+            Some(p) if p.role == role && as_account.as_ref().is_none_or(|r| *r == p.account) => {
                 p.account.clone()
             }
             _ => {
-                let account = match recovers {
+                let account = match as_account {
                     Some(a) => a,
                     None => AccountId::random().map_err(|e| ClientError::Invalid(e.to_string()))?,
                 };
@@ -32,7 +32,7 @@ impl Client {
                     account: account.clone(),
                     role,
                 });
-                self.home.save_config(&self.config)?;
+                self.save_config()?;
                 account
             }
         };
@@ -49,7 +49,7 @@ impl Client {
     fn settle<T>(&mut self, r: Result<T, ClientError>) -> Result<T, ClientError> {
         if let Err(ClientError::Api { .. }) = &r {
             self.config.pending = None;
-            self.home.save_config(&self.config)?;
+            self.save_config()?;
         }
         r
     }
@@ -58,7 +58,7 @@ impl Client {
         self.config.account = Some(view.account.clone());
         self.config.role = Some(view.role);
         self.config.pending = None;
-        self.home.save_config(&self.config)?;
+        self.save_config()?;
         self.pin(&view.account, &self.fingerprint(), None)
     }
 
@@ -93,12 +93,21 @@ impl Client {
         Ok(resp.account)
     }
 
-    /// Registers a patient with the enrolment code from their treating physician.
+    /// Registers a patient with the enrolment code from their treating physician. A code
+    /// the treating physician re-issued for a case that already has its patient enrols this
+    /// device's new key for that same account (the patient lost their device); the treating
+    /// physician then confirms the new key as the first time.
     pub async fn join(
         &mut self,
         enrolment_code: &str,
     ) -> Result<(AccountView, CaseId), ClientError> {
-        let (_, key_record) = self.register_request(Role::Patient, None)?;
+        // A repeated join (the first answer lost) already knows its account; the code itself
+        // is spent and no longer looks anything up.
+        let as_account = match &self.config.pending {
+            Some(p) if p.role == Role::Patient => None,
+            _ => self.api.lookup_enrolment(enrolment_code).await?.patient,
+        };
+        let (_, key_record) = self.register_request(Role::Patient, as_account)?;
         let resp = self
             .api
             .register(&RegisterRequest {

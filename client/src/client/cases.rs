@@ -4,7 +4,7 @@ use trialog_protocol::api::{
     AccountView, CaseView, ConfirmPatientRequest, MemberStatus, OpenCaseRequest, OpenCaseResponse,
     RemoveMemberRequest, RemoveMemberResponse,
 };
-use trialog_protocol::binding::{PatientBinding, verify_patient};
+use trialog_protocol::binding::{PatientBinding, PatientKeys, verify_patient_keys};
 use trialog_protocol::consent::Revocation;
 use trialog_protocol::encoding::B64;
 use trialog_protocol::keys::{VerifiedKeys, open_key_record};
@@ -21,6 +21,9 @@ pub struct VerifiedCase {
     pub treating: VerifiedKeys,
     /// Present only once the treating physician's binding verifies.
     pub patient: Option<VerifiedKeys>,
+    /// Every patient key the treating physician confirmed for this case, past (replaced by a
+    /// re-enrolment) and current: what consents and revocations are verified against.
+    pub patient_keys: PatientKeys,
     /// The label, for the treating physician and the patient (who can decrypt it); every
     /// other physician has `None` and shows `reference`.
     pub label: Option<String>,
@@ -214,28 +217,41 @@ impl Client {
         for m in &view.members {
             members.insert(m.account.account.clone(), self.check_view(&m.account)?);
         }
-        let patient = match (&view.patient, &view.binding) {
-            (Some(p), Some(_)) => {
-                let k = verify_patient(id, &treating, view.binding.as_ref(), &p.key_record)
-                    .map_err(|e| ClientError::Verification(e.to_string()))?;
-                if k.record.account != p.account {
-                    return Err(ClientError::Verification(
-                        "the patient binding names another account".into(),
-                    ));
+        let patient_keys = match &view.patient {
+            Some(p) => {
+                let keys = verify_patient_keys(
+                    id,
+                    &p.account,
+                    &treating,
+                    &view.past_patient_keys,
+                    view.binding.as_ref(),
+                    &p.key_record,
+                )
+                .map_err(|e| ClientError::Verification(e.to_string()))?;
+                if let Some(k) = &keys.current {
+                    // A patient checks that the confirmed key is their own.
+                    if self.config.account.as_ref() == Some(&p.account)
+                        && k.fingerprint != self.fingerprint()
+                    {
+                        return Err(ClientError::Verification(
+                            "the key confirmed for you on this case is not your key".into(),
+                        ));
+                    }
+                    self.pin_patient(&p.account, &k.fingerprint, &keys)?;
                 }
-                // A patient checks that the confirmed key is their own.
-                if self.config.account.as_ref() == Some(&p.account)
-                    && k.fingerprint != self.fingerprint()
-                {
-                    return Err(ClientError::Verification(
-                        "the key confirmed for you on this case is not your key".into(),
-                    ));
-                }
-                self.pin(&p.account, &k.fingerprint, None)?;
-                Some(k)
+                keys
             }
-            _ => None,
+            None if view.binding.is_some() || !view.past_patient_keys.is_empty() => {
+                return Err(ClientError::Verification(
+                    "the case has patient keys but no patient".into(),
+                ));
+            }
+            None => PatientKeys {
+                current: None,
+                confirmed: Vec::new(),
+            },
         };
+        let patient = patient_keys.current.clone();
         // Sealed to this account only once the treating physician has confirmed it (for a
         // patient); a label that opens but names another case is a server's swap.
         let label = match &view.sealed_label {
@@ -261,9 +277,46 @@ impl Client {
             view,
             treating,
             patient,
+            patient_keys,
             label,
             members,
         })
+    }
+
+    /// A patient's key pin follows the treating physician's word: a changed key is accepted
+    /// only when the treating physician's binding confirms the new key AND the pinned one is
+    /// among the keys they confirmed before (a re-enrolment). Any other change is refused as
+    /// for every key.
+    fn pin_patient(
+        &self,
+        account: &AccountId,
+        fp: &trialog_protocol::Fingerprint,
+        keys: &PatientKeys,
+    ) -> Result<(), ClientError> {
+        let mut pins = self.home.load_pins()?;
+        match pins.keys.get(account.as_str()) {
+            Some(p)
+                if p != fp.as_str()
+                    && trialog_protocol::Fingerprint::parse(p)
+                        .is_ok_and(|old| keys.was_confirmed(&old)) =>
+            {
+                pins.keys.insert(account.to_string(), fp.to_string());
+                self.home.save_pins(&pins)
+            }
+            _ => self.pin(account, fp, None),
+        }
+    }
+
+    /// The treating physician issues a new enrolment code for a case: the patient joins with
+    /// it on a new device (same account, new key, to confirm again) or, if they never joined,
+    /// as the first time. An earlier unused code of the case stops working.
+    pub async fn reissue_enrolment(
+        &mut self,
+        id: &CaseId,
+    ) -> Result<OpenCaseResponse, ClientError> {
+        self.require_role(&[Role::Treating], "treating physician")?;
+        self.ensure_login().await?;
+        self.api.reissue_enrolment(id).await
     }
 
     /// Whom `to` names in a case (see `VerifiedCase::resolve`).
@@ -303,7 +356,9 @@ impl Client {
                 "the patient has not joined this case yet: give them the enrolment code".into(),
             )
         })?;
-        let keys = self.check_view(patient)?;
+        // Not pinned here: a re-enrolled patient's new key is what is being confirmed; the
+        // pin follows from the binding (`pin_patient`) when the case is fetched again.
+        let keys = self.check_view_unpinned(patient)?;
         if keys.record.role != Role::Patient {
             return Err(ClientError::Verification(
                 "the case's patient account is not a patient".into(),

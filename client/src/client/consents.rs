@@ -78,16 +78,27 @@ impl Client {
     /// signs what it replaces.
     pub async fn chain(&mut self, id: &CaseId) -> Result<Chain, ClientError> {
         let case = self.case(id).await?;
-        let (Some(patient), Some(patient_view)) = (&case.patient, &case.view.patient) else {
+        // Consents signed before a re-enrolment stay valid: each is verified against the
+        // confirmed key that signed it, past or current.
+        let (false, Some(patient_view)) =
+            (case.patient_keys.confirmed.is_empty(), &case.view.patient)
+        else {
             return Err(ClientError::Invalid(
                 "the patient's key is not confirmed yet, so there is no consent".into(),
             ));
+        };
+        let keys = &case.patient_keys;
+        let unknown_signer = || {
+            ClientError::Verification(
+                "signed by a key the treating physician never confirmed for this patient".into(),
+            )
         };
         let listed = self.api.consents(id).await?;
         let shown: Vec<ConsentId> = listed.iter().map(|v| v.consent_id.clone()).collect();
         let mut versions = Vec::new();
         for v in listed {
-            let consent = open_consent(&v.consent, &patient.signing)
+            let signer = keys.signer(&v.consent).ok_or_else(unknown_signer)?;
+            let consent = open_consent(&v.consent, signer)
                 .map_err(|e| ClientError::Verification(e.to_string()))?;
             if consent.consent_id != v.consent_id {
                 return Err(ClientError::Verification(
@@ -97,7 +108,7 @@ impl Client {
             let mut revoked_at = v.revoked_at;
             if let Some(r) = &v.revocation {
                 let r = r
-                    .open(&patient.signing)
+                    .open(keys.signer(r).ok_or_else(unknown_signer)?)
                     .map_err(|e| ClientError::Verification(e.to_string()))?;
                 if r.consent_id != consent.consent_id {
                     return Err(ClientError::Verification(

@@ -181,7 +181,7 @@ impl Client {
             return Err(e);
         }
         crate::keystore::save(&self.home.keystore_path(), &self.identity, passphrase)?;
-        self.home.save_config(&self.config)?;
+        self.save_config()?;
         let fp = self.fingerprint();
         self.pin(&bundle.account, &fp, None)?;
         Ok(true)

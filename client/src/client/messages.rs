@@ -396,7 +396,9 @@ impl Client {
             .past_or_present_physician(&claimed.sender)
             .ok_or_else(|| bad("the sender is not a physician of this case".into()))?;
         let (sender_name, sender_role) = (sender_view.name.clone(), sender_view.role);
-        if case.patient.is_none() {
+        // A re-enrolled patient's new key may wait for confirmation: consents signed with a
+        // key confirmed before still count.
+        if case.patient_keys.confirmed.is_empty() {
             return Err(bad("the patient's key is not confirmed on this case".into()));
         }
         let case_name = case.name().to_owned();

@@ -29,8 +29,10 @@ use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::{AccountId, Fingerprint, Role};
 
 use crate::api::Api;
+use crate::cert_follow::Follow;
 use crate::error::ClientError;
 use crate::home::{Config, Home, KeyChange};
+use std::sync::Arc;
 
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
@@ -98,6 +100,13 @@ impl Client {
             })?),
             None => published_operator_key(&info),
         };
+        // The pin was typed (or came with an onboarding string), not taken from the server;
+        // the statement for it, if it checks out, only sets the floor below which a later
+        // certificate change is never followed.
+        let cert_issued_at = match api.certificate().await {
+            Ok(view) => crate::cert_follow::issued_at_of(&view, &server_key, &pin),
+            Err(_) => None,
+        };
         let identity = Identity::generate().map_err(|e| ClientError::Invalid(e.to_string()))?;
         crate::keystore::save(&home.keystore_path(), &identity, passphrase)?;
         let config = Config {
@@ -105,6 +114,7 @@ impl Client {
             cert_sha256: hex::encode(pin),
             server_key: hex::encode(server_key.as_bytes()),
             operator_key: operator_key.map(|k| hex::encode(k.as_bytes())),
+            cert_issued_at,
             account: None,
             role: None,
             account_fingerprint: None,
@@ -118,10 +128,15 @@ impl Client {
         home: Home,
         config: Config,
         identity: Identity,
-        api: Api,
+        mut api: Api,
         server_key: VerifyingKey,
     ) -> Client {
         let operator_key = config.operator_key.as_deref().and_then(parse_operator_key);
+        api.follow_certificates(Arc::new(Follow::new(
+            server_key,
+            home.clone(),
+            config.cert_issued_at,
+        )));
         Client {
             home,
             config,
@@ -144,6 +159,30 @@ impl Client {
         let server_key = verifying_key(&key)
             .map_err(|_| ClientError::Corrupt("config.toml".into(), "server_key".into()))?;
         Ok(Client::assemble(home, config, identity, api, server_key))
+    }
+
+    /// Called with the new certificate's SHA-256 when a certificate change vouched for by
+    /// the server key was followed (the CLI says so on stderr).
+    pub fn on_certificate_followed(&self, notice: impl Fn(&str) + Send + Sync + 'static) {
+        if let Some(f) = self.api.follower() {
+            f.on_followed(Box::new(notice));
+        }
+    }
+
+    /// The certificate pinned now, hex: what an enrolment sheet must carry. `config()` keeps
+    /// the pin this client was opened with; a followed rotation moves this one.
+    pub fn cert_sha256(&self) -> String {
+        hex::encode(self.api.pin().current())
+    }
+
+    /// Saves config.toml with the certificate pin as it is now: a followed change already
+    /// saved it, and this copy must not put the old pin back.
+    fn save_config(&mut self) -> Result<(), ClientError> {
+        self.config.cert_sha256 = hex::encode(self.api.pin().current());
+        if let Some(f) = self.api.follower() {
+            self.config.cert_issued_at = f.issued_at();
+        }
+        self.home.save_config(&self.config)
     }
 
     /// The home this client was opened from: where the web client unlocks it again.
@@ -189,7 +228,7 @@ impl Client {
             // once, as such homes pinned everything else on first use.
             if let Some(k) = published_operator_key(&self.api.server_info().await?) {
                 self.config.operator_key = Some(hex::encode(k.as_bytes()));
-                self.home.save_config(&self.config)?;
+                self.save_config()?;
                 self.operator_key = Some(k);
             }
         }
@@ -225,17 +264,7 @@ impl Client {
     /// against its identity key and the newest version seen, so that `k.devices` are the
     /// devices to encrypt to.
     fn check_view(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
-        let mut k =
-            open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
-        if k.record.account != a.account
-            || k.fingerprint != a.fingerprint
-            || k.record.role != a.role
-        {
-            return Err(ClientError::Verification(format!(
-                "the key record of {} does not match its account",
-                a.account
-            )));
-        }
+        let mut k = self.check_view_unpinned(a)?;
         // Patients are vouched for by the treating physician's binding, not the operator;
         // our own key we hold, and `pin` compares it with the one we registered.
         let attested =
@@ -246,6 +275,22 @@ impl Client {
             };
         self.pin(&a.account, &k.fingerprint, attested.as_ref())?;
         k.devices = self.check_devices(a, &k)?;
+        Ok(k)
+    }
+
+    /// Checks an account view's key record against itself only.
+    fn check_view_unpinned(&self, a: &AccountView) -> Result<VerifiedKeys, ClientError> {
+        let k =
+            open_key_record(&a.key_record).map_err(|e| ClientError::Verification(e.to_string()))?;
+        if k.record.account != a.account
+            || k.fingerprint != a.fingerprint
+            || k.record.role != a.role
+        {
+            return Err(ClientError::Verification(format!(
+                "the key record of {} does not match its account",
+                a.account
+            )));
+        }
         Ok(k)
     }
 
@@ -376,7 +421,7 @@ impl Client {
     /// certificate and the operator key this client pinned, so the patient's client pins
     /// the same ones.
     pub fn onboarding(&self, code: &str) -> Result<Onboarding, ClientError> {
-        let o = Onboarding::new(&self.config.server, &self.config.cert_sha256, code);
+        let o = Onboarding::new(&self.config.server, &self.cert_sha256(), code);
         match &self.config.operator_key {
             Some(k) => o.and_then(|o| o.with_operator_key(k)),
             None => o,

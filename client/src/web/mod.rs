@@ -176,6 +176,7 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/cases/{id}", get(pages::cases::one))
         .route("/cases/{id}/confirm", post(pages::members::confirm))
+        .route("/cases/{id}/enrolment", post(pages::enrolment::reissue))
         .route("/cases/{id}/members", post(pages::members::add))
         .route(
             "/cases/{id}/members/{account}/remove",

@@ -343,3 +343,29 @@ pub async fn set_suspended(
     .rows_affected();
     Ok(n == 1)
 }
+
+/// A re-enrolled patient's new key replaces the old one for the same account (the old one
+/// goes to `cases::push_key_history` first): login and the directory use the new key, and
+/// the new key starts on its one device.
+pub async fn replace_patient_key(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    key_record: &str,
+    sign_key: &[u8],
+    fingerprint: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3, key_replaced_at = $4,
+             devices = NULL, devices_version = 0
+         WHERE id = $5",
+    )
+    .bind(key_record)
+    .bind(sign_key)
+    .bind(fingerprint)
+    .bind(at)
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(())
+}

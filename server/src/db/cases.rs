@@ -183,3 +183,100 @@ pub async fn for_account(
     .fetch_all(e)
     .await
 }
+
+/// A new enrolment code for the case: its hash replaces the earlier one, so an earlier
+/// unused code no longer works.
+pub async fn reissue_enrolment(
+    e: impl SqliteExecutor<'_>,
+    id: &str,
+    code_hash: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE cases SET enrol_code_hash = $1, enrol_expires_at = $2 WHERE id = $3")
+        .bind(code_hash)
+        .bind(expires_at)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// What a valid, unspent enrolment code stands for: (case id, its patient if it has one,
+/// expiry).
+pub async fn peek_enrolment(
+    e: impl SqliteExecutor<'_>,
+    code_hash: &str,
+    now: i64,
+) -> Result<Option<(String, Option<String>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, patient, enrol_expires_at FROM cases WHERE enrol_code_hash = $1 AND enrol_expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_optional(e)
+    .await
+}
+
+/// Consumes a valid re-issued code of the case whose patient is `patient`: the code is
+/// spent and the case's binding cleared (the new key waits for the treating physician's
+/// confirmation). Returns the case id.
+pub async fn take_reenrolment(
+    c: &mut SqliteConnection,
+    code_hash: &str,
+    patient: &str,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM cases WHERE enrol_code_hash = $1 AND enrol_expires_at > $2 AND patient = $3",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .bind(patient)
+    .fetch_optional(&mut *c)
+    .await?;
+    if let Some(id) = &id {
+        // The hash stays, as for a first enrolment: a repeated registration (answer lost)
+        // is recognised by it.
+        sqlx::query("UPDATE cases SET binding = NULL, enrol_expires_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// Keeps a replaced patient key with its binding.
+pub async fn push_key_history(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+    account: &str,
+    key_record: &str,
+    binding: &str,
+    replaced_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO patient_key_history (case_id, account, key_record, binding, replaced_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(case_id)
+    .bind(account)
+    .bind(key_record)
+    .bind(binding)
+    .bind(replaced_at)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// The case's replaced patient keys, oldest first: (key record, binding, replaced at).
+pub async fn key_history(
+    e: impl SqliteExecutor<'_>,
+    case_id: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key_record, binding, replaced_at FROM patient_key_history WHERE case_id = $1 ORDER BY replaced_at, rowid",
+    )
+    .bind(case_id)
+    .fetch_all(e)
+    .await
+}

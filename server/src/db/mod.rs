@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cases;
+pub mod certificates;
 pub mod consents;
 pub mod devices;
 pub mod envelopes;

@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trialog_protocol::Signed;
 use trialog_protocol::api::{
-    AccountView, ChallengeRequest, ChallengeResponse, InvitationLookup, InvitationView,
-    LoginRequest, LoginResponse, RegisterRequest, RegisterResponse, ServerInfo,
+    AccountView, ChallengeRequest, ChallengeResponse, EnrolmentLookup, EnrolmentView,
+    InvitationLookup, InvitationView, LoginRequest, LoginResponse, RegisterRequest,
+    RegisterResponse, ServerInfo,
 };
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::auth::{Challenge, NONCE_LEN, NONCE_TTL, check_challenge, login_message};
@@ -33,6 +34,14 @@ pub async fn server_info(State(st): State<AppState>) -> ApiJson<ServerInfo> {
     })
 }
 
+/// The server key's statement for the certificate being served: public, no token, so a
+/// client whose pinned certificate changed can check the new one before it sends anything.
+pub async fn certificate(
+    State(st): State<AppState>,
+) -> ApiJson<trialog_protocol::certificate::CertificateView> {
+    ApiJson(st.certificate.as_ref().clone())
+}
+
 pub async fn register(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,
@@ -47,6 +56,30 @@ pub async fn register(
         // whose `join` timed out is not left with a spent code and no account.
         let same_keys =
             existing.fingerprint == keys.fingerprint.as_str() && existing.role == rec.role.as_str();
+        // The case's patient enrolling a new key for their own account with a code the
+        // treating physician re-issued (a new device). Any other new key for an existing
+        // account is refused below, as before.
+        if let (false, Role::Patient, None, Some(code)) =
+            (same_keys, rec.role, &req.invite_code, &req.enrolment_code)
+            && existing.role == Role::Patient.as_str()
+            && db::cases::peek_enrolment(&mut *tx, &crate::codes::hash(code), now)
+                .await?
+                .is_some_and(|(_, patient, _)| patient.as_deref() == Some(existing.id.as_str()))
+        {
+            let case_id = reenrol(&mut tx, &existing, &req.key_record, &keys, code, now).await?;
+            tx.commit().await?;
+            let row = db::accounts::get(st.db.pool(), &existing.id)
+                .await?
+                .ok_or_else(|| ApiError::Internal("re-enrolled account".into()))?;
+            tracing::info!(account = %rec.account, "patient re-enrolled");
+            return Ok((
+                StatusCode::CREATED,
+                ApiJson(RegisterResponse {
+                    account: account_view(&row)?,
+                    case_id: Some(case_id),
+                }),
+            ));
+        }
         let case = match (&req.invite_code, &req.enrolment_code) {
             (Some(code), None) if same_keys => {
                 db::accounts::invitation_used_by(&mut *tx, &crate::codes::hash(code))
@@ -165,6 +198,93 @@ pub async fn register(
             case_id,
         }),
     ))
+}
+
+/// Re-enrolment: the key of `existing` (the patient of the case `code` was re-issued for)
+/// is replaced by `record`. The replaced key, if it was confirmed, is kept with its binding
+/// so that what it signed stays verifiable; the case's binding is cleared, so the new key
+/// is unconfirmed until the treating physician confirms it. One transaction, with its
+/// audit entry in the case's chain.
+async fn reenrol(
+    tx: &mut db::Tx,
+    existing: &AccountRow,
+    record: &Signed<trialog_protocol::keys::KeyRecord>,
+    keys: &trialog_protocol::keys::VerifiedKeys,
+    code: &str,
+    now: i64,
+) -> Result<CaseId, ApiError> {
+    let hash = crate::codes::hash(code);
+    let (case_id, patient, _) = db::cases::peek_enrolment(&mut **tx, &hash, now)
+        .await?
+        .ok_or(ApiError::BadEnrolmentCode)?;
+    if patient.as_deref() != Some(existing.id.as_str()) {
+        return Err(ApiError::BadEnrolmentCode);
+    }
+    let case = db::cases::get(&mut **tx, &case_id)
+        .await?
+        .ok_or(ApiError::BadEnrolmentCode)?;
+    if let Some(binding) = &case.binding {
+        db::cases::push_key_history(
+            &mut **tx,
+            &case.id,
+            &existing.id,
+            &existing.key_record,
+            binding,
+            now,
+        )
+        .await?;
+    }
+    db::cases::take_reenrolment(&mut *tx, &hash, &existing.id, now)
+        .await?
+        .ok_or(ApiError::BadEnrolmentCode)?;
+    let json = serde_json::to_string(record).map_err(|e| ApiError::Internal(e.to_string()))?;
+    db::accounts::replace_patient_key(
+        &mut **tx,
+        &existing.id,
+        &json,
+        &keys.signing.to_bytes(),
+        keys.fingerprint.as_str(),
+        now,
+    )
+    .await?;
+    db::audit::append(
+        tx,
+        &case.id,
+        now,
+        AuditEvent::PatientReenrolled,
+        Some(&keys.record.account),
+        Some(&existing.id),
+        Some(format!(
+            "key {}; replaces key {}; unconfirmed until the treating physician confirms it",
+            keys.fingerprint, existing.fingerprint
+        )),
+    )
+    .await?;
+    CaseId::parse(&case.id).map_err(|_| ApiError::Internal("stored case id".into()))
+}
+
+/// What an enrolment code stands for: its case, and the case's patient account when the
+/// code was re-issued for a patient enrolling a new device. Public, like the invitation
+/// look-up: the code is the secret.
+pub async fn lookup_enrolment(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<EnrolmentLookup>,
+) -> ApiResult<ApiJson<EnrolmentView>> {
+    let (case, patient, expires_at) = db::cases::peek_enrolment(
+        st.db.pool(),
+        &crate::codes::hash(&req.enrolment_code),
+        now(),
+    )
+    .await?
+    .ok_or(ApiError::BadEnrolmentCode)?;
+    let stored = || ApiError::Internal("stored id".into());
+    Ok(ApiJson(EnrolmentView {
+        case_id: CaseId::parse(&case).map_err(|_| stored())?,
+        patient: patient
+            .map(|p| AccountId::parse(&p).map_err(|_| stored()))
+            .transpose()?,
+        expires_at,
+    }))
 }
 
 pub async fn lookup_invitation(

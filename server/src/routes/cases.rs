@@ -76,6 +76,50 @@ pub async fn open(
     ))
 }
 
+/// The treating physician issues a new enrolment code for an existing case: for a patient
+/// who lost the sheet before joining, or who lost their device and re-enrols a new key for
+/// the same account. An earlier unused code of the case stops working.
+pub async fn reissue_enrolment(
+    State(st): State<AppState>,
+    s: Session,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, ApiJson<OpenCaseResponse>)> {
+    s.require(&[Role::Treating], "treating physician")?;
+    let id = parse_id(&id, CaseId::parse)?;
+    let case = load_visible(&st, &s, id.as_str()).await?;
+    if case.treating != s.account.as_str() {
+        return Err(ApiError::NotCaseTreating);
+    }
+    let now = now();
+    let code = crate::codes::generate().map_err(|_| ApiError::Internal("randomness".into()))?;
+    let expires_at = now + st.settings.enrolment_ttl;
+    let mut tx = st.db.write().await?;
+    db::cases::reissue_enrolment(&mut *tx, &case.id, &crate::codes::hash(&code), expires_at)
+        .await?;
+    db::audit::append(
+        &mut tx,
+        &case.id,
+        now,
+        AuditEvent::EnrolmentReissued,
+        Some(&s.account),
+        case.patient.as_deref(),
+        Some(format!(
+            "valid until {}; an earlier unused code no longer works",
+            trialog_protocol::time::format_date(expires_at)
+        )),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(OpenCaseResponse {
+            case_id: id,
+            enrolment_code: code,
+            expires_at,
+        }),
+    ))
+}
+
 /// Loads a case the caller may see: its treating physician, its patient, or an active
 /// member. Invited and removed physicians see nothing: not the members, not the consents,
 /// not which fields are shared with whom.
@@ -130,6 +174,10 @@ pub async fn case_view(
             removed_at: m.removed_at,
         });
     }
+    let past_patient_keys = {
+        let mut c = st.db.pool().acquire().await?;
+        facts::past_patient_keys(&mut c, case).await?
+    };
     let may_read_label =
         case.treating == viewer.as_str() || case.patient.as_deref() == Some(viewer.as_str());
     Ok(CaseView {
@@ -149,6 +197,7 @@ pub async fn case_view(
             None => None,
         },
         members,
+        past_patient_keys,
     })
 }
 

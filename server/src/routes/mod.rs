@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     let budget = state.settings.limits.request_timeout;
     let api = Router::new()
         .route("/server", get(accounts::server_info))
+        .route("/certificate", get(accounts::certificate))
         .route("/accounts", post(accounts::register))
         .route("/accounts/me", get(accounts::me))
         .route("/accounts/{id}", get(accounts::get_account))
@@ -70,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cases", post(cases::open).get(cases::list))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/confirm", post(cases::confirm_patient))
+        .route("/cases/{id}/enrolment", post(cases::reissue_enrolment))
+        .route("/enrolments/lookup", post(accounts::lookup_enrolment))
         .route("/cases/{id}/members", post(cases::add_member))
         .route(
             "/cases/{id}/members/{account}/remove",

@@ -214,6 +214,9 @@ pub async fn render(
         @if is_treating && joined && !confirmed {
             (members::confirm_form(lang, &id, None))
         }
+        @if is_treating {
+            (enrolment::reissue_form(lang, &id))
+        }
         section.card aria-labelledby="members" {
             h2 #members { (Text::Members.get(lang)) }
             @if members.is_empty() {

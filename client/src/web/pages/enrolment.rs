@@ -1,4 +1,5 @@
-//! Opening a case (treating physician) and the patient's enrolment sheet.
+//! Opening a case (treating physician), re-issuing its enrolment code (a lost sheet or a
+//! lost device), and the patient's enrolment sheet.
 //!
 //! The enrolment code exists only in the server's answer to the opening (the server keeps
 //! its hash), so the sheet is the answer to the form's POST and is meant to be printed
@@ -81,7 +82,104 @@ texts! {
         ),
         ToCase => ("Naar het dossier", "Vers le dossier", "To the case"),
         Physician => ("Uw behandelend arts", "Votre médecin traitant", "Your treating physician"),
+        ReissueTitle => ("Nieuwe inschrijvingscode", "Nouveau code d'inscription", "New enrolment code"),
+        ReissueIntro => (
+            "Verloor de patiënt het blad of het toestel? Druk een nieuw blad af. Een vorige, ongebruikte code werkt dan niet meer. Een patiënt die al ingeschreven was, behoudt zijn account en krijgt een nieuwe sleutel, die u opnieuw bevestigt; zijn toestemmingen blijven gelden.",
+            "Le patient a perdu la feuille ou son appareil ? Imprimez une nouvelle feuille. Un code précédent non utilisé ne fonctionne alors plus. Un patient déjà inscrit garde son compte et reçoit une nouvelle clé, que vous confirmez à nouveau ; ses consentements restent valables.",
+            "Did the patient lose the sheet or their device? Print a new sheet. An earlier unused code then stops working. A patient who had joined keeps their account and gets a new key, which you confirm again; their consents stay valid.",
+        ),
+        Reissue => ("Nieuw blad afdrukken", "Imprimer une nouvelle feuille", "Print a new sheet"),
     }
+}
+
+/// The "new enrolment code" form on a case's page, for its treating physician.
+pub fn reissue_form(lang: Lang, case: &CaseId) -> Markup {
+    html! {
+        section.card aria-labelledby="reissue" {
+            h2 #reissue { (T::ReissueTitle.get(lang)) }
+            p.help { (T::ReissueIntro.get(lang)) }
+            form method="post" action={ "/cases/" (case) "/enrolment" } {
+                div.field {
+                    label for="sheet_lang" { (T::SheetLang.get(lang)) }
+                    select #sheet_lang name="sheet_lang" {
+                        @for l in Lang::ALL {
+                            option value=(l.as_str()) selected[l == lang] { (lang_name(l)) }
+                        }
+                    }
+                }
+                button.secondary type="submit" { (T::Reissue.get(lang)) }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReissueForm {
+    #[serde(default)]
+    sheet_lang: String,
+}
+
+/// `POST /cases/{id}/enrolment`: a new enrolment code for the case, answered with its
+/// sheet, as when the case was opened.
+pub async fn reissue(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(f): Form<ReissueForm>,
+) -> Response {
+    let lang = app.lang_of(&headers);
+    let path = format!("/cases/{}", safe(&id));
+    let mut vault = app.vault.lock().await;
+    let (client, me, id) = match super::case_page(&mut vault, lang, &path, &id).await {
+        Ok(x) => x,
+        Err(page) => return page,
+    };
+    // The label for the sheet, read with this physician's key (the server never has it).
+    let case = match client.case(&id).await {
+        Ok(c) => c,
+        Err(e) => return Failure::from(e).render(lang, Some(&me), &path),
+    };
+    let label = case.name().to_owned();
+    let issued = match client.reissue_enrolment(&id).await {
+        Ok(r) => r,
+        Err(e) => return Failure::from(e).render(lang, Some(&me), &path),
+    };
+    let sheet_lang = Lang::parse(&f.sheet_lang).unwrap_or(lang);
+    sheet_page(client, &me, &path, lang, sheet_lang, &issued, &label)
+}
+
+/// The page that shows a fresh enrolment sheet (after opening a case or re-issuing a code).
+fn sheet_page(
+    client: &crate::Client,
+    me: &AccountView,
+    path: &str,
+    lang: Lang,
+    sheet_lang: Lang,
+    issued: &trialog_protocol::api::OpenCaseResponse,
+    label: &str,
+) -> Response {
+    let onboarding = match client.onboarding(&issued.enrolment_code) {
+        Ok(o) => o.encode(),
+        Err(e) => return error_page(lang, Some(me), path, &e),
+    };
+    let sheet = Sheet {
+        case: &issued.case_id,
+        label,
+        physician: me,
+        code: &issued.enrolment_code,
+        onboarding: &onboarding,
+        expires_at: issued.expires_at,
+    };
+    let body = html! {
+        div.card.notice.no-print role="status" {
+            p { strong { (T::ShownOnce.get(lang)) } }
+            p { (T::Next.get(lang)) }
+            p { a.button href={ "/cases/" (issued.case_id) } { (T::ToCase.get(lang)) } }
+        }
+        (sheet.render(sheet_lang))
+    };
+    let page = layout(lang, Some(me), path, T::SheetTitle.get(sheet_lang), body);
+    (StatusCode::CREATED, page).into_response()
 }
 
 /// The "open a case" form on the list of cases, for a treating physician.
@@ -154,28 +252,7 @@ pub async fn open(
         }
         Err(e) => return Failure::from(e).render(lang, Some(&me), path),
     };
-    let onboarding = match client.onboarding(&opened.enrolment_code) {
-        Ok(o) => o.encode(),
-        Err(e) => return error_page(lang, Some(&me), path, &e),
-    };
-    let sheet = Sheet {
-        case: &opened.case_id,
-        label,
-        physician: &me,
-        code: &opened.enrolment_code,
-        onboarding: &onboarding,
-        expires_at: opened.expires_at,
-    };
-    let body = html! {
-        div.card.notice.no-print role="status" {
-            p { strong { (T::ShownOnce.get(lang)) } }
-            p { (T::Next.get(lang)) }
-            p { a.button href={ "/cases/" (opened.case_id) } { (T::ToCase.get(lang)) } }
-        }
-        (sheet.render(sheet_lang))
-    };
-    let page = layout(lang, Some(&me), path, T::SheetTitle.get(sheet_lang), body);
-    (StatusCode::CREATED, page).into_response()
+    sheet_page(client, &me, path, lang, sheet_lang, &opened, label)
 }
 
 /// What the patient takes home.

@@ -212,6 +212,7 @@ pub fn status_of(e: &ClientError) -> StatusCode {
         }
         Api { .. }
         | Network(_)
+        | CertificateNotFollowed { .. }
         | BadResponse(_)
         | Verification(_)
         | Audit(_)

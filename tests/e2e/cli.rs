@@ -748,6 +748,60 @@ async fn readme_walkthrough() {
     let _ = ui.kill();
     let _ = ui.wait();
 
+    // Dr. Janssens reads on a second computer too: the first shows a one-time string, the
+    // new one claims it and shows its fingerprint, the first approves after comparing.
+    let link = w.json("janssens", &["device", "link"]);
+    let mut add = w
+        .command(
+            "trialog",
+            Some("janssens-desktop"),
+            &[
+                "device",
+                "add",
+                "--onboarding",
+                &s(&link, "onboarding"),
+                "--name",
+                "desktop",
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start trialog device add");
+    let device_fp = {
+        use std::io::BufRead;
+        let err = add.stderr.take().expect("stderr");
+        std::io::BufReader::new(err)
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| l.trim().to_owned())
+            .find(|l| l.len() == 39 && l.split(' ').count() == 8)
+            .expect("the new device's fingerprint")
+    };
+    let out = w.trialog(
+        "janssens",
+        &["device", "approve", "--fingerprint", &device_fp],
+    );
+    assert!(out.contains("Device added"), "{out}");
+    let added = add.wait_with_output().expect("device add ends");
+    assert!(added.status.success(), "{added:?}");
+    let listed = w.trialog("janssens-desktop", &["device", "list"]);
+    assert!(
+        listed.contains("desktop") && listed.contains("(this device)"),
+        "{listed}"
+    );
+    let first = w.json("janssens", &["device", "list"]);
+    let first_fp = first
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["this"] == true))
+        .map(|d| s(d, "fingerprint"))
+        .expect("the first device");
+    let out = w.trialog(
+        "janssens-desktop",
+        &["device", "remove", "--fingerprint", &first_fp],
+    );
+    assert!(out.contains("Device removed"), "{out}");
+
     // Dr. Dubois loses her laptop: a recovery invitation, a new home registers a new key
     // for the same account, the operator approves it and so revokes the old one.
     let out = w.ok(

@@ -3,11 +3,13 @@
 //! verified here before it becomes a fact; the decisions themselves are protocol's.
 
 use sqlx::SqliteConnection;
-use trialog_protocol::binding::{PastPatientKey, PatientKeys, verify_patient, verify_patient_keys};
+use trialog_protocol::binding::{
+    PastPatientKey, PatientBinding, PatientKeys, verify_patient, verify_patient_keys,
+};
 use trialog_protocol::chain::{Chain, Version};
 use trialog_protocol::consent::{Revocation, open_consent};
 use trialog_protocol::decide::{CaseFacts, MemberStatus};
-use trialog_protocol::keys::VerifiedKeys;
+use trialog_protocol::keys::{KeyRecord, VerifiedKeys};
 use trialog_protocol::{AccountId, CaseId, Signed};
 
 use crate::db::{self, cases::CaseRow};
@@ -54,72 +56,26 @@ pub async fn case_facts(c: &mut SqliteConnection, case: &CaseRow) -> Result<Case
     })
 }
 
-/// The case's patient keys, checked against the treating physician's signed binding. No
-/// consent counts before this succeeds (DESIGN.md §6).
-pub async fn confirmed_patient(
-    c: &mut SqliteConnection,
-    case: &CaseRow,
-) -> Result<VerifiedKeys, ApiError> {
-    let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
-    let treating = db::accounts::get(&mut *c, &case.treating)
-        .await?
-        .ok_or_else(|| corrupt("treating account"))?;
-    let treating = verified_keys(&treating)?;
-    let patient = db::accounts::get(&mut *c, patient_id)
-        .await?
-        .ok_or_else(|| corrupt("patient account"))?;
-    let record = serde_json::from_str(&patient.key_record).map_err(|_| corrupt("key record"))?;
-    let binding = match &case.binding {
-        Some(b) => Some(serde_json::from_str(b).map_err(|_| corrupt("binding"))?),
-        None => None,
-    };
-    verify_patient(&case_id(case)?, &treating, binding.as_ref(), &record).map_err(ApiError::Binding)
+/// What a case's patient keys are checked with: the treating physician's verified keys,
+/// the patient's current key record and the binding, as stored.
+struct Stored {
+    treating: VerifiedKeys,
+    patient: String,
+    record: Signed<KeyRecord>,
+    binding: Option<Signed<PatientBinding>>,
 }
 
-/// The patient keys a re-enrolment replaced, with their bindings, oldest first.
-pub async fn past_patient_keys(
-    c: &mut SqliteConnection,
-    case: &CaseRow,
-) -> Result<Vec<PastPatientKey>, ApiError> {
-    let mut out = Vec::new();
-    for (record, binding, replaced_at) in db::cases::key_history(&mut *c, &case.id).await? {
-        out.push(PastPatientKey {
-            key_record: serde_json::from_str(&record).map_err(|_| corrupt("past key record"))?,
-            binding: serde_json::from_str(&binding).map_err(|_| corrupt("past binding"))?,
-            replaced_at,
-        });
-    }
-    Ok(out)
-}
-
-/// Every patient key confirmed for the case, past and current, each checked against its
-/// binding by the treating physician: what the consent history is verified against.
-pub async fn patient_keys(
-    c: &mut SqliteConnection,
-    case: &CaseRow,
-) -> Result<PatientKeys, ApiError> {
-    let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
-    let treating = db::accounts::get(&mut *c, &case.treating)
-        .await?
-        .ok_or_else(|| corrupt("treating account"))?;
-    let treating = verified_keys(&treating)?;
-    let patient = db::accounts::get(&mut *c, patient_id)
-        .await?
-        .ok_or_else(|| corrupt("patient account"))?;
-    let record = serde_json::from_str(&patient.key_record).map_err(|_| corrupt("key record"))?;
-    let binding = match &case.binding {
-        Some(b) => Some(serde_json::from_str(b).map_err(|_| corrupt("binding"))?),
-        None => None,
-    };
+async fn stored(c: &mut SqliteConnection, case: &CaseRow) -> Result<Stored, ApiError> {
+    let s = stored(c, case).await?;
     let past = past_patient_keys(&mut *c, case).await?;
-    let account = AccountId::parse(patient_id).map_err(|_| corrupt("account id"))?;
+    let account = AccountId::parse(&s.patient).map_err(|_| corrupt("account id"))?;
     verify_patient_keys(
         &case_id(case)?,
         &account,
-        &treating,
+        &s.treating,
         &past,
-        binding.as_ref(),
-        &record,
+        s.binding.as_ref(),
+        &s.record,
     )
     .map_err(ApiError::Binding)
 }

@@ -312,22 +312,35 @@ pub async fn approve(
                 format!("key {} replaces revoked key {old}", keys.fingerprint),
             ),
         };
-        db::audit::append(
-            &mut tx,
-            DIRECTORY_CHAIN,
-            now,
-            event,
-            None,
-            Some(id.as_str()),
-            Some(detail),
-        )
-        .await?;
+        operator_event(&mut tx, now, event, &id, detail).await?;
         tx.commit().await?;
         Ok(Approved { attestation })
     }
     .await;
     db.close().await;
     result
+}
+
+/// An entry of the directory's audit chain for what the operator did to `account`. No
+/// actor: the operator has no account.
+async fn operator_event(
+    tx: &mut db::Tx,
+    now: i64,
+    event: AuditEvent,
+    account: &AccountId,
+    detail: String,
+) -> Result<(), sqlx::Error> {
+    db::audit::append(
+        tx,
+        DIRECTORY_CHAIN,
+        now,
+        event,
+        None,
+        Some(account.as_str()),
+        Some(detail),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn account_of(
@@ -471,17 +484,7 @@ async fn set_suspension(
         } else {
             AuditEvent::AccountUnsuspended
         };
-        // No actor: the operator has no account. The subject is the account acted on.
-        db::audit::append(
-            &mut tx,
-            DIRECTORY_CHAIN,
-            now,
-            event,
-            None,
-            Some(id.as_str()),
-            Some("by the operator".into()),
-        )
-        .await?;
+        operator_event(&mut tx, now, event, &id, "by the operator".into()).await?;
         tx.commit().await?;
         Ok(id)
     }

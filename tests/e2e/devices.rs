@@ -14,11 +14,9 @@ use crate::attacks::db;
 /// A new, empty home set up from `onboarding` (as `trialog device add` does), claiming it.
 async fn new_device(w: &World, dir: &str, onboarding: &str, name: &str) -> (Client, DeviceRequest) {
     let o = trialog_protocol::onboarding::Onboarding::decode(onboarding).expect("string");
-    let mut c = Client::init(
+    let mut c = Client::init_from(
         Home::new(w.app.data.path().join("clients").join(dir)),
-        &o.server,
-        &o.cert_sha256,
-        o.operator_key.as_deref(),
+        &o,
         PASSPHRASE,
     )
     .await
@@ -58,11 +56,9 @@ async fn a_device_added_after_comparison_reads_and_a_removed_one_does_not() {
     let (link, _) = w.occupational.device_link().await.expect("link");
     let (mut laptop, req) = new_device(&w, "janssens-laptop", &link.encode(), "laptop").await;
     // A code works once.
-    let mut other = Client::init(
+    let mut other = Client::init_from(
         Home::new(w.app.data.path().join("clients").join("intruder")),
-        &link.server,
-        &link.cert_sha256,
-        link.operator_key.as_deref(),
+        &link,
         PASSPHRASE,
     )
     .await

@@ -62,14 +62,7 @@ async fn open_or_init(onboarding: &Onboarding, lang: Lang) -> Result<Client, Cli
     let home = Home::from_env()?;
     if !home.config_path().exists() && !home.keystore_path().exists() {
         let pass = passphrase(true, lang)?;
-        let c = Client::init(
-            home,
-            &onboarding.server,
-            &onboarding.cert_sha256,
-            onboarding.operator_key.as_deref(),
-            &pass,
-        )
-        .await?;
+        let c = Client::init_from(home, onboarding, &pass).await?;
         output::err(&format!(
             "{} {}",
             tr(

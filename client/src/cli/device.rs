@@ -107,14 +107,7 @@ async fn add(
 ) -> Result<(), ClientError> {
     let home = Home::from_env()?;
     let pass = passphrase(true, lang)?;
-    let mut c = Client::init(
-        home,
-        &onboarding.server,
-        &onboarding.cert_sha256,
-        onboarding.operator_key.as_deref(),
-        &pass,
-    )
-    .await?;
+    let mut c = Client::init_from(home, &onboarding, &pass).await?;
     let request = c.request_device(&onboarding.code, &name).await?;
     output::err(&format!(
         "{}\n\n  {}\n\n{}",

@@ -124,6 +124,24 @@ impl Client {
         Ok(Client::assemble(home, config, identity, api, server_key))
     }
 
+    /// `init` with what an onboarding string carries: the server, its certificate and the
+    /// operator key.
+    pub async fn init_from(
+        home: Home,
+        onboarding: &Onboarding,
+        passphrase: &str,
+    ) -> Result<Client, ClientError> {
+        let o = onboarding;
+        Client::init(
+            home,
+            &o.server,
+            &o.cert_sha256,
+            o.operator_key.as_deref(),
+            passphrase,
+        )
+        .await
+    }
+
     fn assemble(
         home: Home,
         config: Config,

@@ -66,6 +66,59 @@ struct Stored {
 }
 
 async fn stored(c: &mut SqliteConnection, case: &CaseRow) -> Result<Stored, ApiError> {
+    let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
+    let treating = db::accounts::get(&mut *c, &case.treating)
+        .await?
+        .ok_or_else(|| corrupt("treating account"))?;
+    let patient = db::accounts::get(&mut *c, patient_id)
+        .await?
+        .ok_or_else(|| corrupt("patient account"))?;
+    Ok(Stored {
+        treating: verified_keys(&treating)?,
+        record: serde_json::from_str(&patient.key_record).map_err(|_| corrupt("key record"))?,
+        binding: case
+            .binding
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|_| corrupt("binding"))?,
+        patient: patient.id,
+    })
+}
+
+/// The case's patient keys, checked against the treating physician's signed binding. No
+/// consent counts before this succeeds (DESIGN.md §6).
+pub async fn confirmed_patient(
+    c: &mut SqliteConnection,
+    case: &CaseRow,
+) -> Result<VerifiedKeys, ApiError> {
+    let s = stored(c, case).await?;
+    verify_patient(&case_id(case)?, &s.treating, s.binding.as_ref(), &s.record)
+        .map_err(ApiError::Binding)
+}
+
+/// The patient keys a re-enrolment replaced, with their bindings, oldest first.
+pub async fn past_patient_keys(
+    c: &mut SqliteConnection,
+    case: &CaseRow,
+) -> Result<Vec<PastPatientKey>, ApiError> {
+    let mut out = Vec::new();
+    for (record, binding, replaced_at) in db::cases::key_history(&mut *c, &case.id).await? {
+        out.push(PastPatientKey {
+            key_record: serde_json::from_str(&record).map_err(|_| corrupt("past key record"))?,
+            binding: serde_json::from_str(&binding).map_err(|_| corrupt("past binding"))?,
+            replaced_at,
+        });
+    }
+    Ok(out)
+}
+
+/// Every patient key confirmed for the case, past and current, each checked against its
+/// binding by the treating physician: what the consent history is verified against.
+pub async fn patient_keys(
+    c: &mut SqliteConnection,
+    case: &CaseRow,
+) -> Result<PatientKeys, ApiError> {
     let s = stored(c, case).await?;
     let past = past_patient_keys(&mut *c, case).await?;
     let account = AccountId::parse(&s.patient).map_err(|_| corrupt("account id"))?;

@@ -133,8 +133,26 @@ impl TestApp {
     /// The operator's `trialog-server approve`: attests the key registered for `riziv`
     /// after comparing the fingerprint the physician read out (`typed`).
     pub async fn approve(&self, riziv: &str, typed: &str) -> Result<Attestation, OperatorError> {
+        self.approve_as(riziv, typed, false).await
+    }
+
+    /// `trialog-server approve --recovery`: attests a key that replaces a lost one.
+    pub async fn approve_recovery(
+        &self,
+        riziv: &str,
+        typed: &str,
+    ) -> Result<Attestation, OperatorError> {
+        self.approve_as(riziv, typed, true).await
+    }
+
+    async fn approve_as(
+        &self,
+        riziv: &str,
+        typed: &str,
+        recovery: bool,
+    ) -> Result<Attestation, OperatorError> {
         let who = AccountRef::Riziv(Riziv::parse(riziv).expect("valid riziv"));
-        trialog_server::operator::approve(&self.config, &who, typed, &self.operator)
+        trialog_server::operator::approve(&self.config, &who, typed, &self.operator, recovery)
             .await
             .map(|a| a.attestation)
     }

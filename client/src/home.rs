@@ -70,6 +70,10 @@ pub struct Pins {
     /// one was seen, is a server bringing a removed device back.
     #[serde(default)]
     pub devices: BTreeMap<String, u64>,
+    /// Per account: the SHA-256 of that list's signed payload, so that another list under
+    /// the same version is refused too.
+    #[serde(default)]
+    pub device_hashes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

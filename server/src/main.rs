@@ -80,6 +80,10 @@ enum Command {
         /// or the web client's home): at least 32 hex digits.
         #[arg(long)]
         fingerprint: String,
+        /// The key replaces a lost one (after `invite --recovery`): the attestation revokes
+        /// the old key, and clients that knew it move to the new one.
+        #[arg(long)]
+        recovery: bool,
     },
     /// List or revoke invitations (offline on the data directory).
     #[command(subcommand)]
@@ -260,7 +264,11 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Invite(args) => invite(&config, args).await,
-        Command::Approve { who, fingerprint } => {
+        Command::Approve {
+            who,
+            fingerprint,
+            recovery,
+        } => {
             // clap requires one of the two; this answers if it ever did not.
             let Some(who) = who.account_ref() else {
                 eprintln!("trialog-server: give --account or --riziv");
@@ -270,7 +278,7 @@ async fn main() -> ExitCode {
                 Ok(k) => k,
                 Err(code) => return code,
             };
-            match operator::approve(&config, &who, &fingerprint, &key).await {
+            match operator::approve(&config, &who, &fingerprint, &key, recovery).await {
                 Ok(a) => {
                     let a = a.attestation;
                     println!(

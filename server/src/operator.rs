@@ -51,6 +51,12 @@ pub enum OperatorError {
         "--fingerprint must be at least the 32 hex digits the physician reads out (`trialog whoami` shows them)"
     )]
     FingerprintFormat,
+    #[error(
+        "the key of {0} replaced an earlier key through a recovery: approve it with --recovery, and only if you issued that physician a recovery invitation (it revokes the old key {1})"
+    )]
+    RecoveryNotSaid(String, String),
+    #[error("the key of {0} is not a recovery: approve it without --recovery")]
+    NotARecovery(String),
     #[error("the key of {0} is already attested (on {1}); nothing to do")]
     AlreadyAttested(String, String),
     #[error("the stored {0} is damaged; restore the database from a backup")]
@@ -234,11 +240,16 @@ pub struct Approved {
 /// physician read out (`typed`, at least 32 hex digits). The running server never holds
 /// the operator key, so this is the only way a key becomes one that clients accept. After
 /// a recovery, the attestation names the key it replaces: the old one is revoked.
+///
+/// `recovery` says the operator means to approve a replacement key (after issuing a
+/// recovery invitation): the database alone, which a compromised server writes, never
+/// turns a first approval into the revocation of someone's key.
 pub async fn approve(
     config: &Config,
     who: &AccountRef,
     typed: &str,
     key: &OperatorKey,
+    recovery: bool,
 ) -> Result<Approved, OperatorError> {
     let digits = typed.chars().filter(char::is_ascii_hexdigit).count();
     let separators = |c: char| c.is_ascii_hexdigit() || matches!(c, ' ' | '-' | ':' | '.');
@@ -291,6 +302,13 @@ pub async fn approve(
             .map(Fingerprint::parse)
             .transpose()
             .map_err(|_| OperatorError::Corrupt("fingerprint"))?;
+        match (&replaces, recovery) {
+            (Some(old), false) => {
+                return Err(OperatorError::RecoveryNotSaid(who.to_string(), old.short()));
+            }
+            (None, true) => return Err(OperatorError::NotARecovery(who.to_string())),
+            _ => {}
+        }
         let attestation = Attestation {
             account: id.clone(),
             role,

@@ -219,6 +219,12 @@ async fn approval_compares_the_fingerprint_read_out_and_is_audited() {
     assert!(matches!(e, OperatorError::FingerprintFormat), "{e}");
     let pool = db(&w.app).await;
     assert_eq!(stored_attestation(&pool, &eva_id).await, None);
+    let e = w
+        .app
+        .approve_recovery(&number, &eva.fingerprint().short())
+        .await
+        .expect_err("not a recovery");
+    assert!(matches!(e, OperatorError::NotARecovery(_)), "{e}");
 
     let a = w
         .app
@@ -244,6 +250,7 @@ async fn approval_compares_the_fingerprint_read_out_and_is_audited() {
         &patient,
         &w.patient.fingerprint().short(),
         &w.app.operator,
+        false,
     )
     .await
     .expect_err("a patient");
@@ -322,9 +329,17 @@ async fn recovery_replaces_a_lost_key_only_on_the_operators_statement() {
     // The old device can no longer log in: its key is not the account's.
     assert!(w.occupational.whoami().await.is_err());
 
-    let a = w
+    // The operator says it is a recovery: a plain approval of a replaced key is refused
+    // (the database alone, which the server writes, never makes a revocation).
+    let e = w
         .app
         .approve(&number, &laptop.fingerprint().short())
+        .await
+        .expect_err("not said to be a recovery");
+    assert!(matches!(e, OperatorError::RecoveryNotSaid(..)), "{e}");
+    let a = w
+        .app
+        .approve_recovery(&number, &laptop.fingerprint().short())
         .await
         .expect("approve the new key");
     assert_eq!(a.replaces.as_ref(), Some(&old_fp));

@@ -158,21 +158,24 @@ impl Walkthrough {
     /// `trialog-server approve`: the operator attests the key of the physician in `home`,
     /// comparing the fingerprint that physician's `trialog whoami` shows (read out).
     fn approve(&mut self, home: &str, riziv: &str) -> String {
+        self.approve_with(home, riziv, &[])
+    }
+
+    /// `approve` with extra flags (`--recovery`).
+    fn approve_with(&mut self, home: &str, riziv: &str, extra: &[&str]) -> String {
         let fingerprint = s(&self.json(home, &["whoami"]), "fingerprint_short");
         let data = self.data.display().to_string();
-        self.ok(
-            "trialog-server",
-            None,
-            &[
-                "approve",
-                "--riziv",
-                riziv,
-                "--fingerprint",
-                &fingerprint,
-                "--data-dir",
-                &data,
-            ],
-        )
+        let mut args = vec![
+            "approve",
+            "--riziv",
+            riziv,
+            "--fingerprint",
+            &fingerprint,
+            "--data-dir",
+            &data,
+        ];
+        args.extend_from_slice(extra);
+        self.ok("trialog-server", None, &args)
     }
 
     /// `trialog-server invite`: the plain code (line 1) and the onboarding string (line 2).
@@ -828,7 +831,7 @@ async fn readme_walkthrough() {
     assert!(out.contains("Registered") && out.contains(&adv), "{out}");
     let err = w.fails("dubois", &["whoami"]);
     assert!(!err.is_empty(), "the lost key no longer logs in");
-    let out = w.approve("dubois-laptop", "3-45678-30-009");
+    let out = w.approve_with("dubois-laptop", "3-45678-30-009", &["--recovery"]);
     assert!(out.contains("old key") && out.contains("revoked"), "{out}");
     let me = w.trialog("dubois-laptop", &["whoami"]);
     assert!(me.contains("Key attested by the operator on"), "{me}");

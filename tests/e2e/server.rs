@@ -30,7 +30,7 @@ async fn invite(data: &std::path::Path, role: Role, riziv: &str, name: &str) -> 
 async fn approve(data: &std::path::Path, key: &OperatorKey, riziv: &str, c: &Client) {
     let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
     let who = AccountRef::Riziv(Riziv::parse(riziv).expect("riziv"));
-    trialog_server::operator::approve(&config, &who, &c.fingerprint().short(), key)
+    trialog_server::operator::approve(&config, &who, &c.fingerprint().short(), key, false)
         .await
         .expect("approve");
 }

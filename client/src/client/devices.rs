@@ -62,15 +62,16 @@ impl Client {
         device_fingerprint(&self.identity.age_recipient())
     }
 
-    /// The account's current device list, verified with its own identity key; the
-    /// registration's single device when none was published.
+    /// The account's current device list, verified with its own identity key and against
+    /// the newest this device saw (a server must not hand back a list with a removed device
+    /// for us to sign again); the registration's single device when none was published.
     fn own_devices(&self, me: &AccountView) -> Result<DeviceList, ClientError> {
         let keys = open_key_record(&me.key_record).map_err(|e| bad(&e.to_string()))?;
         if keys.signing != self.identity.verifying_key() {
             return Err(bad("the account's identity key is not this device's"));
         }
-        match &me.devices {
-            Some(d) => devices::verify(d, &keys).map_err(|e| bad(&e.to_string())),
+        match self.verified_devices(&me.account, me.devices.as_ref(), &keys)? {
+            Some(list) => Ok(list),
             None => Ok(DeviceList {
                 account: me.account.clone(),
                 version: 0,
@@ -264,11 +265,12 @@ impl Client {
             .approve_device(
                 &link.link_id,
                 &ApproveDeviceLink {
-                    devices: signed,
+                    devices: signed.clone(),
                     sealed: B64(sealed),
                 },
             )
             .await?;
+        self.pin_own_devices(&me, &signed)?;
         Ok(device)
     }
 
@@ -297,6 +299,18 @@ impl Client {
             .put_devices(&PutDevices { devices: signed })
             .await?;
         Ok(removed)
+    }
+
+    /// Pins the list this device just published, so that the server cannot hand the
+    /// previous one back.
+    fn pin_own_devices(
+        &self,
+        me: &AccountView,
+        signed: &Signed<DeviceList>,
+    ) -> Result<(), ClientError> {
+        let keys = open_key_record(&me.key_record).map_err(|e| bad(&e.to_string()))?;
+        self.verified_devices(&me.account, Some(signed), &keys)
+            .map(|_| ())
     }
 
     /// `list` one version up, signed by the identity key.

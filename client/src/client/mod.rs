@@ -23,10 +23,11 @@ use ed25519_dalek::{Signer, VerifyingKey};
 use trialog_protocol::api::{AccountView, LoginRequest, ServerInfo};
 use trialog_protocol::attestation::{self, Attestation, AttestationError, Claimed};
 use trialog_protocol::auth::login_message;
+use trialog_protocol::devices::DeviceList;
 use trialog_protocol::encoding::B64;
 use trialog_protocol::keys::{Identity, VerifiedKeys, open_key_record, verifying_key};
 use trialog_protocol::onboarding::Onboarding;
-use trialog_protocol::{AccountId, Fingerprint, Role};
+use trialog_protocol::{AccountId, Fingerprint, Role, Signed};
 
 use crate::api::Api;
 use crate::cert_follow::Follow;
@@ -101,12 +102,17 @@ impl Client {
             None => published_operator_key(&info),
         };
         // The pin was typed (or came with an onboarding string), not taken from the server;
-        // the statement for it, if it checks out, only sets the floor below which a later
-        // certificate change is never followed.
-        let cert_issued_at = match api.certificate().await {
-            Ok(view) => crate::cert_follow::issued_at_of(&view, &server_key, &pin),
-            Err(_) => None,
-        };
+        // the server key's statement for it sets the floor below which a later certificate
+        // change is never followed. Without one (a statement withheld), no floor would hold
+        // a leaked older certificate off: refused.
+        let view = api.certificate().await?;
+        let cert_issued_at = Some(
+            crate::cert_follow::issued_at_of(&view, &server_key, &pin).ok_or_else(|| {
+                ClientError::Verification(
+                    "the server key does not vouch for the certificate pinned here".into(),
+                )
+            })?,
+        );
         let identity = Identity::generate().map_err(|e| ClientError::Invalid(e.to_string()))?;
         crate::keystore::save(&home.keystore_path(), &identity, passphrase)?;
         let config = Config {
@@ -312,34 +318,54 @@ impl Client {
         Ok(k)
     }
 
-    /// The recipients of an account's devices: its list, verified with its identity key and
-    /// never older than the newest this client verified before.
+    /// The recipients of an account's devices (`verified_devices`).
     fn check_devices(
         &self,
         a: &AccountView,
         k: &VerifiedKeys,
     ) -> Result<Vec<age::x25519::Recipient>, ClientError> {
-        let list = a
-            .devices
-            .as_ref()
+        let list = self.verified_devices(&a.account, a.devices.as_ref(), k)?;
+        Ok(trialog_protocol::devices::recipients(k, list.as_ref()).recipients)
+    }
+
+    /// An account's device list, verified with its identity key and against the newest
+    /// one this client verified before: never an older version, never another list under
+    /// the same version, never none after one was seen. The newer one is pinned.
+    fn verified_devices(
+        &self,
+        account: &AccountId,
+        signed: Option<&Signed<DeviceList>>,
+        k: &VerifiedKeys,
+    ) -> Result<Option<DeviceList>, ClientError> {
+        let refused =
+            |e: &dyn std::fmt::Display| ClientError::Verification(format!("{account}: {e}"));
+        let list = signed
             .map(|d| trialog_protocol::devices::verify(d, k))
             .transpose()
-            .map_err(|e| ClientError::Verification(format!("{}: {e}", a.account)))?;
+            .map_err(|e| refused(&e))?;
         let version = list.as_ref().map_or(0, |l| l.version);
+        let hash = signed.map(|d| trialog_protocol::encoding::sha256_hex(&[&d.payload.0]));
         let mut pins = self.home.load_pins()?;
-        let seen = pins.devices.get(a.account.as_str()).copied().unwrap_or(0);
-        if version < seen {
-            return Err(ClientError::Verification(format!(
-                "{}: {}",
-                a.account,
-                trialog_protocol::devices::DeviceError::Rollback { seen }
-            )));
+        let id = account.as_str();
+        let seen = pins.devices.get(id).copied().unwrap_or(0);
+        let rollback = trialog_protocol::devices::DeviceError::Rollback { seen };
+        if version < seen
+            || (version == seen
+                && pins
+                    .device_hashes
+                    .get(id)
+                    .is_some_and(|h| Some(h) != hash.as_ref()))
+        {
+            return Err(refused(&rollback));
         }
-        if version > seen {
-            pins.devices.insert(a.account.to_string(), version);
+        if version > seen || (hash.is_some() && !pins.device_hashes.contains_key(id)) {
+            pins.devices.insert(id.to_owned(), version);
+            if let Some(h) = hash {
+                pins.device_hashes.insert(id.to_owned(), h);
+            }
             self.home.save_pins(&pins)?;
         }
-        Ok(trialog_protocol::devices::recipients(k, list.as_ref()).recipients)
+        Ok(list)
     }
 
     /// A physician's key must carry the pinned operator's attestation of exactly these
@@ -402,6 +428,7 @@ impl Client {
                         pins.changes.insert(id.to_owned(), change);
                         // The new key starts again from its own first device.
                         pins.devices.remove(id);
+                        pins.device_hashes.remove(id);
                         pins.keys.insert(id.to_owned(), fp.to_string());
                         pins.attested.insert(id.to_owned(), a.attested_at);
                         self.home.save_pins(&pins)

@@ -81,6 +81,33 @@ pub struct LinkRow {
     pub sealed: Option<Vec<u8>>,
 }
 
+/// Whether a code can be claimed, read without the write lock: a flood of wrong codes
+/// never queues behind (or holds up) the server's writes.
+pub async fn claimable(
+    e: impl SqliteExecutor<'_>,
+    code_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM device_links
+         WHERE code_hash = $1 AND age_recipient IS NULL AND expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_one(e)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Forgets a link once the new device collected what was sealed to it.
+pub async fn delete(e: impl SqliteExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM device_links WHERE id = $1")
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
 /// The new device claims an unclaimed, unexpired code with its key and name.
 pub async fn claim(
     c: &mut SqliteConnection,

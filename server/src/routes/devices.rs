@@ -72,16 +72,14 @@ pub async fn claim(
     if recipient.to_string() != req.age_recipient {
         return Err(DeviceError::BadRecipient.into());
     }
+    let hash = crate::codes::hash(&req.code);
+    if !db::devices::claimable(st.db.pool(), &hash, now()).await? {
+        return Err(ApiError::BadDeviceLink);
+    }
     let mut tx = st.db.write().await?;
-    let link = db::devices::claim(
-        &mut tx,
-        &crate::codes::hash(&req.code),
-        &req.age_recipient,
-        &req.name,
-        now(),
-    )
-    .await?
-    .ok_or(ApiError::BadDeviceLink)?;
+    let link = db::devices::claim(&mut tx, &hash, &req.age_recipient, &req.name, now())
+        .await?
+        .ok_or(ApiError::BadDeviceLink)?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -156,6 +154,7 @@ pub async fn approve(
 }
 
 /// `GET /v1/device-links/{id}`: the link id is the new device's secret (128 random bits).
+/// Once collected, the sealed identity key is deleted: it is handed over once.
 pub async fn collect(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -163,6 +162,11 @@ pub async fn collect(
     let link = db::devices::get(st.db.pool(), &id, now())
         .await?
         .ok_or(ApiError::BadDeviceLink)?;
+    if link.sealed.is_some() {
+        let mut tx = st.db.write().await?;
+        db::devices::delete(&mut *tx, &link.id).await?;
+        tx.commit().await?;
+    }
     Ok(ApiJson(DeviceLinkState {
         sealed: link.sealed.map(B64),
     }))

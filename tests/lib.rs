@@ -473,14 +473,31 @@ impl ServerProcess {
     /// Starts `trialog-server --data-dir DATA serve --listen LISTEN` and reads the URL and
     /// certificate fingerprint it prints.
     pub fn start(data: &std::path::Path, listen: &str) -> ServerProcess {
+        Self::start_with(data, listen, &[], None)
+    }
+
+    /// The same with more global arguments (`--log-format json`) and its log lines
+    /// (stderr) written to `logs`.
+    pub fn start_with(
+        data: &std::path::Path,
+        listen: &str,
+        args: &[&str],
+        logs: Option<&std::path::Path>,
+    ) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
+        let stderr = match logs {
+            Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
+            None => Stdio::null(),
+        };
         let mut child = Command::new(bin_dir().join("trialog-server"))
             .arg("--data-dir")
             .arg(data)
+            .args(args)
             .args(["serve", "--listen", listen])
+            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start trialog-server");
         let stdout = child.stdout.take().expect("server stdout");
@@ -509,10 +526,14 @@ impl ServerProcess {
         }
     }
 
-    /// `kill -9`: no shutdown, no flush: what a crash looks like.
+    /// `kill -9`: no shutdown, no flush: what a crash looks like. Returns once the kernel
+    /// closed its sockets and clients' pooled connections have had a moment to see it, as
+    /// they would before a person's next click; a request racing the close fails on the
+    /// dead connection instead of reaching whatever listens on the port next.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
 

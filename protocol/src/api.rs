@@ -376,3 +376,10 @@ pub struct DeviceLinkState {
 pub struct PutDevices {
     pub devices: Signed<DeviceList>,
 }
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `alive` or `ready`.
+    pub status: String,
+}

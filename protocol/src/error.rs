@@ -41,6 +41,8 @@ pub enum Code {
     BadDeviceLink,
     /// Too many devices waiting to be added to one account.
     TooManyDeviceLinks,
+    /// The server cannot reach its database (`/readyz`).
+    NotReady,
     NameInvalid,
     UnknownAccount,
     UnknownCase,
@@ -161,6 +163,7 @@ impl Code {
             Code::DevicesRolledBack => "devices_rolled_back",
             Code::BadDeviceLink => "bad_device_link",
             Code::TooManyDeviceLinks => "too_many_device_links",
+            Code::NotReady => "not_ready",
             Code::NameInvalid => "name_invalid",
             Code::UnknownAccount => "unknown_account",
             Code::UnknownCase => "unknown_case",

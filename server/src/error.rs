@@ -61,6 +61,8 @@ pub enum ApiError {
     BadDeviceLink,
     #[error("{0} devices are already waiting to be added; approve them or wait 10 minutes")]
     TooManyDeviceLinks(usize),
+    #[error("the server cannot reach its database; try again shortly")]
+    NotReady,
     #[error("the login challenge is unknown, used or expired; ask for a new one")]
     BadChallenge,
     #[error("the login signature does not verify for this account")]
@@ -221,6 +223,7 @@ impl ApiError {
             },
             BadDeviceLink => StatusCode::NOT_FOUND,
             TooManyDeviceLinks(_) => StatusCode::TOO_MANY_REQUESTS,
+            NotReady => StatusCode::SERVICE_UNAVAILABLE,
             Admit(a) => a.status(),
             Membership(m) => match m {
                 MembershipRefusal::AlreadyMember(_) => StatusCode::CONFLICT,
@@ -257,6 +260,7 @@ impl ApiError {
             BadDeviceList(e) => e.code(),
             BadDeviceLink => Code::BadDeviceLink,
             TooManyDeviceLinks(_) => Code::TooManyDeviceLinks,
+            NotReady => Code::NotReady,
             BadChallenge => Code::BadChallenge,
             BadLoginSignature => Code::BadLoginSignature,
             BadInvitation => Code::BadInvitation,
@@ -338,8 +342,13 @@ impl Status for AdmitRefusal {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
+        } else {
+            // One line per refusal, with its code: never the message, which may name ids,
+            // nor anything of the request.
+            tracing::info!(code = %self.code(), status = status.as_u16(), "request refused");
         }
         let reason = match &self {
             ApiError::MessageGone { reason, .. } => reason.clone(),
@@ -350,7 +359,7 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
             reason,
         };
-        (self.status(), Json(body)).into_response()
+        (status, Json(body)).into_response()
     }
 }
 

@@ -29,8 +29,23 @@ struct Cli {
     /// Database URL (`sqlite://PATH`); default: trialog.db in the data directory.
     #[arg(long, global = true, env = "TRIALOG_DATABASE_URL")]
     database_url: Option<String>,
+    /// Log lines on stderr as text (colour only on a terminal) or as JSON, one object a line.
+    #[arg(
+        long,
+        global = true,
+        env = "TRIALOG_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +108,12 @@ enum Command {
     Suspend(Who),
     /// Lift a suspension: the account works again and what was held for it is delivered.
     Unsuspend(Who),
+    /// A consistent copy of the database, made while the server runs (SQLite).
+    Backup {
+        /// The new file to write; an existing, non-empty one is refused.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Replace the TLS certificate (offline on the data directory): a new self-signed one, or
     /// copies of --tls-cert/--tls-key, vouched for by the server key so clients follow it.
     RotateCert {
@@ -182,14 +203,8 @@ fn parse_physician_role(s: &str) -> Result<Role, String> {
 async fn main() -> ExitCode {
     // One TLS provider for the whole process (ring); rustls panics later without it.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "trialog_server=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     let mut config = Config::new(
         cli.data_dir,
         "127.0.0.1:8443"
@@ -334,6 +349,16 @@ async fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Backup { to } => match operator::backup(&config, &to).await {
+            Ok(()) => {
+                println!(
+                    "Backup written to {} (owner-only): accounts, public keys, cases, consents, audit chains and the ciphertext not yet destroyed; no key and nothing in clear. Keep it with the data directory's keys (server-key.pem, operator-key.age, tls-*.pem) to restore.",
+                    to.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         Command::Unsuspend(who) => {
             // clap requires one of the two; this answers if it ever did not.
             let Some(who) = who.account_ref() else {
@@ -510,6 +535,22 @@ fn operator_key(config: &Config) -> Result<OperatorKey, ExitCode> {
         })
     };
     key.map_err(|e| fail(e.into()))
+}
+
+/// Logs on stderr: text with colour only when stderr is a terminal (never escape codes in
+/// a file or a pipe), or JSON lines for a log collector. Fields carry codes and ids, never
+/// a value, a key or a token.
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "trialog_server=info,warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 fn fail(e: operator::OperatorError) -> ExitCode {

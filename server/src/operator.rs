@@ -75,6 +75,8 @@ pub enum OperatorError {
     AlreadySuspended(String),
     #[error("account {0} is not suspended")]
     NotSuspended(String),
+    #[error("{0} already exists and is not empty; a backup never overwrites a file")]
+    BackupExists(String),
     #[error("the system's random number generator failed")]
     Randomness,
     #[error("database: {0}")]
@@ -448,6 +450,20 @@ pub async fn revoke_invitation(config: &Config, riziv: &Riziv) -> Result<u64, Op
         0 => Err(OperatorError::NothingToRevoke(riziv.to_string())),
         n => Ok(n),
     }
+}
+
+/// `trialog-server backup --to FILE`: a consistent copy of the database of a data
+/// directory, while `serve` runs on it. It holds what the server holds: accounts and their
+/// public keys, cases, signed consents, the audit chains, and the ciphertext of messages
+/// not yet acknowledged, revoked or expired (never anything in clear, never a key).
+pub async fn backup(config: &Config, to: &Path) -> Result<(), OperatorError> {
+    if to.metadata().map(|m| m.len() > 0).unwrap_or(false) {
+        return Err(OperatorError::BackupExists(to.display().to_string()));
+    }
+    let db = open_existing(config).await?;
+    let r = db.backup_to(to).await;
+    db.close().await;
+    Ok(r?)
 }
 
 /// Which account an operator command acts on.

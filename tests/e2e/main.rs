@@ -12,6 +12,7 @@ mod full_case;
 mod limits;
 mod names;
 mod need_to_know;
+mod operations;
 mod operator;
 mod reenrolment;
 mod revocation;

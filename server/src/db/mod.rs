@@ -123,4 +123,27 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// One trivial query: whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A consistent copy of the whole database into the new file `to` (`VACUUM INTO`: one
+    /// read transaction, so writers go on meanwhile), made readable by the owner only.
+    /// Destroyed ciphertext is not in it: `secure_delete` zeroed it and the copy is rebuilt
+    /// from live rows.
+    pub async fn backup_to(&self, to: &Path) -> Result<(), sqlx::Error> {
+        let path = to
+            .to_str()
+            .ok_or_else(|| sqlx::Error::Protocol("the backup path is not valid UTF-8".into()))?;
+        // Created empty and owner-only first: VACUUM INTO fills an empty file as it is.
+        crate::files::own_only_database(to).map_err(sqlx::Error::Io)?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

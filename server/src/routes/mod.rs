@@ -7,6 +7,7 @@ mod cases;
 mod consents;
 mod devices;
 mod envelopes;
+mod health;
 pub(crate) mod views;
 
 use axum::Router;
@@ -103,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .nest("/v1", api)
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -705,6 +705,19 @@ async fn readme_walkthrough() {
     );
     assert!(out.contains("no longer suspended"), "{out}");
     w.trialog("janssens", &["inbox"]);
+    // A backup of the running server.
+    let backup = w
+        .root
+        .path()
+        .join("trialog-backup.db")
+        .display()
+        .to_string();
+    let out = w.ok(
+        "trialog-server",
+        None,
+        &["backup", "--to", &backup, "--data-dir", &d],
+    );
+    assert!(out.contains("Backup written"), "{out}");
 
     // The web client's command, as the README starts it for someone with no keys yet:
     // the printed link signs the browser in once, and the first page is set-up.

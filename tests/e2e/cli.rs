@@ -848,6 +848,12 @@ async fn readme_walkthrough() {
     assert!(out.contains("old key") && out.contains("revoked"), "{out}");
     let me = w.trialog("dubois-laptop", &["whoami"]);
     assert!(me.contains("Key attested by the operator on"), "{me}");
+    // The patient's client knew the old key: it moves to the new one and says so.
+    let show = w.trialog("patient", &["case", "show", "--case", &case]);
+    assert!(
+        show.contains("Dr. Marie Dubois") && show.contains("new key, attested by the operator on"),
+        "{show}"
+    );
 
     // The patient lost their device: the treating physician prints a new enrolment sheet,
     // the patient joins on a new device (the same account, a new key) and the treating

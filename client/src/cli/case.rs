@@ -212,6 +212,22 @@ async fn remove(
 
 async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<(), ClientError> {
     let v = c.case(&case).await?;
+    // A physician's key that replaced a lost one, on the operator's word: said as such.
+    let new_key = |account: &trialog_protocol::AccountId| -> String {
+        match c.key_trust(account).ok().and_then(|t| t.change) {
+            Some(change) => format!(
+                " — {} {}",
+                tr(
+                    lang,
+                    "nieuwe sleutel, bevestigd door de beheerder op",
+                    "nouvelle clé, attestée par l'opérateur le",
+                    "new key, attested by the operator on"
+                ),
+                trialog_protocol::time::format_date(change.attested_at)
+            ),
+            None => String::new(),
+        }
+    };
     out(
         json,
         serde_json::to_value(&v.view).unwrap_or_default(),
@@ -225,10 +241,11 @@ async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<()
                 format_ts(v.view.opened_at)
             );
             s.push_str(&format!(
-                "  {:<24} {} [{}]\n",
+                "  {:<24} {} [{}]{}\n",
                 role_label(Role::Treating, lang),
                 name_of(&v.view.treating),
-                v.view.treating.fingerprint.short()
+                v.view.treating.fingerprint.short(),
+                new_key(&v.view.treating.account)
             ));
             match (&v.view.patient, &v.patient) {
                 (Some(p), Some(_)) => s.push_str(&format!(
@@ -270,11 +287,12 @@ async fn show(c: &mut Client, case: CaseId, json: bool, lang: Lang) -> Result<()
                     trialog_protocol::api::MemberStatus::Active => "",
                 };
                 s.push_str(&format!(
-                    "  {:<24} {} {} [{}]{status}\n",
+                    "  {:<24} {} {} [{}]{status}{}\n",
                     role_label(m.account.role, lang),
                     name_of(&m.account),
                     m.account.account,
-                    m.account.fingerprint.short()
+                    m.account.fingerprint.short(),
+                    new_key(&m.account.account)
                 ));
             }
             s

@@ -191,6 +191,34 @@ impl Drop for TestApp {
     }
 }
 
+/// A treating physician (RIZIV/INAMI number `n`) registered against the server process
+/// `server` on `data`, in the client home `home`; not approved by the operator: the tests
+/// that use it are about the server process, not about who may receive.
+pub async fn process_physician(
+    data: &std::path::Path,
+    home: &std::path::Path,
+    server: &ServerProcess,
+    n: u32,
+) -> Client {
+    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
+    let number = Riziv::parse(&riziv(n, 580)).expect("riziv");
+    let code = trialog_server::invite(&config, Role::Treating, &number, "Dr. An Peeters", 14)
+        .await
+        .expect("invite")
+        .0;
+    let mut c = Client::init(
+        Home::new(home),
+        &server.url,
+        &server.cert_sha256,
+        None,
+        PASSPHRASE,
+    )
+    .await
+    .expect("init");
+    c.register(&code).await.expect("register");
+    c
+}
+
 /// Valid RIZIV/INAMI numbers for tests: the check digits are computed, not typed.
 pub fn riziv(number: u32, qualification: u32) -> String {
     format!(

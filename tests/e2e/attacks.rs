@@ -96,20 +96,30 @@ pub(crate) async fn count_rows(pool: &SqlitePool, table: &'static str) -> i64 {
 /// A session for `account` logged in by hand with `key` (a server playing that account
 /// with a key it swapped in).
 async fn login_with(app: &TestApp, account: &AccountId, key: &Identity) -> Api {
+    let mut raw = unauthenticated(app);
+    raw.set_token(token_for(app, account, key).await);
+    raw
+}
+
+/// A connection to `app` with no session.
+fn unauthenticated(app: &TestApp) -> Api {
     let pin = trialog_client::tls::parse_pin(&app.cert_sha256).expect("pin");
-    let mut raw = Api::new(&app.url, pin).expect("api");
+    Api::new(&app.url, pin).expect("api")
+}
+
+/// A session token for `account`, logged in by hand with `key`.
+async fn token_for(app: &TestApp, account: &AccountId, key: &Identity) -> String {
+    let raw = unauthenticated(app);
     let ch = raw.challenge(account).await.expect("challenge");
     let sig = key.signing_key().sign(&login_message(account, &ch.nonce.0));
-    let login = raw
-        .login(&LoginRequest {
-            account: account.clone(),
-            nonce: ch.nonce,
-            sig: B64(sig.to_bytes().to_vec()),
-        })
-        .await
-        .expect("login");
-    raw.set_token(login.token);
-    raw
+    raw.login(&LoginRequest {
+        account: account.clone(),
+        nonce: ch.nonce,
+        sig: B64(sig.to_bytes().to_vec()),
+    })
+    .await
+    .expect("login")
+    .token
 }
 
 /// A second case the treating physician opens and a second patient joins with the
@@ -713,22 +723,8 @@ async fn expired_forged_and_missing_tokens_are_refused() {
     refused(api.cases().await, 401, "token_expired");
 
     // A real token, to tamper with: log in by hand.
-    let pin = trialog_client::tls::parse_pin(&app.cert_sha256).expect("pin");
-    let raw = Api::new(&app.url, pin).expect("api");
-    let ch = raw.challenge(&account).await.expect("challenge");
-    let sig = c
-        .identity()
-        .signing_key()
-        .sign(&login_message(&account, &ch.nonce.0));
-    let login = raw
-        .login(&LoginRequest {
-            account: account.clone(),
-            nonce: ch.nonce,
-            sig: B64(sig.to_bytes().to_vec()),
-        })
-        .await
-        .expect("login");
-    let parts: Vec<&str> = login.token.split('.').collect();
+    let token = token_for(&app, &account, c.identity()).await;
+    let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3);
 
     let t = now();
@@ -762,7 +758,7 @@ async fn expired_forged_and_missing_tokens_are_refused() {
         ("alg none", format!("Bearer {unsigned}")),
         ("claims edited", format!("Bearer {tampered}")),
         ("garbage", "Bearer not-a-token".to_owned()),
-        ("not a bearer token", format!("Basic {}", login.token)),
+        ("not a bearer token", format!("Basic {token}")),
     ] {
         let (status, code, _) = me_with(&app, Some(&auth)).await;
         assert_eq!((status, code.as_str()), (401, "invalid_token"), "{what}");

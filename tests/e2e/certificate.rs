@@ -17,12 +17,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trialog_client::i18n::explain;
 use trialog_client::{Client, ClientError, Home};
-use trialog_e2e::{PASSPHRASE, ServerProcess, bin_dir, install_tls_provider, riziv};
+use trialog_e2e::{PASSPHRASE, ServerProcess, bin_dir, install_tls_provider};
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::certificate::{CertificateRefusal, CertificateStatement, CertificateView};
-use trialog_protocol::riziv::Riziv;
-use trialog_protocol::{Lang, Role, Signed};
-use trialog_server::Config;
+use trialog_protocol::{Lang, Signed};
 
 /// `trialog-server --data-dir DATA ARGS…`.
 fn server_cmd(data: &Path, args: &[&str]) -> Output {
@@ -60,23 +58,7 @@ fn rotate(data: &Path, args: &[&str]) -> String {
 
 /// A registered treating physician whose home is `root/who`, made against `server`.
 async fn physician(root: &Path, data: &Path, server: &ServerProcess, who: &str, n: u32) -> Client {
-    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
-    let riziv = Riziv::parse(&riziv(n, 580)).expect("riziv");
-    let code = trialog_server::invite(&config, Role::Treating, &riziv, "Dr. An Peeters", 14)
-        .await
-        .expect("invite")
-        .0;
-    let mut c = Client::init(
-        Home::new(root.join(who)),
-        &server.url,
-        &server.cert_sha256,
-        None,
-        PASSPHRASE,
-    )
-    .await
-    .expect("init");
-    c.register(&code).await.expect("register");
-    c
+    trialog_e2e::process_physician(data, &root.join(who), server, n).await
 }
 
 fn port_of(server: &ServerProcess) -> u16 {

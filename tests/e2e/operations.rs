@@ -6,11 +6,8 @@
 use std::path::Path;
 use trialog_client::{Client, Home};
 use trialog_e2e::{
-    OPERATOR_PASSPHRASE, PASSPHRASE, ServerProcess, TestApp, bin_dir, install_tls_provider, riziv,
+    OPERATOR_PASSPHRASE, PASSPHRASE, ServerProcess, TestApp, bin_dir, install_tls_provider,
 };
-use trialog_protocol::Role;
-use trialog_protocol::riziv::Riziv;
-use trialog_server::Config;
 
 /// A raw HTTPS client pinned to `cert_sha256`.
 fn http(cert_sha256: &str) -> reqwest::Client {
@@ -35,32 +32,6 @@ async fn health_and_readiness_answer_without_a_session() {
         let body: serde_json::Value = r.json().await.expect("json");
         assert_eq!(body["status"], status, "{path}");
     }
-}
-
-/// A physician registered against the process `server` on `data`.
-async fn physician(data: &Path, root: &Path, server: &ServerProcess) -> Client {
-    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
-    let code = trialog_server::invite(
-        &config,
-        Role::Treating,
-        &Riziv::parse(&riziv(123456, 580)).expect("riziv"),
-        "Dr. An Peeters",
-        14,
-    )
-    .await
-    .expect("invite")
-    .0;
-    let mut c = Client::init(
-        Home::new(root.join("peeters")),
-        &server.url,
-        &server.cert_sha256,
-        None,
-        PASSPHRASE,
-    )
-    .await
-    .expect("init");
-    c.register(&code).await.expect("register");
-    c
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -129,7 +100,8 @@ async fn a_backup_of_a_running_server_restores() {
     let data = root.path().join("data");
     let server = ServerProcess::start(&data, "127.0.0.1:0");
     let port = server.url.rsplit(':').next().expect("port").to_owned();
-    let mut c = physician(&data, root.path(), &server).await;
+    let mut c =
+        trialog_e2e::process_physician(&data, &root.path().join("peeters"), &server, 123456).await;
     let me = c.whoami().await.expect("whoami");
 
     let backup = root.path().join("backup.db");

@@ -191,6 +191,19 @@ impl Drop for TestApp {
     }
 }
 
+/// `trialog-server --data-dir DATA ARGS…` as the operator runs it (the operator key's
+/// passphrase in the environment, the database the data directory's own), to completion.
+pub fn server_cmd(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin_dir().join("trialog-server"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("TRIALOG_DATABASE_URL")
+        .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
+        .output()
+        .expect("run trialog-server")
+}
+
 /// A treating physician (RIZIV/INAMI number `n`) registered against the server process
 /// `server` on `data`, in the client home `home`; not approved by the operator: the tests
 /// that use it are about the server process, not about who may receive.

@@ -10,28 +10,17 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trialog_client::i18n::explain;
 use trialog_client::{Client, ClientError, Home};
-use trialog_e2e::{PASSPHRASE, ServerProcess, bin_dir, install_tls_provider};
+use trialog_e2e::{PASSPHRASE, ServerProcess, bin_dir, install_tls_provider, server_cmd};
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::certificate::{CertificateRefusal, CertificateStatement, CertificateView};
 use trialog_protocol::{Lang, Signed};
-
-/// `trialog-server --data-dir DATA ARGS…`.
-fn server_cmd(data: &Path, args: &[&str]) -> Output {
-    Command::new(bin_dir().join("trialog-server"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("TRIALOG_DATABASE_URL")
-        .output()
-        .expect("run trialog-server")
-}
 
 /// `rotate-cert`, which must succeed; the new certificate's SHA-256 it prints.
 fn rotate(data: &Path, args: &[&str]) -> String {

@@ -3,11 +3,8 @@
 //! with its code and nothing of the request), and a backup of a running server that
 //! restores.
 
-use std::path::Path;
 use trialog_client::{Client, Home};
-use trialog_e2e::{
-    OPERATOR_PASSPHRASE, PASSPHRASE, ServerProcess, TestApp, bin_dir, install_tls_provider,
-};
+use trialog_e2e::{PASSPHRASE, ServerProcess, TestApp, install_tls_provider, server_cmd};
 
 /// A raw HTTPS client pinned to `cert_sha256`.
 fn http(cert_sha256: &str) -> reqwest::Client {
@@ -105,17 +102,9 @@ async fn a_backup_of_a_running_server_restores() {
     let me = c.whoami().await.expect("whoami");
 
     let backup = root.path().join("backup.db");
-    let run = |to: &Path| {
-        std::process::Command::new(bin_dir().join("trialog-server"))
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["backup", "--to"])
-            .arg(to)
-            .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
-            .output()
-            .expect("run backup")
-    };
-    let out = run(&backup);
+    let to = backup.display().to_string();
+    let run = || server_cmd(&data, &["backup", "--to", &to]);
+    let out = run();
     assert!(out.status.success(), "{out:?}");
     #[cfg(unix)]
     {
@@ -127,7 +116,7 @@ async fn a_backup_of_a_running_server_restores() {
         assert_eq!(mode & 0o777, 0o600, "owner only");
     }
     // Never over an existing file.
-    let again = run(&backup);
+    let again = run();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use trialog_client::Client;
 use trialog_e2e::{
-    FUNCTIONAL, OPERATOR_PASSPHRASE, PASSPHRASE, TestApp, World, bin_dir, grant, riziv,
+    FUNCTIONAL, OPERATOR_PASSPHRASE, PASSPHRASE, TestApp, World, bin_dir, grant, riziv, server_cmd,
 };
 use trialog_protocol::Role;
 use trialog_protocol::audit::AuditEvent;
@@ -20,18 +20,6 @@ use trialog_server::{Config, OperatorError};
 
 fn number(n: u32, qualification: u32) -> Riziv {
     Riziv::parse(&riziv(n, qualification)).expect("riziv")
-}
-
-/// `trialog-server --data-dir DATA ARGS…`.
-fn server_cmd(data: &Path, args: &[&str]) -> Output {
-    Command::new(bin_dir().join("trialog-server"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("TRIALOG_DATABASE_URL")
-        .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
-        .output()
-        .expect("run trialog-server")
 }
 
 fn stderr(o: &Output) -> String {

@@ -567,14 +567,10 @@ impl ServerProcess {
         }
     }
 
-    /// `kill -9`: no shutdown, no flush: what a crash looks like. Returns once the kernel
-    /// closed its sockets and clients' pooled connections have had a moment to see it, as
-    /// they would before a person's next click; a request racing the close fails on the
-    /// dead connection instead of reaching whatever listens on the port next.
+    /// `kill -9`: no shutdown, no flush: what a crash looks like.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
 

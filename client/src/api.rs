@@ -114,7 +114,30 @@ impl Api {
         })
     }
 
+    /// Sends once; a GET that failed on a pooled connection the server had closed (a
+    /// restart, a crash) is sent once more, on a new connection: it changes nothing, and
+    /// a person would otherwise see one "cannot reach the server" right after a restart.
+    /// A refused certificate is a connect error and is left to `call_raw`.
     async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        match self.send_once(method.clone(), path, body).await {
+            Err(e)
+                if method == Method::GET
+                    && e.is_request()
+                    && !e.is_connect()
+                    && !e.is_timeout() =>
+            {
+                self.send_once(method, path, body).await
+            }
+            r => r,
+        }
+    }
+
+    async fn send_once<B: Serialize>(
         &self,
         method: Method,
         path: &str,

@@ -58,6 +58,11 @@ texts! {
         LockNow => ("Nu vergrendelen", "Verrouiller maintenant", "Lock now"),
         YourFingerprint => ("Sleutel", "Clé", "Key"),
         WhoAmI => ("Wie ben ik", "Qui suis-je", "Who am I"),
+        AwaitingApproval => (
+            "De beheerder van Trialog heeft uw sleutel nog niet bevestigd: tot dan kan niemand u schrijven en staat u niet in de lijst van artsen. Lees de beheerder deze vingerafdruk voor:",
+            "L'opérateur de Trialog n'a pas encore attesté votre clé : d'ici là, personne ne peut vous écrire et vous n'êtes pas dans l'annuaire. Lisez cette empreinte à l'opérateur :",
+            "The Trialog operator has not attested your key yet: until then nobody can write to you and you are not in the directory. Read this fingerprint out to the operator:",
+        ),
         Name => ("Naam", "Nom", "Name"),
         Role => ("Rol", "Rôle", "Role"),
         Riziv => ("RIZIV-nummer", "Numéro INAMI", "RIZIV/INAMI number"),

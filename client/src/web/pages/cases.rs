@@ -22,11 +22,6 @@ texts! {
         YourConsents => ("Uw toestemmingen", "Vos consentements", "Your consents"),
         Audit => ("Logboek", "Journal", "Audit log"),
         You => ("u", "vous", "you"),
-        AwaitingApproval => (
-            "De beheerder van Trialog heeft uw sleutel nog niet bevestigd: tot dan kan niemand u schrijven en staat u niet in de lijst van artsen. Lees de beheerder deze vingerafdruk voor:",
-            "L'opérateur de Trialog n'a pas encore attesté votre clé : d'ici là, personne ne peut vous écrire et vous n'êtes pas dans l'annuaire. Lisez cette empreinte à l'opérateur :",
-            "The Trialog operator has not attested your key yet: until then nobody can write to you and you are not in the directory. Read this fingerprint out to the operator:",
-        ),
     }
 }
 
@@ -67,23 +62,10 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             )
         })
         .collect();
-    // A physician whose key the operator has not attested yet is told so first: it is why
-    // nobody's messages arrive.
-    // The account view kept since unlocking may predate the approval: ask again then.
-    let awaiting = me.role != Role::Patient
-        && client.attestation_of(&me).is_none()
-        && match client.whoami().await {
-            Ok(now) => client.attestation_of(&now).is_none(),
-            Err(_) => true,
-        };
+    let awaiting = super::awaiting_approval(client, &me, lang).await;
     let title = Text::Cases.get(lang);
     let body = html! {
-        @if awaiting {
-            section.card.notice role="status" {
-                p { (T::AwaitingApproval.get(lang)) }
-                p.fingerprint.fp { (me.fingerprint.short()) }
-            }
-        }
+        @if let Some(notice) = awaiting { (notice) }
         section.card aria-labelledby="cases" {
             h1 #cases { (title) }
             @if rows.is_empty() {

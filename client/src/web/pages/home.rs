@@ -19,8 +19,10 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Err(f) => return f.render(lang, None, "/"),
     };
     let server = client.config().server.clone();
+    let awaiting = super::awaiting_approval(client, &me, lang).await;
     let title = Text::WhoAmI.get(lang);
     let body = html! {
+        @if let Some(notice) = awaiting { (notice) }
         section.card aria-labelledby="who" {
             h1 #who { (title) }
             dl.facts {

@@ -77,6 +77,31 @@ impl Failure {
 }
 
 /// The unlocked client and who it is (asked of the server once per unlock).
+/// For a physician whose key the operator has not attested yet, the notice that says so,
+/// with the fingerprint to read out: it is why nobody's messages arrive. Shown first on
+/// the pages a physician lands on. The account view kept since unlocking may predate the
+/// approval: the server is asked again then.
+pub async fn awaiting_approval(
+    client: &mut Client,
+    me: &AccountView,
+    lang: Lang,
+) -> Option<maud::Markup> {
+    if me.role == trialog_protocol::Role::Patient || client.attestation_of(me).is_some() {
+        return None;
+    }
+    if let Ok(now) = client.whoami().await
+        && client.attestation_of(&now).is_some()
+    {
+        return None;
+    }
+    Some(maud::html! {
+        section.card.notice role="status" {
+            p { (Text::AwaitingApproval.get(lang)) }
+            p.fingerprint.fp { (me.fingerprint.short()) }
+        }
+    })
+}
+
 pub async fn unlocked(vault: &mut Vault) -> Result<(&mut Client, AccountView), Failure> {
     let Some(client) = vault.client.as_mut() else {
         return Err(Failure::Locked);

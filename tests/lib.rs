@@ -1,5 +1,8 @@
 //! Helpers for the end-to-end tests and the load tool: start the real server over TLS on a
-//! random port with a fresh SQLite database, and drive it with real clients.
+//! random port with a fresh database (SQLite, or PostgreSQL: see `database`), and drive
+//! it with real clients.
+
+pub mod database;
 
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -52,10 +55,7 @@ impl TestApp {
     pub async fn spawn_with(settings: Settings) -> TestApp {
         install_tls_provider();
         let data = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(
-            data.path().join("server"),
-            "127.0.0.1:0".parse().expect("addr"),
-        );
+        let mut config = config(data.path().join("server"));
         config.settings = settings;
         let app = App::build(config.clone()).await.expect("server starts");
         let operator =
@@ -87,8 +87,11 @@ impl TestApp {
         }
     }
 
-    /// The SQLite file and its WAL.
+    /// The SQLite file and its WAL (none on PostgreSQL: see `database::is_postgres`).
     pub fn database_files(&self) -> Vec<PathBuf> {
+        if database::is_postgres() {
+            return Vec::new();
+        }
         let db = self.config.data_dir.join("trialog.db");
         vec![
             db.clone(),
@@ -99,6 +102,59 @@ impl TestApp {
 
     pub fn database_path(&self) -> PathBuf {
         self.config.data_dir.join("trialog.db")
+    }
+
+    /// Every byte the database stores, to search for what must not be there: on SQLite the
+    /// files (stop the server first, so they are complete), on PostgreSQL every column of
+    /// every row of every table, as SQL reads them (its files belong to another user; what
+    /// PostgreSQL keeps of destroyed rows until vacuum is its known limit, see the README).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        if !database::is_postgres() {
+            let mut all = Vec::new();
+            for f in self.database_files() {
+                if let Ok(b) = std::fs::read(&f) {
+                    all.extend_from_slice(&b);
+                }
+            }
+            return all;
+        }
+        use sqlx::Row;
+        let pool = self.sql().await;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("list tables");
+        let mut all = Vec::new();
+        for t in tables {
+            // Safe to splice: names read from the catalogue, quoted.
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{t}\"")))
+                .fetch_all(&pool)
+                .await
+                .expect("read table");
+            for row in rows {
+                for i in 0..row.len() {
+                    if let Ok(Some(b)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                        all.extend_from_slice(&b);
+                    } else if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
+                        all.extend_from_slice(s.as_bytes());
+                    }
+                    all.push(b'\n');
+                }
+            }
+        }
+        all
+    }
+
+    /// A pool on this server's database, for tests that read or tamper with what it
+    /// stores (as an attacker with the database would).
+    pub async fn sql(&self) -> sqlx::AnyPool {
+        trialog_server::db::Db::open(&self.config.database_url())
+            .await
+            .expect("open the database")
+            .pool()
+            .clone()
     }
 
     /// The operator's `trialog-server invite`.
@@ -191,12 +247,28 @@ impl Drop for TestApp {
     }
 }
 
+/// The configuration of a server on the data directory `data`, on the suite's database.
+pub fn config(data: impl Into<PathBuf>) -> Config {
+    let data = data.into();
+    let mut config = Config::new(data.clone(), "127.0.0.1:0".parse().expect("addr"));
+    config.database_url = database::url_for(&data);
+    config
+}
+
+/// `--database-url URL` for a server process on `data` when the suite runs on PostgreSQL.
+pub fn database_args(data: &std::path::Path) -> Vec<String> {
+    database::url_for(data)
+        .map(|u| vec!["--database-url".to_owned(), u])
+        .unwrap_or_default()
+}
+
 /// `trialog-server --data-dir DATA ARGS…` as the operator runs it (the operator key's
 /// passphrase in the environment, the database the data directory's own), to completion.
 pub fn server_cmd(data: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin_dir().join("trialog-server"))
         .arg("--data-dir")
         .arg(data)
+        .args(database_args(data))
         .args(args)
         .env_remove("TRIALOG_DATABASE_URL")
         .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
@@ -213,7 +285,7 @@ pub async fn process_physician(
     server: &ServerProcess,
     n: u32,
 ) -> Client {
-    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
+    let config = config(data);
     let number = Riziv::parse(&riziv(n, 580)).expect("riziv");
     let code = trialog_server::invite(&config, Role::Treating, &number, "Dr. An Peeters", 14)
         .await
@@ -534,9 +606,11 @@ impl ServerProcess {
         let mut child = Command::new(bin_dir().join("trialog-server"))
             .arg("--data-dir")
             .arg(data)
+            .args(database_args(data))
             .args(args)
             .args(["serve", "--listen", listen])
             .env_remove("RUST_LOG")
+            .env_remove("TRIALOG_DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

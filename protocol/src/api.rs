@@ -306,6 +306,57 @@ pub struct InboxItem {
     pub state: EnvelopeState,
 }
 
+/// One event of `GET /v1/events` (a server-sent event whose `id` is `id` and whose data is
+/// this, as JSON): something that happened to what the account sent or may receive. Ids
+/// and a reason code only; the client fetches what it wants to see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// Increasing in the order events were committed; resume with `Last-Event-ID`.
+    pub id: i64,
+    pub kind: LiveEventKind,
+    /// The message (or, for `consent_revoked`, the consent) the event is about.
+    pub subject: String,
+    pub case_id: CaseId,
+    /// `gone`: why the ciphertext was destroyed (`revoked`, `expired`, …).
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveEventKind {
+    /// A new envelope for this account (its recipient).
+    Message,
+    /// The recipient verified and acknowledged what this account sent.
+    Acknowledged,
+    /// An envelope for this account was destroyed unread (revocation, expiry, removal).
+    Gone,
+    /// The patient revoked a consent that named this account.
+    ConsentRevoked,
+}
+
+impl LiveEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveEventKind::Message => "message",
+            LiveEventKind::Acknowledged => "acknowledged",
+            LiveEventKind::Gone => "gone",
+            LiveEventKind::ConsentRevoked => "consent_revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LiveEventKind> {
+        [
+            LiveEventKind::Message,
+            LiveEventKind::Acknowledged,
+            LiveEventKind::Gone,
+            LiveEventKind::ConsentRevoked,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnvelopeView {
     pub envelope: Envelope,

@@ -2,7 +2,7 @@
 //! the case's verified consent history, the confirmed patient key. Everything signed is
 //! verified here before it becomes a fact; the decisions themselves are protocol's.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use trialog_protocol::binding::{
     PastPatientKey, PatientBinding, PatientKeys, verify_patient, verify_patient_keys,
 };
@@ -42,7 +42,7 @@ pub fn case_id(case: &CaseRow) -> Result<CaseId, ApiError> {
 }
 
 /// The case with its active physicians.
-pub async fn case_facts(c: &mut SqliteConnection, case: &CaseRow) -> Result<CaseFacts, ApiError> {
+pub async fn case_facts(c: &mut AnyConnection, case: &CaseRow) -> Result<CaseFacts, ApiError> {
     let mut active = Vec::new();
     for m in db::cases::members(&mut *c, &case.id).await? {
         if member_status(&m.status)? == MemberStatus::Active {
@@ -65,7 +65,7 @@ struct Stored {
     binding: Option<Signed<PatientBinding>>,
 }
 
-async fn stored(c: &mut SqliteConnection, case: &CaseRow) -> Result<Stored, ApiError> {
+async fn stored(c: &mut AnyConnection, case: &CaseRow) -> Result<Stored, ApiError> {
     let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
     let treating = db::accounts::get(&mut *c, &case.treating)
         .await?
@@ -89,7 +89,7 @@ async fn stored(c: &mut SqliteConnection, case: &CaseRow) -> Result<Stored, ApiE
 /// The case's patient keys, checked against the treating physician's signed binding. No
 /// consent counts before this succeeds (DESIGN.md §6).
 pub async fn confirmed_patient(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     case: &CaseRow,
 ) -> Result<VerifiedKeys, ApiError> {
     let s = stored(c, case).await?;
@@ -99,7 +99,7 @@ pub async fn confirmed_patient(
 
 /// The patient keys a re-enrolment replaced, with their bindings, oldest first.
 pub async fn past_patient_keys(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     case: &CaseRow,
 ) -> Result<Vec<PastPatientKey>, ApiError> {
     let mut out = Vec::new();
@@ -115,10 +115,7 @@ pub async fn past_patient_keys(
 
 /// Every patient key confirmed for the case, past and current, each checked against its
 /// binding by the treating physician: what the consent history is verified against.
-pub async fn patient_keys(
-    c: &mut SqliteConnection,
-    case: &CaseRow,
-) -> Result<PatientKeys, ApiError> {
+pub async fn patient_keys(c: &mut AnyConnection, case: &CaseRow) -> Result<PatientKeys, ApiError> {
     let s = stored(c, case).await?;
     let past = past_patient_keys(&mut *c, case).await?;
     let account = AccountId::parse(&s.patient).map_err(|_| corrupt("account id"))?;
@@ -137,7 +134,7 @@ pub async fn patient_keys(
 /// confirmed patient key that signed it (past keys included: a consent signed before a
 /// re-enrolment stays valid until revoked or expired). A case with no confirmed patient key
 /// has none.
-pub async fn chain(c: &mut SqliteConnection, case: &CaseRow) -> Result<Chain, ApiError> {
+pub async fn chain(c: &mut AnyConnection, case: &CaseRow) -> Result<Chain, ApiError> {
     let id = case_id(case)?;
     let Some(patient_account) = case.patient.as_deref() else {
         return Ok(Chain::default());

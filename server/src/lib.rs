@@ -13,6 +13,7 @@ pub mod error;
 mod facts;
 mod files;
 pub mod listener;
+mod live;
 pub mod operator;
 pub mod operator_key;
 mod purge;
@@ -149,7 +150,6 @@ impl App {
             db: db.clone(),
             key: Arc::new(key),
             settings: Arc::new(config.settings),
-            inboxes: Default::default(),
             data_dir: config.data_dir.clone().into(),
             certificate: Arc::new(trialog_protocol::certificate::CertificateView { statement }),
         };

@@ -93,11 +93,12 @@ pub enum OperatorError {
 /// key and the database together. Nothing is created when they are missing.
 pub fn check_data_dir(config: &Config) -> Result<(), OperatorError> {
     let url = config.database_url();
-    let file: PathBuf = db::file_of(&url)?;
-    if !is_file(&config.data_dir.join("server-key.pem"))
-        || file.as_os_str() == ":memory:"
-        || !is_file(&file)
-    {
+    // A PostgreSQL database is not in the data directory: the server key says `serve` ran.
+    let file_missing = match db::file_of(&url)? {
+        Some(file) => !is_file(&file),
+        None => db::Backend::of(&url) == db::Backend::Sqlite,
+    };
+    if !is_file(&config.data_dir.join("server-key.pem")) || file_missing {
         return Err(OperatorError::NoServer(
             config.data_dir.display().to_string(),
         ));

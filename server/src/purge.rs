@@ -27,7 +27,7 @@ pub async fn pending(
         if !doomed(&h) {
             continue;
         }
-        db::envelopes::purge(&mut **tx, &r.id, reason).await?;
+        db::envelopes::purge(tx, &r, reason, now).await?;
         db::audit::append(
             tx,
             case_id,

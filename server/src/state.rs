@@ -1,9 +1,7 @@
 //! What every handler gets: the database, the server's keys and the settings. Passed
 //! explicitly through axum's `State`, never global.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
+use std::sync::Arc;
 
 use crate::db::Db;
 use crate::listener::Limits;
@@ -14,30 +12,10 @@ pub struct AppState {
     pub db: Db,
     pub key: Arc<ServerKey>,
     pub settings: Arc<Settings>,
-    pub inboxes: Inboxes,
     /// The data directory: `serve` reads the operator's public key there (never its secret).
     pub data_dir: Arc<std::path::Path>,
     /// The server key's statement for the TLS certificate being served (`GET /v1/certificate`).
     pub certificate: Arc<trialog_protocol::certificate::CertificateView>,
-}
-
-/// Wakes recipients waiting on their inbox (long poll) when an envelope for them is
-/// accepted by this process. One `Notify` per account that is or was waiting.
-#[derive(Clone, Debug, Default)]
-pub struct Inboxes(Arc<Mutex<HashMap<String, Arc<Notify>>>>);
-
-impl Inboxes {
-    pub fn of(&self, account: &str) -> Arc<Notify> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(account.to_owned()).or_default().clone()
-    }
-
-    pub fn notify(&self, account: &str) {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get(account) {
-            n.notify_waiters();
-        }
-    }
 }
 
 #[derive(Clone, Debug)]

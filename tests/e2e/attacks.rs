@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer;
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use trialog_client::api::Api;
 use trialog_client::client::now;
 use trialog_client::{Client, ClientError, Home, Outgoing};
@@ -74,18 +74,14 @@ async fn api_of(client: &mut Client) -> Api {
     client.api().await.expect("login").clone()
 }
 
-/// The server's SQLite database, opened beside the running server (WAL allows it): this is
+/// The server's database, opened beside the running server: this is
 /// how the tests play a compromised server.
-pub(crate) async fn db(app: &TestApp) -> SqlitePool {
-    trialog_server::db::Db::open(&app.config.database_url())
-        .await
-        .expect("open the database")
-        .pool()
-        .clone()
+pub(crate) async fn db(app: &TestApp) -> AnyPool {
+    app.sql().await
 }
 
 /// How many rows a table of the server's database holds.
-pub(crate) async fn count_rows(pool: &SqlitePool, table: &'static str) -> i64 {
+pub(crate) async fn count_rows(pool: &AnyPool, table: &'static str) -> i64 {
     // Safe to splice: the table name is a literal of these tests, never input.
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
         .fetch_one(pool)
@@ -227,7 +223,7 @@ fn functional_consent(
 /// Replaces an account's published keys in the database by those of `fresh` (a server
 /// swapping in a key it holds): a valid, self-signed key record for the same account.
 pub(crate) async fn substitute_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     account: &AccountId,
     role: Role,
     fresh: &Identity,

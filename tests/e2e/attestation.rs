@@ -3,7 +3,7 @@
 //! without that attestation. Attacked here as a compromised server would (by writing to its
 //! database), and the recovery path a real physician takes after losing every device.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use trialog_client::{Client, ClientError};
 use trialog_e2e::{FUNCTIONAL, TestApp, World, grant, riziv};
 use trialog_protocol::attestation::Attestation;
@@ -15,7 +15,7 @@ use trialog_server::OperatorError;
 use crate::attacks::{count_rows, db, substitute_key};
 
 /// The attestation stored for `account` (as the server serves it), if any.
-async fn stored_attestation(pool: &SqlitePool, account: &AccountId) -> Option<String> {
+async fn stored_attestation(pool: &AnyPool, account: &AccountId) -> Option<String> {
     sqlx::query_scalar("SELECT attestation FROM accounts WHERE id = $1")
         .bind(account.as_str())
         .fetch_one(pool)
@@ -23,7 +23,7 @@ async fn stored_attestation(pool: &SqlitePool, account: &AccountId) -> Option<St
         .expect("read attestation")
 }
 
-async fn set_attestation(pool: &SqlitePool, account: &AccountId, json: Option<String>) {
+async fn set_attestation(pool: &AnyPool, account: &AccountId, json: Option<String>) {
     sqlx::query("UPDATE accounts SET attestation = $1 WHERE id = $2")
         .bind(json)
         .bind(account.as_str())

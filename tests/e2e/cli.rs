@@ -89,6 +89,12 @@ impl Walkthrough {
             .env("TRIALOG_PASSPHRASE", PASSPHRASE)
             .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)
             .env_remove("TRIALOG_LANG");
+        // The operator's commands find the server's database as the README's do: in the
+        // data directory on SQLite; on PostgreSQL through the environment.
+        match trialog_e2e::database::url_for(&self.data) {
+            Some(url) if program == "trialog-server" => c.env("TRIALOG_DATABASE_URL", url),
+            _ => c.env_remove("TRIALOG_DATABASE_URL"),
+        };
         if let Some(h) = home {
             c.env("TRIALOG_HOME", self.root.path().join(h));
         }

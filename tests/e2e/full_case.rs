@@ -150,12 +150,7 @@ async fn full_case_bilan_feedback_audit_and_a_database_without_values() {
 
     // A dump of the database files holds none of the values sent.
     w.app.stop().await;
-    let mut dump = Vec::new();
-    for p in w.app.database_files() {
-        if let Ok(b) = std::fs::read(&p) {
-            dump.extend_from_slice(&b);
-        }
-    }
+    let dump = w.app.stored_bytes().await;
     assert!(dump.len() > 10_000, "the database was read");
     let dump = String::from_utf8_lossy(&dump);
     for (id, v) in bilan_values().into_iter().chain(feedback) {

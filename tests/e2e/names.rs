@@ -2,14 +2,14 @@
 //! line break, a bidi override or an invisible character is refused when the operator
 //! invites it, and again at registration if such an invitation reached the database.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use trialog_e2e::{TestApp, riziv};
 use trialog_protocol::Role;
 use trialog_protocol::riziv::Riziv;
 use trialog_protocol::text::NameError;
 use trialog_server::OperatorError;
 
-async fn invitations(pool: &SqlitePool) -> i64 {
+async fn invitations(pool: &AnyPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM invitations")
         .fetch_one(pool)
         .await
@@ -19,11 +19,7 @@ async fn invitations(pool: &SqlitePool) -> i64 {
 #[tokio::test]
 async fn names_that_are_not_what_they_seem_are_refused() {
     let app = TestApp::spawn().await;
-    let pool = trialog_server::db::Db::open(&app.config.database_url())
-        .await
-        .expect("open the database")
-        .pool()
-        .clone();
+    let pool = app.sql().await;
     let number = Riziv::parse(&riziv(10001, 580)).expect("riziv");
 
     // The operator's `invite`: refused, nothing written.

@@ -15,8 +15,8 @@ use trialog_protocol::Role;
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::onboarding::Onboarding;
 use trialog_protocol::riziv::Riziv;
+use trialog_server::OperatorError;
 use trialog_server::operator::{self, AccountRef, InvitationState};
-use trialog_server::{Config, OperatorError};
 
 fn number(n: u32, qualification: u32) -> Riziv {
     Riziv::parse(&riziv(n, qualification)).expect("riziv")
@@ -38,7 +38,7 @@ async fn invite_refuses_a_directory_with_no_server_and_creates_nothing() {
     let empty = root.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     for dir in [&missing, &empty] {
-        let config = Config::new(dir.as_path(), "127.0.0.1:0".parse().expect("addr"));
+        let config = trialog_e2e::config(dir.as_path());
         let err = trialog_server::invite(
             &config,
             Role::Treating,
@@ -106,7 +106,10 @@ async fn the_operator_key_is_made_once_and_a_wrong_passphrase_signs_nothing() {
     ];
     let run = |passphrase: Option<&str>| {
         let mut c = Command::new(bin_dir().join("trialog-server"));
-        c.arg("--data-dir").arg(&data).args(invite);
+        c.arg("--data-dir")
+            .arg(&data)
+            .args(trialog_e2e::database_args(&data))
+            .args(invite);
         c.env_remove("TRIALOG_OPERATOR_PASSPHRASE")
             .stdin(std::process::Stdio::null());
         if let Some(p) = passphrase {

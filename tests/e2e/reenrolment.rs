@@ -4,19 +4,15 @@
 //! old key stay valid (verified against the key that signed them) until revoked or expired,
 //! and the new key revokes them.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use trialog_client::{Client, ClientError, Home};
 use trialog_e2e::{FUNCTIONAL, PASSPHRASE, TestApp, World, grant};
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::keys::Identity;
 use trialog_protocol::{Code, Role, Signed};
 
-async fn db(app: &TestApp) -> SqlitePool {
-    trialog_server::db::Db::open(&app.config.database_url())
-        .await
-        .expect("open the database")
-        .pool()
-        .clone()
+async fn db(app: &TestApp) -> AnyPool {
+    app.sql().await
 }
 
 /// The whole path: old consent delivers before and after re-enrolment, the first re-issued

@@ -10,10 +10,10 @@ use trialog_protocol::riziv::Riziv;
 use trialog_protocol::{MessageKind, Role};
 use trialog_server::operator::AccountRef;
 use trialog_server::operator_key::OperatorKey;
-use trialog_server::{App, Config, StartError};
+use trialog_server::{App, StartError};
 
 async fn invite(data: &std::path::Path, role: Role, riziv: &str, name: &str) -> String {
-    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
+    let config = trialog_e2e::config(data);
     trialog_server::invite(
         &config,
         role,
@@ -28,7 +28,7 @@ async fn invite(data: &std::path::Path, role: Role, riziv: &str, name: &str) -> 
 
 /// The operator's `approve` on a data directory: attests the physician's key.
 async fn approve(data: &std::path::Path, key: &OperatorKey, riziv: &str, c: &Client) {
-    let config = Config::new(data, "127.0.0.1:0".parse().expect("addr"));
+    let config = trialog_e2e::config(data);
     let who = AccountRef::Riziv(Riziv::parse(riziv).expect("riziv"));
     trialog_server::operator::approve(&config, &who, &c.fingerprint().short(), key, false)
         .await
@@ -140,10 +140,7 @@ async fn a_given_certificate_is_served_and_pinned() {
         hex::encode(sha2::Sha256::digest(ck.cert.der()))
     };
 
-    let mut config = Config::new(
-        dir.path().join("data"),
-        "127.0.0.1:0".parse().expect("addr"),
-    );
+    let mut config = trialog_e2e::config(dir.path().join("data"));
     config.tls_cert = Some(cert.clone());
     let half = App::build(config.clone())
         .await

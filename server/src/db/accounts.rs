@@ -1,6 +1,6 @@
 //! Accounts, operator invitations and login nonces.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AccountRow {
@@ -30,7 +30,7 @@ pub struct InvitationRow {
 }
 
 pub async fn insert_invitation(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     code_hash: &str,
     inv: &InvitationRow,
     now: i64,
@@ -55,7 +55,7 @@ pub async fn insert_invitation(
 /// Marks an unused, unexpired invitation as used by `account` and returns it. A recovery
 /// invitation is taken only by the account it recovers, a new one by any new account.
 pub async fn take_invitation(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     code_hash: &str,
     account: &str,
     now: i64,
@@ -82,7 +82,7 @@ pub async fn take_invitation(
 
 /// Who used an invitation, if anyone.
 pub async fn invitation_used_by(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     code_hash: &str,
 ) -> Result<Option<String>, sqlx::Error> {
     Ok(sqlx::query_scalar::<_, Option<String>>(
@@ -96,7 +96,7 @@ pub async fn invitation_used_by(
 
 /// An unused, unexpired invitation, without taking it.
 pub async fn peek_invitation(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     code_hash: &str,
     now: i64,
 ) -> Result<Option<(InvitationRow, i64)>, sqlx::Error> {
@@ -117,7 +117,7 @@ pub async fn peek_invitation(
     Ok(row.map(|p| (p.inv, p.expires_at)))
 }
 
-pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
+pub async fn insert(e: impl AnyExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO accounts (id, role, name, riziv, key_record, sign_key, fingerprint, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -137,7 +137,7 @@ pub async fn insert(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sq
 
 /// A recovery: the account's published keys become the new ones, unattested (clients
 /// refuse them) until `approve` attests them and revokes `a.recovered_from`.
-pub async fn replace_key(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
+pub async fn replace_key(e: impl AnyExecutor<'_>, a: &AccountRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE accounts SET key_record = $1, sign_key = $2, fingerprint = $3,
              attestation = NULL, recovered_from = $4, devices = NULL, devices_version = 0
@@ -155,7 +155,7 @@ pub async fn replace_key(e: impl SqliteExecutor<'_>, a: &AccountRow) -> Result<(
 
 /// Stores the operator's attestation of the account's current key.
 pub async fn set_attestation(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     attestation: &str,
 ) -> Result<(), sqlx::Error> {
@@ -167,14 +167,14 @@ pub async fn set_attestation(
     Ok(())
 }
 
-pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<AccountRow>, sqlx::Error> {
+pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<AccountRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM accounts WHERE id = $1")
         .bind(id)
         .fetch_optional(e)
         .await
 }
 
-pub async fn riziv_taken(e: impl SqliteExecutor<'_>, riziv: &str) -> Result<bool, sqlx::Error> {
+pub async fn riziv_taken(e: impl AnyExecutor<'_>, riziv: &str) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE riziv = $1")
         .bind(riziv)
         .fetch_one(e)
@@ -184,7 +184,7 @@ pub async fn riziv_taken(e: impl SqliteExecutor<'_>, riziv: &str) -> Result<bool
 
 /// Physicians only; patients are never listed in the directory.
 pub async fn search(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     role: Option<&str>,
     query: Option<&str>,
     limit: i64,
@@ -207,7 +207,7 @@ pub async fn search(
 /// Records a login challenge as used; false if it was used before. Expired records of
 /// everyone are swept at the same time (they can no longer be replayed anyway).
 pub async fn use_challenge(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     digest: &str,
     expires_at: i64,
     now: i64,
@@ -243,7 +243,7 @@ pub struct InvitationListRow {
 
 /// Every invitation, oldest first.
 pub async fn list_invitations(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
 ) -> Result<Vec<InvitationListRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT role, riziv, name, created_at, expires_at, used_by, used_at, revoked_at
@@ -255,7 +255,7 @@ pub async fn list_invitations(
 
 /// Invitations for `riziv` that could still be used: unused, unrevoked, unexpired.
 pub async fn pending_invitations(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     riziv: &str,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
@@ -271,7 +271,7 @@ pub async fn pending_invitations(
 
 /// Revokes the invitations for `riziv` that could still be used; returns how many.
 pub async fn revoke_invitations(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     riziv: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
@@ -288,7 +288,7 @@ pub async fn revoke_invitations(
 
 /// The account registered with `riziv`, if any.
 pub async fn by_riziv(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     riziv: &str,
 ) -> Result<Option<AccountRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM accounts WHERE riziv = $1")
@@ -298,7 +298,7 @@ pub async fn by_riziv(
 }
 
 /// Whether the operator suspended `id` (false for an unknown account).
-pub async fn is_suspended(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn is_suspended(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
     Ok(standing(e, id).await?.is_some_and(|s| s.suspended))
 }
 
@@ -310,10 +310,7 @@ pub struct Standing {
     pub fingerprint: String,
 }
 
-pub async fn standing(
-    e: impl SqliteExecutor<'_>,
-    id: &str,
-) -> Result<Option<Standing>, sqlx::Error> {
+pub async fn standing(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<Standing>, sqlx::Error> {
     let row: Option<(Option<i64>, String)> =
         sqlx::query_as("SELECT suspended_at, fingerprint FROM accounts WHERE id = $1")
             .bind(id)
@@ -328,7 +325,7 @@ pub async fn standing(
 /// Suspends (`Some(now)`) or lifts the suspension (`None`) of `id`; false if it was already
 /// in that state.
 pub async fn set_suspended(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     at: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
@@ -348,7 +345,7 @@ pub async fn set_suspended(
 /// goes to `cases::push_key_history` first): login and the directory use the new key, and
 /// the new key starts on its one device.
 pub async fn replace_patient_key(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     key_record: &str,
     sign_key: &[u8],

@@ -1,12 +1,12 @@
 //! The audit chains (see `trialog_protocol::audit` for the format).
 
-use sqlx::{SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor};
 use trialog_protocol::audit::{AuditEntry, AuditEvent, GENESIS, chain_hash};
 use trialog_protocol::ids::AccountId;
 
 /// Appends an event to `chain` inside the caller's write transaction.
 pub async fn append(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     chain: &str,
     at: i64,
     event: AuditEvent,
@@ -50,7 +50,7 @@ pub async fn append(
 
 /// The whole chain, oldest first: (entry bytes, hash).
 pub async fn chain(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     chain: &str,
 ) -> Result<Vec<(Vec<u8>, String)>, sqlx::Error> {
     sqlx::query_as("SELECT entry, hash FROM audit WHERE chain = $1 ORDER BY seq")

@@ -1,6 +1,6 @@
 //! Cases and their members.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CaseRow {
@@ -24,7 +24,7 @@ pub struct MemberRow {
 }
 
 pub async fn insert(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     c: &CaseRow,
     enrol_code_hash: &str,
     enrol_expires_at: i64,
@@ -44,7 +44,7 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<CaseRow>, sqlx::Error> {
+pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<CaseRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, sealed_label, treating, patient, binding, opened_at FROM cases WHERE id = $1",
     )
@@ -55,7 +55,7 @@ pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<CaseRow>
 
 /// Consumes a valid enrolment code, attaching `patient` to its case; returns the case id.
 pub async fn take_enrolment(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     code_hash: &str,
     patient: &str,
     now: i64,
@@ -81,7 +81,7 @@ pub async fn take_enrolment(
 
 /// The case a spent enrolment code attached `patient` to.
 pub async fn enrolled_case(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     code_hash: &str,
     patient: &str,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -95,7 +95,7 @@ pub async fn enrolled_case(
 /// The treating physician's signed binding of the patient key, and the label sealed anew
 /// to both of them.
 pub async fn set_binding(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     binding: &str,
     sealed_label: &[u8],
@@ -110,7 +110,7 @@ pub async fn set_binding(
 }
 
 pub async fn members(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
 ) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as(
@@ -122,7 +122,7 @@ pub async fn members(
 }
 
 pub async fn member_status(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
     account: &str,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -134,7 +134,7 @@ pub async fn member_status(
 }
 
 pub async fn put_member(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
     m: &MemberRow,
 ) -> Result<(), sqlx::Error> {
@@ -154,7 +154,7 @@ pub async fn put_member(
 
 /// The patient removed `account`: it keeps its row (the audit and old messages name it).
 pub async fn remove_member(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
     account: &str,
     at: i64,
@@ -170,7 +170,7 @@ pub async fn remove_member(
 
 /// Cases where `account` is the treating physician, the patient or an active member.
 pub async fn for_account(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     account: &str,
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
     sqlx::query_as(
@@ -187,7 +187,7 @@ pub async fn for_account(
 /// A new enrolment code for the case: its hash replaces the earlier one, so an earlier
 /// unused code no longer works.
 pub async fn reissue_enrolment(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     code_hash: &str,
     expires_at: i64,
@@ -204,7 +204,7 @@ pub async fn reissue_enrolment(
 /// What a valid, unspent enrolment code stands for: (case id, its patient if it has one,
 /// expiry).
 pub async fn peek_enrolment(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     code_hash: &str,
     now: i64,
 ) -> Result<Option<(String, Option<String>, i64)>, sqlx::Error> {
@@ -221,7 +221,7 @@ pub async fn peek_enrolment(
 /// spent and the case's binding cleared (the new key waits for the treating physician's
 /// confirmation). Returns the case id.
 pub async fn take_reenrolment(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     code_hash: &str,
     patient: &str,
     now: i64,
@@ -247,7 +247,7 @@ pub async fn take_reenrolment(
 
 /// Keeps a replaced patient key with its binding.
 pub async fn push_key_history(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
     account: &str,
     key_record: &str,
@@ -270,7 +270,7 @@ pub async fn push_key_history(
 
 /// The case's replaced patient keys, oldest first: (key record, binding, replaced at).
 pub async fn key_history(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
     sqlx::query_as(

@@ -1,10 +1,10 @@
 //! Certificate statements, by the SHA-256 of the certificate they name.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 /// The stored statement (JSON of a `Signed<CertificateStatement>`) for a certificate.
 pub async fn get(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     cert_sha256: &str,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar("SELECT statement FROM certificate_statements WHERE cert_sha256 = $1")
@@ -14,7 +14,7 @@ pub async fn get(
 }
 
 pub async fn insert(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     cert_sha256: &str,
     statement: &[u8],
     issued_at: i64,

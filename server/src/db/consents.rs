@@ -1,6 +1,6 @@
 //! Signed consents and revocations, stored as received.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::{AnyExecutor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ConsentRow {
@@ -29,7 +29,7 @@ impl ConsentRow {
     }
 }
 
-pub async fn insert(e: impl SqliteExecutor<'_>, c: &ConsentRow) -> Result<(), sqlx::Error> {
+pub async fn insert(e: impl AnyExecutor<'_>, c: &ConsentRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO consents (id, case_id, recipient, signed, valid_until, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -45,7 +45,7 @@ pub async fn insert(e: impl SqliteExecutor<'_>, c: &ConsentRow) -> Result<(), sq
     Ok(())
 }
 
-pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<ConsentRow>, sqlx::Error> {
+pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<ConsentRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM consents WHERE id = $1 AND retired = 0")
         .bind(id)
         .fetch_optional(e)
@@ -53,7 +53,7 @@ pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<ConsentR
 }
 
 pub async fn for_case(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
 ) -> Result<Vec<ConsentRow>, sqlx::Error> {
     sqlx::query_as(
@@ -65,7 +65,7 @@ pub async fn for_case(
 }
 
 pub async fn supersede(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     by: &str,
     at: i64,
@@ -80,7 +80,7 @@ pub async fn supersede(
 }
 
 pub async fn revoke(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     revocation: &str,
     at: i64,
@@ -98,7 +98,7 @@ pub async fn revoke(
 
 /// Current versions whose period ended by `now` and whose expiry has not been acted on.
 pub async fn due_for_expiry(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     now: i64,
 ) -> Result<Vec<ConsentRow>, sqlx::Error> {
     sqlx::query_as(
@@ -111,11 +111,7 @@ pub async fn due_for_expiry(
     .await
 }
 
-pub async fn mark_expired(
-    e: impl SqliteExecutor<'_>,
-    id: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
+pub async fn mark_expired(e: impl AnyExecutor<'_>, id: &str, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE consents SET expired_at = $1 WHERE id = $2 AND expired_at IS NULL")
         .bind(at)
         .bind(id)

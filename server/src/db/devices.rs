@@ -1,11 +1,11 @@
 //! Device lists and the links that add a device to an account.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
 /// Stores a device list if it is exactly one version above the stored one; false if not
 /// (another change came first, or a replay).
 pub async fn set_list(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     account: &str,
     version: u64,
     signed_json: &str,
@@ -24,7 +24,7 @@ pub async fn set_list(
     Ok(n == 1)
 }
 
-pub async fn version(e: impl SqliteExecutor<'_>, account: &str) -> Result<u64, sqlx::Error> {
+pub async fn version(e: impl AnyExecutor<'_>, account: &str) -> Result<u64, sqlx::Error> {
     let v: i64 = sqlx::query_scalar("SELECT devices_version FROM accounts WHERE id = $1")
         .bind(account)
         .fetch_one(e)
@@ -34,7 +34,7 @@ pub async fn version(e: impl SqliteExecutor<'_>, account: &str) -> Result<u64, s
 
 /// Forgets links past their expiry, then counts the account's live ones.
 pub async fn live_links(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     account: &str,
     now: i64,
 ) -> Result<usize, sqlx::Error> {
@@ -50,7 +50,7 @@ pub async fn live_links(
 }
 
 pub async fn insert_link(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     account: &str,
     code_hash: &str,
@@ -84,7 +84,7 @@ pub struct LinkRow {
 /// Whether a code can be claimed, read without the write lock: a flood of wrong codes
 /// never queues behind (or holds up) the server's writes.
 pub async fn claimable(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     code_hash: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -100,7 +100,7 @@ pub async fn claimable(
 }
 
 /// Forgets a link once the new device collected what was sealed to it.
-pub async fn delete(e: impl SqliteExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
+pub async fn delete(e: impl AnyExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM device_links WHERE id = $1")
         .bind(id)
         .execute(e)
@@ -110,7 +110,7 @@ pub async fn delete(e: impl SqliteExecutor<'_>, id: &str) -> Result<(), sqlx::Er
 
 /// The new device claims an unclaimed, unexpired code with its key and name.
 pub async fn claim(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     code_hash: &str,
     age_recipient: &str,
     name: &str,
@@ -138,7 +138,7 @@ pub async fn claim(
 
 /// The account's claimed links that wait for approval.
 pub async fn waiting(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     account: &str,
     now: i64,
 ) -> Result<Vec<LinkRow>, sqlx::Error> {
@@ -154,7 +154,7 @@ pub async fn waiting(
 }
 
 pub async fn get(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     now: i64,
 ) -> Result<Option<LinkRow>, sqlx::Error> {
@@ -166,7 +166,7 @@ pub async fn get(
 }
 
 pub async fn set_sealed(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     id: &str,
     sealed: &[u8],
 ) -> Result<(), sqlx::Error> {

@@ -5,7 +5,10 @@
 //! kind of destruction set `fields` to NULL; the row (and so its id) stays, so replays stay
 //! refused.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor, FromRow};
+use trialog_protocol::api::LiveEventKind;
+
+use super::events;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EnvelopeRow {
@@ -44,7 +47,7 @@ impl PurgeReason {
     }
 }
 
-pub async fn exists(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes WHERE id = $1")
         .bind(id)
         .fetch_one(e)
@@ -52,7 +55,8 @@ pub async fn exists(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::
     Ok(n > 0)
 }
 
-pub async fn insert(e: impl SqliteExecutor<'_>, r: &EnvelopeRow) -> Result<(), sqlx::Error> {
+/// Stores an accepted envelope and tells its recipient.
+pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields, size)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -69,12 +73,24 @@ pub async fn insert(e: impl SqliteExecutor<'_>, r: &EnvelopeRow) -> Result<(), s
     .bind(&r.header)
     .bind(&r.fields)
     .bind(r.size)
-    .execute(e)
+    .execute(&mut **tx)
     .await?;
-    Ok(())
+    let subject = events::Subject {
+        id: &r.id,
+        case_id: &r.case_id,
+    };
+    events::record(
+        tx,
+        &r.recipient,
+        LiveEventKind::Message,
+        subject,
+        None,
+        r.accepted_at,
+    )
+    .await
 }
 
-pub async fn get(e: impl SqliteExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {
+pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM envelopes WHERE id = $1")
         .bind(id)
         .fetch_optional(e)
@@ -98,7 +114,7 @@ pub struct InboxRow {
 /// Nothing while the recipient is suspended: what waits for them is held, not delivered.
 /// Walks only what is pending (a partial index), so its cost does not grow with history.
 pub async fn inbox_page(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     recipient: &str,
     after: Option<(i64, &str)>,
     limit: i64,
@@ -123,12 +139,12 @@ pub async fn inbox_page(
 /// Pending envelopes and ciphertext bytes queued for `recipient` (from `sender` only, if
 /// given).
 pub async fn pending_totals(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     recipient: &str,
     sender: Option<&str>,
 ) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM envelopes
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM envelopes
          WHERE recipient = $1 AND fields IS NOT NULL AND ($2 IS NULL OR sender = $2)",
     )
     .bind(recipient)
@@ -139,7 +155,7 @@ pub async fn pending_totals(
 
 /// Pending envelopes to `recipient` in `case_id`: what a change of their consent acts on.
 pub async fn pending_for(
-    e: impl SqliteExecutor<'_>,
+    e: impl AnyExecutor<'_>,
     case_id: &str,
     recipient: &str,
 ) -> Result<Vec<EnvelopeRow>, sqlx::Error> {
@@ -152,11 +168,7 @@ pub async fn pending_for(
     .await
 }
 
-pub async fn set_state(
-    e: impl SqliteExecutor<'_>,
-    id: &str,
-    state: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn set_state(e: impl AnyExecutor<'_>, id: &str, state: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE envelopes SET state = $1 WHERE id = $2")
         .bind(state)
         .bind(id)
@@ -165,38 +177,55 @@ pub async fn set_state(
     Ok(())
 }
 
-/// The recipient has the message: its ciphertext is deleted. False if it was not in the
-/// `delivered` state (acknowledged already, or destroyed meanwhile).
-pub async fn acknowledge(e: impl SqliteExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+/// The recipient has the message: its ciphertext is deleted and its sender told. False if
+/// it was not in the `delivered` state (acknowledged already, or destroyed meanwhile).
+pub async fn acknowledge(tx: &mut super::Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "UPDATE envelopes SET fields = NULL, state = 'acknowledged' WHERE id = $1 AND state = 'delivered'",
     )
     .bind(id)
-    .execute(e)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
+    if n == 1 {
+        events::record_acknowledged(tx, id, now).await?;
+    }
     Ok(n == 1)
 }
 
-/// Destroys the ciphertext of one envelope that was never acknowledged.
+/// Destroys the ciphertext of one envelope that was never acknowledged and tells its
+/// recipient why.
 pub async fn purge(
-    e: impl SqliteExecutor<'_>,
-    id: &str,
+    tx: &mut super::Tx,
+    r: &EnvelopeRow,
     reason: PurgeReason,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE envelopes SET fields = NULL, state = 'purged', purge_reason = $1 WHERE id = $2",
     )
     .bind(reason.as_str())
-    .bind(id)
-    .execute(e)
+    .bind(&r.id)
+    .execute(&mut **tx)
     .await?;
-    Ok(())
+    let subject = events::Subject {
+        id: &r.id,
+        case_id: &r.case_id,
+    };
+    events::record(
+        tx,
+        &r.recipient,
+        LiveEventKind::Gone,
+        subject,
+        Some(reason.as_str()),
+        now,
+    )
+    .await
 }
 
 /// Envelopes under `consent_id` ever delivered (fetched at least once).
 pub async fn delivered_count(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     consent_ids: &[String],
 ) -> Result<u64, sqlx::Error> {
     let mut n = 0;

@@ -1,12 +1,16 @@
 //! Storage: every SQL statement of the server lives under this module; handlers call these
 //! functions and never write SQL themselves.
 //!
-//! SQLite is the embedded default: one file, WAL, `synchronous = FULL` so an answered 2xx
-//! survives a crash, `secure_delete` so purged ciphertext is overwritten on disk, and a
-//! truncating checkpoint after every destruction (`shred`) so no copy of it stays in the
-//! WAL either. The files are created readable by the owner only. Writes
-//! run in `BEGIN IMMEDIATE` transactions, which serialises writers (SQLite allows one at a
-//! time anyway) and so keeps every audit chain strictly sequential.
+//! Two backends behind one `sqlx::Any` pool, with one set of portable SQL (`$n`
+//! placeholders, `BIGINT` times, `ON CONFLICT`): SQLite, the embedded default
+//! (`sqlite.rs`), and PostgreSQL for several replicas (`postgres.rs`). Each has its own
+//! migrations under `migrations/`, numbered alike.
+//!
+//! Writes are serialised, as the audit chains and the exists-then-insert checks need:
+//! first in this process, in a fair queue (so a writer waits its turn instead of sleeping
+//! in SQLite's busy handler and leaving the lock idle), then across processes by the
+//! database (SQLite's one writer; a transaction-scoped advisory lock on PostgreSQL, which
+//! every replica's writers take). Reads never wait for writers.
 
 pub mod accounts;
 pub mod audit;
@@ -15,61 +19,132 @@ pub mod certificates;
 pub mod consents;
 pub mod devices;
 pub mod envelopes;
+pub mod events;
+mod postgres;
+mod sqlite;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
-use std::path::Path;
-use std::str::FromStr;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub type Tx = Transaction<'static, Sqlite>;
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
-    /// A destruction whose WAL truncation was held back by readers: retried by the sweep
-    /// until it completes, so no copy stays in the WAL for long.
-    shred_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pool: AnyPool,
+    backend: Backend,
+    /// The queue of this process's writers: one write transaction at a time, in order of
+    /// arrival.
+    writers: Arc<Mutex<()>>,
+    /// Whoever waits in this process for an account's news.
+    waiters: crate::live::Waiters,
+    /// SQLite: a destruction whose WAL truncation was held back by readers, retried by the
+    /// sweep until it completes, so no copy stays in the WAL for long.
+    shred_pending: Arc<AtomicBool>,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-
-fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
-    Ok(if url.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(url)?
-    } else {
-        SqliteConnectOptions::new().filename(Path::new(url))
-    })
+/// A write transaction, holding this process's turn until it is committed or dropped
+/// (dropping rolls back). Derefs to the connection, so the `db::*` functions take it as
+/// `&mut *tx`.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    _turn: OwnedMutexGuard<()>,
+    waiters: crate::live::Waiters,
+    /// Accounts with news in this transaction, woken once it is committed.
+    wake: Vec<String>,
 }
 
-/// The database file `url` names (`:memory:` for an in-memory database).
-pub fn file_of(url: &str) -> Result<std::path::PathBuf, sqlx::Error> {
-    Ok(options(url)?.get_filename().to_path_buf())
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tx")
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl Tx {
+    /// Makes the transaction durable (an fsync on both backends), hands the turn on, and
+    /// wakes the accounts it has news for.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        for account in &self.wake {
+            self.waiters.notify(account);
+        }
+        Ok(())
+    }
+
+    /// Wakes `account`'s waiters once this transaction is committed (`db::events`).
+    pub fn wake(&mut self, account: &str) {
+        self.wake.push(account.to_owned());
+    }
+
+    /// Undoes the transaction now rather than at drop, and hands the turn on.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+/// The database file a SQLite URL names (`None` for PostgreSQL or an in-memory database).
+pub fn file_of(url: &str) -> Result<Option<PathBuf>, sqlx::Error> {
+    match Backend::of(url) {
+        Backend::Postgres => Ok(None),
+        Backend::Sqlite => sqlite::file_of(url),
+    }
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `url` (`sqlite://…` or a file path) and
-    /// runs the migrations.
+    /// Opens (creating if needed) the database at `url` (`postgres://…`, `sqlite://…` or a
+    /// file path) and runs its migrations.
     pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
-        let opts = options(url)?;
-        let file = opts.get_filename().to_path_buf();
-        if file.as_os_str() != ":memory:" {
-            crate::files::own_only_database(&file).map_err(sqlx::Error::Io)?;
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url);
+        // Connections are not pinged before each use: a broken one fails its query, which
+        // fails the request cleanly, and the pool replaces it.
+        let options = AnyPoolOptions::new().test_before_acquire(false);
+        let pool = match backend {
+            Backend::Sqlite => sqlite::connect(url, options).await?,
+            Backend::Postgres => postgres::connect(url, options).await?,
+        };
+        let waiters = crate::live::Waiters::default();
+        if backend == Backend::Postgres {
+            // What other replicas commit wakes the waiters here too.
+            crate::live::spawn_listener(url.to_owned(), waiters.clone());
         }
-        let opts = opts
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("secure_delete", "ON");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
-            .await?;
-        MIGRATOR.run(&pool).await?;
         let db = Db {
             pool,
+            backend,
+            writers: Arc::new(Mutex::new(())),
+            waiters,
             shred_pending: Default::default(),
         };
         // Migrations may have destroyed data (0002 drops clear case labels): out of the WAL.
@@ -77,28 +152,46 @@ impl Db {
         Ok(db)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// A write transaction; commit it before answering 2xx.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        let turn = self.writers.clone().lock_owned().await;
+        let tx = match self.backend {
+            Backend::Sqlite => sqlite::begin_write(&self.pool).await?,
+            Backend::Postgres => postgres::begin_write(&self.pool).await?,
+        };
+        Ok(Tx {
+            tx,
+            _turn: turn,
+            waiters: self.waiters.clone(),
+            wake: Vec::new(),
+        })
     }
 
-    /// Makes destroyed ciphertext unrecoverable from the files: copies every page (already
-    /// zeroed by `secure_delete`) back into the database file and truncates the WAL, which
-    /// still holds the frames written when the ciphertext arrived. Call after committing a
-    /// destruction and before answering it. Readers in flight can hold the checkpoint back;
-    /// it is retried until it completes (bounded).
+    /// Whoever waits in this process for an account's news (inbox long poll, live events).
+    pub fn waiters(&self) -> &crate::live::Waiters {
+        &self.waiters
+    }
+
+    /// Makes destroyed ciphertext unrecoverable from SQLite's files: copies every page
+    /// (already zeroed by `secure_delete`) back into the database file and truncates the
+    /// WAL, which still holds the frames written when the ciphertext arrived. Call after
+    /// committing a destruction and before answering it. Readers in flight can hold the
+    /// checkpoint back; it is retried until it completes (bounded). Nothing to do on
+    /// PostgreSQL (see `postgres.rs`).
     pub async fn shred(&self) -> Result<(), sqlx::Error> {
-        use std::sync::atomic::Ordering;
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
         for attempt in 0..50u64 {
-            let (busy, _log, _done): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(&self.pool)
-                    .await?;
-            if busy == 0 {
+            if sqlite::checkpoint(&self.pool).await? {
                 self.shred_pending.store(false, Ordering::Relaxed);
                 return Ok(());
             }
@@ -111,10 +204,7 @@ impl Db {
 
     /// Retries a truncation that readers held back earlier.
     pub async fn shred_if_pending(&self) -> Result<(), sqlx::Error> {
-        if self
-            .shred_pending
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if self.shred_pending.load(Ordering::Relaxed) {
             self.shred().await?;
         }
         Ok(())
@@ -130,20 +220,14 @@ impl Db {
         Ok(())
     }
 
-    /// A consistent copy of the whole database into the new file `to` (`VACUUM INTO`: one
-    /// read transaction, so writers go on meanwhile), made readable by the owner only.
-    /// Destroyed ciphertext is not in it: `secure_delete` zeroed it and the copy is rebuilt
-    /// from live rows.
+    /// SQLite: a consistent copy of the whole database into the new file `to`. PostgreSQL
+    /// is backed up with its own tools (`pg_dump`), which the error says.
     pub async fn backup_to(&self, to: &Path) -> Result<(), sqlx::Error> {
-        let path = to
-            .to_str()
-            .ok_or_else(|| sqlx::Error::Protocol("the backup path is not valid UTF-8".into()))?;
-        // Created empty and owner-only first: VACUUM INTO fills an empty file as it is.
-        crate::files::own_only_database(to).map_err(sqlx::Error::Io)?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(path)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        match self.backend {
+            Backend::Sqlite => sqlite::backup_to(&self.pool, to).await,
+            Backend::Postgres => Err(sqlx::Error::Configuration(
+                "a PostgreSQL database is backed up with pg_dump (see the README)".into(),
+            )),
+        }
     }
 }

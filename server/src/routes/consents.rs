@@ -33,7 +33,7 @@ fn refused(r: Refusal) -> ApiError {
 /// The patient read a name and a role for every physician the consent names: they must be
 /// the directory's, or the text they signed misled them.
 async fn check_party(
-    c: &mut sqlx::SqliteConnection,
+    c: &mut sqlx::AnyConnection,
     p: &Party,
     facts: &trialog_protocol::decide::CaseFacts,
 ) -> Result<db::accounts::AccountRow, ApiError> {

@@ -132,7 +132,7 @@ pub async fn submit(
     // held (kept, not listed nor fetchable) until the operator lifts the suspension. Refusing
     // it would tell every sender that this physician is suspended, which they need not know,
     // and would lose what the patient consented to send; holding loses nothing.
-    db::envelopes::insert(&mut *tx, &row).await?;
+    db::envelopes::insert(&mut tx, &row).await?;
     let detail = format!(
         "{} to {}; consent {}; fields {}{}",
         h.kind,
@@ -160,7 +160,6 @@ pub async fn submit(
     )
     .await?;
     tx.commit().await?;
-    st.inboxes.notify(h.recipient.as_str());
     tracing::info!(message = %h.message_id, kind = %h.kind, "envelope accepted");
     Ok((
         StatusCode::CREATED,
@@ -237,7 +236,7 @@ pub async fn inbox(
         tracing::warn!(error = %e, "expiry sweep before an inbox listing failed");
     }
     // Register interest before looking, so a message accepted in between is not missed.
-    let notify = st.inboxes.of(s.account.as_str());
+    let notify = st.db.waiters().of(s.account.as_str());
     let woken = notify.notified();
     let mut rows =
         db::envelopes::inbox_page(st.db.pool(), s.account.as_str(), after, limit + 1).await?;
@@ -328,7 +327,7 @@ pub async fn fetch(
             Refusal::WrongRecipient => PurgeReason::MemberRemoved,
             _ => PurgeReason::NoLongerCovered,
         };
-        db::envelopes::purge(&mut *tx, &r.id, reason).await?;
+        db::envelopes::purge(&mut tx, &r, reason, now).await?;
         db::audit::append(
             &mut tx,
             &r.case_id,
@@ -401,7 +400,7 @@ pub async fn acknowledge(
     }
     let mut tx = st.db.write().await?;
     // Only what is still delivered: a revocation may have destroyed it since it was read.
-    if !db::envelopes::acknowledge(&mut *tx, &r.id).await? {
+    if !db::envelopes::acknowledge(&mut tx, &r.id, now()).await? {
         let now = db::envelopes::get(&mut *tx, &r.id).await?;
         return match now {
             Some(n) if n.state == "acknowledged" => Ok(StatusCode::NO_CONTENT),

@@ -7,6 +7,7 @@ mod cases;
 mod consents;
 mod devices;
 mod envelopes;
+mod events;
 mod health;
 pub(crate) mod views;
 
@@ -91,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/envelopes/{id}", get(envelopes::fetch))
         .route("/envelopes/{id}/ack", post(envelopes::acknowledge))
+        // Answers at once; the stream that follows bounds its own life (`STREAM_LIFE`).
+        .route("/events", get(events::stream))
         // Every route above: the body must arrive and the answer be ready within the budget,
         // so a client trickling a body holds its connection for that long at most.
         .route_layer(from_fn_with_state(budget, within))

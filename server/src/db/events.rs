@@ -1,0 +1,119 @@
+//! Events an account is waiting to hear of (`GET /v1/events`), written in the transaction
+//! of what they announce, so an event exists exactly when its cause was committed. On
+//! PostgreSQL the same transaction notifies every replica (`NOTIFY`, delivered at commit),
+//! whose listener wakes the streams waiting there (`crate::live`).
+
+use sqlx::{AnyConnection, AnyExecutor, FromRow};
+
+use super::Tx;
+use trialog_protocol::api::LiveEventKind;
+
+/// The PostgreSQL notification channel; the payload is the account id.
+pub const CHANNEL: &str = "trialog_events";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub case_id: String,
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub case_id: &'a str,
+}
+
+/// Records an event for `account`, woken at commit.
+pub async fn record(
+    tx: &mut Tx,
+    account: &str,
+    kind: LiveEventKind,
+    subject: Subject<'_>,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO events (account, kind, subject, case_id, reason, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(account)
+    .bind(kind.as_str())
+    .bind(subject.id)
+    .bind(subject.case_id)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    tx.wake(account);
+    notify(tx, account).await
+}
+
+/// Tells every replica listening that `account` has news, at commit.
+async fn notify(c: &mut AnyConnection, account: &str) -> Result<(), sqlx::Error> {
+    if c.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(account)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The acknowledgement of envelope `id`, told to its sender.
+pub async fn record_acknowledged(tx: &mut Tx, id: &str, at: i64) -> Result<(), sqlx::Error> {
+    let who: Option<(String, String)> =
+        sqlx::query_as("SELECT sender, case_id FROM envelopes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((sender, case_id)) = who {
+        let subject = Subject {
+            id,
+            case_id: &case_id,
+        };
+        record(tx, &sender, LiveEventKind::Acknowledged, subject, None, at).await?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` events of `account` after the event `after`, oldest first.
+pub async fn after(
+    e: impl AnyExecutor<'_>,
+    account: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, kind, subject, case_id, reason, at FROM events
+         WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(account)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(e)
+    .await
+}
+
+/// The last event id of `account` (0 if none): where a stream opened without a cursor
+/// starts, so it carries what happens from now on.
+pub async fn last_id(e: impl AnyExecutor<'_>, account: &str) -> Result<i64, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events WHERE account = $1")
+        .bind(account)
+        .fetch_one(e)
+        .await?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Forgets events older than `before`: a client away longer lists its inbox instead.
+pub async fn prune(e: impl AnyExecutor<'_>, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM events WHERE at < $1")
+        .bind(before)
+        .execute(e)
+        .await?
+        .rows_affected())
+}

@@ -1,0 +1,92 @@
+//! SQLite, the embedded default: one file, WAL, `synchronous = FULL` so an answered 2xx
+//! survives a crash, `secure_delete` so purged ciphertext is overwritten on disk, and a
+//! truncating checkpoint after every destruction (`Db::shred`) so no copy of it stays in
+//! the WAL either. The files are created readable by the owner only.
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// Per connection: these pragmas are not stored in the file. The busy timeout is only a
+/// backstop for other processes (the operator's commands): this process's writers queue
+/// in `Db::write` before they reach SQLite's lock.
+const PRAGMAS: [&str; 5] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA secure_delete = ON",
+];
+
+fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url)?
+    } else {
+        SqliteConnectOptions::new().filename(Path::new(url))
+    })
+}
+
+pub fn file_of(url: &str) -> Result<Option<PathBuf>, sqlx::Error> {
+    let file = options(url)?.get_filename().to_path_buf();
+    Ok((file.as_os_str() != ":memory:").then_some(file))
+}
+
+pub async fn connect(url: &str, pool: AnyPoolOptions) -> Result<AnyPool, sqlx::Error> {
+    let mut opts = options(url)?.create_if_missing(true);
+    if let Some(file) = file_of(url)? {
+        crate::files::own_only_database(&file).map_err(sqlx::Error::Io)?;
+        // The pool reaches SQLite through a URL, which must not depend on the directory
+        // the process runs in.
+        opts = opts.filename(std::path::absolute(&file).map_err(sqlx::Error::Io)?);
+    }
+    let any = AnyConnectOptions::from_url(&opts.to_url_lossy())?;
+    let pool = pool
+        .max_connections(8)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                for pragma in PRAGMAS {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(any)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+/// `BEGIN IMMEDIATE` takes SQLite's write lock at once, so a transaction that reads before
+/// it writes cannot be overtaken by another process between the two.
+pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// A truncating WAL checkpoint; `false` when readers held it back.
+pub async fn checkpoint(pool: &AnyPool) -> Result<bool, sqlx::Error> {
+    let (busy, _log, _done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(pool)
+        .await?;
+    Ok(busy == 0)
+}
+
+/// A consistent copy of the whole database into the new file `to` (`VACUUM INTO`: one
+/// read transaction, so writers go on meanwhile), made readable by the owner only.
+/// Destroyed ciphertext is not in it: `secure_delete` zeroed it and the copy is rebuilt
+/// from live rows.
+pub async fn backup_to(pool: &AnyPool, to: &Path) -> Result<(), sqlx::Error> {
+    let path = to
+        .to_str()
+        .ok_or_else(|| sqlx::Error::Protocol("the backup path is not valid UTF-8".into()))?;
+    // Created empty and owner-only first: VACUUM INTO fills an empty file as it is.
+    crate::files::own_only_database(to).map_err(sqlx::Error::Io)?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(path)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

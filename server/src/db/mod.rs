@@ -15,6 +15,7 @@ pub mod certificates;
 pub mod consents;
 pub mod devices;
 pub mod envelopes;
+pub mod stats;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};

@@ -159,9 +159,12 @@ pub async fn submit(
         Some(detail),
     )
     .await?;
+    let committing = std::time::Instant::now();
     tx.commit().await?;
+    st.metrics.commit(1, committing.elapsed());
+    st.metrics.envelope_accepted();
     st.inboxes.notify(h.recipient.as_str());
-    tracing::info!(message = %h.message_id, kind = %h.kind, "envelope accepted");
+    tracing::info!(event = %"envelope_accepted", message = %h.message_id, kind = %h.kind, "envelope accepted");
     Ok((
         StatusCode::CREATED,
         ApiJson(SubmitEnvelopeResponse {
@@ -341,7 +344,7 @@ pub async fn fetch(
         .await?;
         tx.commit().await?;
         st.db.shred().await?;
-        tracing::info!(message = %r.id, reason = reason.as_str(), "envelope purged at delivery");
+        crate::purge::committed(&st.metrics, &r.case_id, reason, 1);
         return Err(ApiError::MessageGone {
             id: r.id,
             reason: Some(reason.as_str().into()),
@@ -360,6 +363,7 @@ pub async fn fetch(
         )
         .await?;
         tx.commit().await?;
+        st.metrics.envelope_delivered();
     } else {
         tx.rollback().await?;
     }
@@ -420,6 +424,7 @@ pub async fn acknowledge(
     )
     .await?;
     tx.commit().await?;
+    st.metrics.envelope_acknowledged();
     st.db.shred().await?;
     Ok(StatusCode::NO_CONTENT)
 }

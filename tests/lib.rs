@@ -38,6 +38,8 @@ pub fn install_tls_provider() {
 pub struct TestApp {
     pub url: String,
     pub cert_sha256: String,
+    /// `http://ADDR/metrics` when the server has a metrics listener.
+    pub metrics_url: Option<String>,
     pub data: TempDir,
     pub config: Config,
     /// The operator key of this data directory, unlocked once (as `trialog-server approve`
@@ -45,6 +47,8 @@ pub struct TestApp {
     pub operator: OperatorKey,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The `trialog-server` process serving, for a server started with [`TestApp::process`].
+    process: Option<ServerProcess>,
 }
 
 impl TestApp {
@@ -53,15 +57,25 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: Settings) -> TestApp {
+        Self::spawn_config(|c| c.settings = settings).await
+    }
+
+    /// A server that also serves `GET /metrics` over plain HTTP on a free port.
+    pub async fn spawn_with_metrics() -> TestApp {
+        Self::spawn_config(|c| c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"))).await
+    }
+
+    async fn spawn_config(set: impl FnOnce(&mut Config)) -> TestApp {
         install_tls_provider();
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = config(data.path().join("server"));
-        config.settings = settings;
+        set(&mut config);
         let app = App::build(config.clone()).await.expect("server starts");
         let operator =
             OperatorKey::create(&config.data_dir, OPERATOR_PASSPHRASE).expect("operator key");
         let url = format!("https://{}", app.local_addr);
         let cert_sha256 = app.cert_sha256.clone();
+        let metrics_url = app.metrics_addr.map(|a| format!("http://{a}/metrics"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -69,16 +83,47 @@ impl TestApp {
         TestApp {
             url,
             cert_sha256,
+            metrics_url,
             data,
             config,
             operator,
             shutdown: Some(tx),
             task: Some(task),
+            process: None,
         }
     }
 
-    /// Stops the server and waits for it, so the database file is complete.
+    /// The real `trialog-server` binary serving a fresh data directory, as the operator
+    /// starts it: `global` arguments before `serve` (`--log-format json`), `serve_args`
+    /// after it, its log lines (stderr) written to `logs`. The operator's commands and the
+    /// clients work on it as on [`TestApp::spawn`]'s; it is killed on drop.
+    pub async fn process(global: &[&str], serve_args: &[&str], logs: &std::path::Path) -> TestApp {
+        install_tls_provider();
+        let data = tempfile::tempdir().expect("temp dir");
+        let config = config(data.path().join("server"));
+        let process =
+            ServerProcess::start_serving(&config.data_dir, global, serve_args, Some(logs));
+        let operator =
+            OperatorKey::create(&config.data_dir, OPERATOR_PASSPHRASE).expect("operator key");
+        TestApp {
+            url: process.url.clone(),
+            cert_sha256: process.cert_sha256.clone(),
+            metrics_url: process.metrics_url.clone(),
+            data,
+            config,
+            operator,
+            shutdown: None,
+            task: None,
+            process: Some(process),
+        }
+    }
+
+    /// Stops the server and waits for it, so the database file is complete (a server
+    /// process is killed, as a crash would).
     pub async fn stop(&mut self) {
+        if let Some(p) = self.process.take() {
+            p.kill();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -580,6 +625,8 @@ pub struct ServerProcess {
     child: std::process::Child,
     pub url: String,
     pub cert_sha256: String,
+    /// `http://ADDR/metrics`, if it was started with `--metrics-listen`.
+    pub metrics_url: Option<String>,
 }
 
 impl ServerProcess {
@@ -597,6 +644,17 @@ impl ServerProcess {
         args: &[&str],
         logs: Option<&std::path::Path>,
     ) -> ServerProcess {
+        Self::start_serving(data, args, &["--listen", listen], logs)
+    }
+
+    /// `trialog-server --data-dir DATA GLOBAL… serve SERVE_ARGS…` (on 127.0.0.1, port 0,
+    /// unless `SERVE_ARGS` give `--listen`), its log lines written to `logs`.
+    pub fn start_serving(
+        data: &std::path::Path,
+        global: &[&str],
+        serve_args: &[&str],
+        logs: Option<&std::path::Path>,
+    ) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
         let stderr = match logs {
@@ -607,21 +665,32 @@ impl ServerProcess {
             .arg("--data-dir")
             .arg(data)
             .args(database_args(data))
-            .args(args)
-            .args(["serve", "--listen", listen])
+            .args(global)
+            .arg("serve")
+            .args(if serve_args.contains(&"--listen") {
+                &[][..]
+            } else {
+                &["--listen", "127.0.0.1:0"][..]
+            })
+            .args(serve_args)
             .env_remove("RUST_LOG")
             .env_remove("TRIALOG_DATABASE_URL")
+            .env_remove("TRIALOG_METRICS_LISTEN")
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .expect("start trialog-server");
         let stdout = child.stdout.take().expect("server stdout");
         let (mut url, mut cert_sha256) = (String::new(), String::new());
+        let mut metrics_url = None;
         let mut lines = BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let line = line.expect("server output");
             if let Some(u) = line.strip_prefix("Trialog server listening on ") {
                 url = u.trim().to_owned();
+            }
+            if let Some(u) = line.strip_prefix("Metrics on ") {
+                metrics_url = Some(u.trim().to_owned());
             }
             if let Some(h) = line.strip_prefix("TLS certificate SHA-256: ") {
                 cert_sha256 = h.trim().to_owned();
@@ -638,6 +707,7 @@ impl ServerProcess {
             child,
             url,
             cert_sha256,
+            metrics_url,
         }
     }
 

@@ -47,5 +47,12 @@ pub async fn vouch(
     )
     .await?;
     tx.commit().await?;
+    // The hash is public (every client pins it); the certificate's key never leaves its file.
+    tracing::info!(
+        event = %"certificate_vouched",
+        cert_sha256,
+        how,
+        "certificate vouched for by the server key"
+    );
     Ok((statement, true))
 }

@@ -354,14 +354,22 @@ impl IntoResponse for ApiError {
             ApiError::MessageGone { reason, .. } => reason.clone(),
             _ => None,
         };
+        let code = self.code();
         let body = ErrorBody {
-            code: self.code(),
+            code,
             message: self.to_string(),
             reason,
         };
-        (status, Json(body)).into_response()
+        let mut answer = (status, Json(body)).into_response();
+        answer.extensions_mut().insert(ErrorCode(code));
+        answer
     }
 }
+
+/// The code of an error answer, left in the response's extensions so that the metrics
+/// middleware counts it without a second mapping from errors to codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub Code);
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {

@@ -14,6 +14,7 @@ mod facts;
 mod files;
 pub mod listener;
 mod live;
+pub mod metrics;
 pub mod operator;
 pub mod operator_key;
 mod purge;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use db::Db;
+use metrics::Metrics;
 use server_key::ServerKey;
 use state::{AppState, Settings};
 
@@ -46,6 +48,9 @@ pub struct Config {
     /// A given certificate chain and key (PEM); default: self-signed in the data dir.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Where to serve `GET /metrics` (plain HTTP, for localhost or a private network); no
+    /// metrics listener when `None`.
+    pub metrics_listen: Option<SocketAddr>,
     pub settings: Settings,
 }
 
@@ -57,6 +62,7 @@ impl Config {
             database_url: None,
             tls_cert: None,
             tls_key: None,
+            metrics_listen: None,
             settings: Settings::default(),
         }
     }
@@ -93,7 +99,11 @@ pub struct App {
     tls: Arc<rustls::ServerConfig>,
     limits: listener::Limits,
     db: Db,
+    metrics: Metrics,
+    metrics_listener: Option<std::net::TcpListener>,
     pub local_addr: SocketAddr,
+    /// Where `GET /metrics` is served, if `Config::metrics_listen` asked for it.
+    pub metrics_addr: Option<SocketAddr>,
     /// Hex SHA-256 of the TLS certificate: what clients pin.
     pub cert_sha256: String,
     pub cert_path: PathBuf,
@@ -136,14 +146,15 @@ impl App {
         // vouched for yet gets its statement now: `serve` holds the server key.
         let (statement, _) =
             certificates::vouch(&db, &key, &tls.cert_sha256, state::now(), "at start-up").await?;
-        let listener = std::net::TcpListener::bind(config.listen)
-            .map_err(|e| StartError::Bind(config.listen, e))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| StartError::Bind(config.listen, e))?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| StartError::Bind(config.listen, e))?;
+        let (listener, local_addr) = bind(config.listen)?;
+        let (metrics_listener, metrics_addr) = match config.metrics_listen {
+            Some(addr) => {
+                let (l, a) = bind(addr)?;
+                (Some(l), Some(a))
+            }
+            None => (None, None),
+        };
+        let metrics = Metrics::new();
         let server_key = hex::encode(key.public().as_bytes());
         let limits = config.settings.limits.clone();
         let state = AppState {
@@ -152,6 +163,7 @@ impl App {
             settings: Arc::new(config.settings),
             data_dir: config.data_dir.clone().into(),
             certificate: Arc::new(trialog_protocol::certificate::CertificateView { statement }),
+            metrics: metrics.clone(),
         };
         // Expiry acts at the moment of expiry, not at the next fetch.
         sweep::spawn(state.clone(), state.settings.sweep_interval);
@@ -161,7 +173,10 @@ impl App {
             tls: tls.config,
             limits,
             db,
+            metrics,
+            metrics_listener,
             local_addr,
+            metrics_addr,
             cert_sha256: tls.cert_sha256,
             cert_path: tls.cert_path,
             server_key,
@@ -203,13 +218,41 @@ impl App {
             .http2()
             .keep_alive_interval(limits.idle_timeout)
             .keep_alive_timeout(limits.idle_timeout);
-        server
+        // The metrics listener stops after the API's last request, so a final scrape still
+        // sees it counted.
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let exposition = self.metrics_listener.map(|l| {
+            tokio::spawn(metrics::serve(l, self.metrics, self.db.clone(), async {
+                let _ = metrics_stopped.await;
+            }))
+        });
+        let served = server
             .serve(listener::PerConnection::new(
                 self.router,
                 limits.idle_timeout,
             ))
-            .await?;
+            .await;
+        let _ = stop_metrics.send(());
+        if let Some(mut task) = exposition {
+            // A scraper that keeps its connection open does not hold the process up.
+            match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "metrics listener failed"),
+                Ok(_) => {}
+                Err(_) => task.abort(),
+            }
+        }
+        served?;
         self.db.close().await;
         Ok(())
     }
+}
+
+/// Binds `addr` for tokio (non-blocking); returns the listener and the address it got (the
+/// port chosen, for port 0).
+fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), StartError> {
+    let bound = |e| StartError::Bind(addr, e);
+    let listener = std::net::TcpListener::bind(addr).map_err(bound)?;
+    listener.set_nonblocking(true).map_err(bound)?;
+    let local = listener.local_addr().map_err(bound)?;
+    Ok((listener, local))
 }

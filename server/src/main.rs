@@ -81,6 +81,11 @@ enum Command {
         /// poll gets its wait on top).
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout: Option<u64>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (off by default). Plain HTTP with
+        /// no login: give a localhost or private-network address, never a public one. It
+        /// shows counts by route template and error code, never an id.
+        #[arg(long, value_name = "ADDR", env = "TRIALOG_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Create a one-time invitation for a physician (role and RIZIV/INAMI number are bound
     /// to it), or with --recovery one that replaces a registered physician's lost key.
@@ -223,8 +228,10 @@ async fn main() -> ExitCode {
             header_timeout,
             idle_timeout,
             request_timeout,
+            metrics_listen,
         } => {
             config.listen = listen;
+            config.metrics_listen = metrics_listen;
             config.tls_cert = tls_cert;
             config.tls_key = tls_key;
             config.settings.token_ttl = token_ttl;
@@ -263,6 +270,9 @@ async fn main() -> ExitCode {
                     "Trialog server listening on https://{}",
                     app.local_addr
                 );
+                if let Some(addr) = app.metrics_addr {
+                    let _ = writeln!(out, "Metrics on http://{addr}/metrics");
+                }
                 let _ = writeln!(out, "TLS certificate SHA-256: {}", app.cert_sha256);
                 let _ = writeln!(
                     out,

@@ -326,15 +326,21 @@ pub async fn approve(
         let json =
             serde_json::to_string(&signed).map_err(|_| OperatorError::Corrupt("attestation"))?;
         db::accounts::set_attestation(&mut *tx, id.as_str(), &json).await?;
-        let (event, detail) = match &attestation.replaces {
-            None => (AuditEvent::KeyAttested, format!("key {}", keys.fingerprint)),
+        let (event, detail, name) = match &attestation.replaces {
+            None => (
+                AuditEvent::KeyAttested,
+                format!("key {}", keys.fingerprint),
+                "key_attested",
+            ),
             Some(old) => (
                 AuditEvent::KeyRevoked,
                 format!("key {} replaces revoked key {old}", keys.fingerprint),
+                "key_revoked",
             ),
         };
         operator_event(&mut tx, now, event, &id, detail).await?;
         tx.commit().await?;
+        tracing::info!(event = %name, account = %id, "key attested by the operator");
         Ok(Approved { attestation })
     }
     .await;
@@ -514,13 +520,14 @@ async fn set_suspension(
                 OperatorError::NotSuspended(id.to_string())
             });
         }
-        let event = if suspend {
-            AuditEvent::AccountSuspended
+        let (event, name) = if suspend {
+            (AuditEvent::AccountSuspended, "account_suspended")
         } else {
-            AuditEvent::AccountUnsuspended
+            (AuditEvent::AccountUnsuspended, "account_unsuspended")
         };
         operator_event(&mut tx, now, event, &id, "by the operator".into()).await?;
         tx.commit().await?;
+        tracing::info!(event = %name, account = %id, "suspension changed by the operator");
         Ok(id)
     }
     .await;

@@ -1,11 +1,13 @@
 //! Destroying pending ciphertext inside the caller's write transaction, one audit entry per
-//! envelope. The caller commits, then calls `Db::shred` before answering.
+//! envelope. The caller commits, then calls `Db::shred` before answering, and `committed`
+//! for the operator's log line and counter.
 
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::envelope::EnvelopeHeader;
 
 use crate::db::{self, Tx, envelopes::PurgeReason};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Destroys every pending envelope to `recipient` in `case_id` for which `doomed` says so;
 /// returns how many.
@@ -41,4 +43,20 @@ pub async fn pending(
         n += 1;
     }
     Ok(n)
+}
+
+/// After the commit of a destruction of `n` envelopes in `case_id`: one log line with the
+/// reason's code and the count, and the counter. Nothing when nothing was destroyed.
+pub fn committed(metrics: &Metrics, case_id: &str, reason: PurgeReason, n: u64) {
+    if n == 0 {
+        return;
+    }
+    metrics.envelopes_purged(reason, n);
+    tracing::info!(
+        event = %"envelopes_purged",
+        reason = %reason.as_str(),
+        count = n,
+        case = %case_id,
+        "envelopes purged"
+    );
 }

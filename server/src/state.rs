@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::listener::Limits;
+use crate::metrics::Metrics;
 use crate::server_key::ServerKey;
 
 #[derive(Clone, Debug)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub data_dir: Arc<std::path::Path>,
     /// The server key's statement for the TLS certificate being served (`GET /v1/certificate`).
     pub certificate: Arc<trialog_protocol::certificate::CertificateView>,
+    /// This server's counters, exposed on the metrics listener if there is one.
+    pub metrics: Metrics,
 }
 
 #[derive(Clone, Debug)]

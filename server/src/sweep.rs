@@ -65,7 +65,8 @@ async fn expire_one(st: &AppState, id: &str, now: i64) -> Result<u64, ApiError> 
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(consent = %row.id, purged = n, "consent expired");
+    tracing::info!(event = %"consent_expired", consent = %row.id, purged = n, "consent expired");
+    purge::committed(&st.metrics, &case.id, PurgeReason::Expired, n);
     Ok(n)
 }
 

@@ -282,8 +282,13 @@ async fn readme_walkthrough() {
     // offline on the data directory. They carry the address the server listens on.
     let listen = free_loopback();
     let server_url = format!("https://{listen}");
-    w.ran.push(invocation("trialog-server", &["serve"]));
-    let server = ServerProcess::start(&data, &listen);
+    // With the README's metrics listener, on a free port here; scraped before the restart.
+    let serve = ["--listen", &listen, "--metrics-listen", "127.0.0.1:0"];
+    w.ran.push(invocation(
+        "trialog-server",
+        &[&["serve"][..], &serve[..]].concat(),
+    ));
+    let server = ServerProcess::start_serving(&data, &[], &serve, None);
     let (url, sha) = (server.url.clone(), server.cert_sha256.clone());
     assert_eq!(url, server_url);
     let (_, on_treating) = w.invite("treating", "1-23456-25-580", "Dr. An Peeters", &server_url);
@@ -887,6 +892,21 @@ async fn readme_walkthrough() {
     assert!(out.contains("confirmed"), "{out}");
     let list = w.trialog("patient-new-device", &["consent", "list", "--case", &case]);
     assert!(list.contains(&occ), "{list}");
+
+    // The metrics listener counted the messages sent above.
+    trialog_e2e::install_tls_provider();
+    let metrics_url = server.metrics_url.clone().expect("a metrics listener");
+    let metrics = reqwest::get(&metrics_url)
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics");
+    let accepted = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("trialog_envelopes_accepted_total "))
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(accepted.is_some_and(|n| n > 0.0), "{metrics}");
 
     // The operator rotates the certificate and restarts the server on the same address; a
     // client set up before follows by itself (the server key vouches for the new one) and

@@ -22,6 +22,7 @@ pub mod envelopes;
 pub mod events;
 mod postgres;
 mod sqlite;
+pub mod stats;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};

@@ -71,7 +71,7 @@ pub async fn register(
             let row = db::accounts::get(st.db.pool(), &existing.id)
                 .await?
                 .ok_or_else(|| ApiError::Internal("re-enrolled account".into()))?;
-            tracing::info!(account = %rec.account, "patient re-enrolled");
+            tracing::info!(event = %"patient_reenrolled", account = %rec.account, "patient re-enrolled");
             return Ok((
                 StatusCode::CREATED,
                 ApiJson(RegisterResponse {
@@ -190,7 +190,7 @@ pub async fn register(
         _ => return Err(ApiError::CodeKind),
     };
     tx.commit().await?;
-    tracing::info!(account = %rec.account, role = %rec.role, "account registered");
+    tracing::info!(event = %"key_registered", account = %rec.account, role = %rec.role, "account registered");
     Ok((
         StatusCode::CREATED,
         ApiJson(RegisterResponse {
@@ -362,7 +362,7 @@ async fn recover(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(account = %account, "key replaced by a recovery invitation");
+    tracing::info!(event = %"key_recovered", account = %account, "key replaced by a recovery invitation");
     Ok((
         StatusCode::CREATED,
         ApiJson(RegisterResponse {

@@ -392,7 +392,7 @@ pub async fn remove_member(
         .await?;
     }
     // Anything still pending to them (under versions revoked before) goes too.
-    purged += crate::purge::pending(
+    let left = crate::purge::pending(
         &mut tx,
         &case.id,
         member.as_str(),
@@ -401,6 +401,7 @@ pub async fn remove_member(
         db::envelopes::PurgeReason::MemberRemoved,
     )
     .await?;
+    let (by_revocation, purged) = (purged, purged + left);
     db::cases::remove_member(&mut *tx, &case.id, member.as_str(), now).await?;
     db::audit::append(
         &mut tx,
@@ -417,7 +418,17 @@ pub async fn remove_member(
     .await?;
     tx.commit().await?;
     st.db.shred().await?;
-    tracing::info!(case = %case.id, purged, "member removed");
+    for consent in &revoked {
+        tracing::info!(event = %"consent_revoked", consent = %consent, "consent revoked");
+    }
+    tracing::info!(event = %"member_removed", case = %case.id, purged, "member removed");
+    let reasons = [
+        (db::envelopes::PurgeReason::Revoked, by_revocation),
+        (db::envelopes::PurgeReason::MemberRemoved, left),
+    ];
+    for (reason, n) in reasons {
+        crate::purge::committed(&st.metrics, &case.id, reason, n);
+    }
     Ok(ApiJson(RemoveMemberResponse {
         account: member,
         revoked,

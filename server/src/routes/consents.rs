@@ -188,7 +188,8 @@ pub async fn submit(
     if purged > 0 {
         st.db.shred().await?;
     }
-    tracing::info!(consent = %row.id, purged, kept, "consent granted");
+    tracing::info!(event = %"consent_granted", consent = %row.id, purged, kept, "consent granted");
+    purge::committed(&st.metrics, &case.id, PurgeReason::NoLongerCovered, purged);
     Ok((
         StatusCode::CREATED,
         ApiJson(SubmitConsentResponse {
@@ -325,7 +326,8 @@ pub async fn revoke(
     .await?;
     tx.commit().await?;
     st.db.shred().await?;
-    tracing::info!(consent = %id, purged, "consent revoked");
+    tracing::info!(event = %"consent_revoked", consent = %id, purged, "consent revoked");
+    purge::committed(&st.metrics, &case.id, PurgeReason::Revoked, purged);
     Ok(ApiJson(RevokeResponse {
         consent_id: id,
         revoked_at: now,

@@ -150,6 +150,7 @@ pub async fn approve(
     )
     .await?;
     tx.commit().await?;
+    tracing::info!(event = %"device_added", account = %s.account, version = list.version, "device added");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -199,6 +200,7 @@ pub async fn put(
     )
     .await?;
     tx.commit().await?;
+    tracing::info!(event = %"devices_changed", account = %s.account, version = list.version, "device list changed");
     Ok(StatusCode::NO_CONTENT)
 }
 

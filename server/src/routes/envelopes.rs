@@ -159,8 +159,11 @@ pub async fn submit(
         Some(detail),
     )
     .await?;
+    let committing = std::time::Instant::now();
     tx.commit().await?;
-    tracing::info!(message = %h.message_id, kind = %h.kind, "envelope accepted");
+    st.metrics.commit(1, committing.elapsed());
+    st.metrics.envelope_accepted();
+    tracing::info!(event = %"envelope_accepted", message = %h.message_id, kind = %h.kind, "envelope accepted");
     Ok((
         StatusCode::CREATED,
         ApiJson(SubmitEnvelopeResponse {
@@ -340,7 +343,7 @@ pub async fn fetch(
         .await?;
         tx.commit().await?;
         st.db.shred().await?;
-        tracing::info!(message = %r.id, reason = reason.as_str(), "envelope purged at delivery");
+        crate::purge::committed(&st.metrics, &r.case_id, reason, 1);
         return Err(ApiError::MessageGone {
             id: r.id,
             reason: Some(reason.as_str().into()),
@@ -359,6 +362,7 @@ pub async fn fetch(
         )
         .await?;
         tx.commit().await?;
+        st.metrics.envelope_delivered();
     } else {
         tx.rollback().await?;
     }
@@ -419,6 +423,7 @@ pub async fn acknowledge(
     )
     .await?;
     tx.commit().await?;
+    st.metrics.envelope_acknowledged();
     st.db.shred().await?;
     Ok(StatusCode::NO_CONTENT)
 }

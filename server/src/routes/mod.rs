@@ -112,6 +112,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Counted by route template (axum's `MatchedPath`), never by the path as sent.
+        .layer(from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         // Request logs carry method, path (ids only) and status; never headers or bodies.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -19,12 +19,14 @@ pub fn is_postgres() -> bool {
     postgres().is_some()
 }
 
+/// The database of each data directory, made the first time it was asked for.
+static MADE: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+
 /// The `--database-url` for a server whose data directory is `data`: `None` on SQLite
 /// (the server's default, `trialog.db` in the data directory); on PostgreSQL a database
 /// made for this data directory the first time it is asked for, the same one after (the
 /// operator's commands and a restarted server find what the first start wrote).
 pub fn url_for(data: &Path) -> Option<String> {
-    static MADE: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
     let server = postgres()?;
     let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
     let made = made.get_or_insert_with(HashMap::new);
@@ -32,6 +34,18 @@ pub fn url_for(data: &Path) -> Option<String> {
         .entry(data.to_path_buf())
         .or_insert_with(|| create(&server));
     Some(url.clone())
+}
+
+/// Makes the server on `replica` use the database of the server on `data` (replicas of
+/// one deployment share one PostgreSQL database). PostgreSQL only: `false` on SQLite.
+pub fn share(data: &Path, replica: &Path) -> bool {
+    let Some(url) = url_for(data) else {
+        return false;
+    };
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    made.get_or_insert_with(HashMap::new)
+        .insert(replica.to_path_buf(), url);
+    true
 }
 
 /// `CREATE DATABASE` on `server`, from a thread of its own: callers may be inside or

@@ -166,7 +166,9 @@ impl TestApp {
         use sqlx::Row;
         let pool = self.sql().await;
         let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            // Trialog's tables (sqlx's own table of migrations holds only their SQL).
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%'",
         )
         .fetch_all(&pool)
         .await

@@ -96,22 +96,10 @@ impl Api {
                 _ => return Err(e.into()),
             },
         };
-        let status = resp.status();
-        let text = resp.text().await?;
-        if status.is_success() {
-            return Ok(text);
+        if resp.status().is_success() {
+            return Ok(resp.text().await?);
         }
-        let err: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
-            code: trialog_protocol::Code::Unknown,
-            message: status.canonical_reason().unwrap_or("error").into(),
-            reason: None,
-        });
-        Err(ClientError::Api {
-            status: status.as_u16(),
-            code: err.code,
-            message: err.message,
-            reason: err.reason,
-        })
+        Err(error_of(resp).await)
     }
 
     /// Sends once; a GET that failed on a pooled connection the server had closed (a
@@ -366,11 +354,56 @@ impl Api {
             .await
             .map(|_| ())
     }
+    /// Opens the live event stream after event `after` (from now on when `None`).
+    pub async fn events(
+        &self,
+        after: Option<i64>,
+    ) -> Result<crate::live::EventStream, ClientError> {
+        let path = match after {
+            Some(id) => format!("/events?after={id}"),
+            None => "/events".to_owned(),
+        };
+        let before = self.pin.current();
+        let resp = match self.send::<()>(Method::GET, &path, None).await {
+            Ok(resp) => resp,
+            Err(e) => match (self.pin.take_refused(), &self.follow) {
+                (Some(_), Some(f)) => {
+                    f.follow(&self.base, &self.pin, before, e.into()).await?;
+                    self.send::<()>(Method::GET, &path, None).await?
+                }
+                _ => return Err(e.into()),
+            },
+        };
+        if resp.status().is_success() {
+            return Ok(crate::live::EventStream::new(resp));
+        }
+        Err(error_of(resp).await)
+    }
     pub async fn directory_audit(&self) -> Result<AuditView, ClientError> {
         self.get("/directory/audit").await
     }
     pub async fn audit(&self, id: &CaseId) -> Result<AuditView, ClientError> {
         self.get(&format!("/cases/{id}/audit")).await
+    }
+}
+
+/// The error a non-2xx answer carries (its code and sentence), or one made of its status.
+async fn error_of(resp: reqwest::Response) -> ClientError {
+    let status = resp.status();
+    let text = match resp.text().await {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let err: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
+        code: trialog_protocol::Code::Unknown,
+        message: status.canonical_reason().unwrap_or("error").into(),
+        reason: None,
+    });
+    ClientError::Api {
+        status: status.as_u16(),
+        code: err.code,
+        message: err.message,
+        reason: err.reason,
     }
 }
 

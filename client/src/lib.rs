@@ -15,10 +15,13 @@ pub mod error;
 pub mod home;
 pub mod i18n;
 pub mod keystore;
+pub mod live;
 pub mod message_file;
 pub mod tls;
 pub mod web;
 
-pub use client::{Client, Grant, Outgoing, Preview, ReadMessage, SendReport, VerifiedCase};
+pub use client::{
+    Client, Follower, Grant, Outgoing, Preview, ReadMessage, SendReport, VerifiedCase,
+};
 pub use error::ClientError;
 pub use home::Home;

@@ -89,7 +89,7 @@ async fn main() -> ExitCode {
             )
             .await
         }
-        Command::Inbox { wait } => message::inbox(wait, json, lang).await,
+        Command::Inbox { wait, follow } => message::inbox(wait, follow, json, lang).await,
         Command::Read { message } => message::read(message, json, lang).await,
         Command::Audit { case, directory } => audit::audit(case, directory, json, lang).await,
         Command::Ui {

@@ -70,13 +70,37 @@ async fn expire_one(st: &AppState, id: &str, now: i64) -> Result<u64, ApiError> 
     Ok(n)
 }
 
+/// How long live events are kept for a client to resume from (`GET /v1/events`); one
+/// away longer lists its inbox, which holds everything still pending.
+pub const EVENTS_KEPT: i64 = 7 * 24 * 3600;
+/// How often old live events are looked for.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Forgets live events older than `EVENTS_KEPT`.
+async fn prune_events(st: &AppState, now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = st.db.write().await?;
+    let n = db::events::prune(&mut *tx, now - EVENTS_KEPT).await?;
+    tx.commit().await?;
+    if n > 0 {
+        tracing::info!(event = %"events_pruned", count = n, "old live events forgotten");
+    }
+    Ok(())
+}
+
 /// Runs `expire_due` every `every` until the process ends.
 pub fn spawn(st: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned = tokio::time::Instant::now();
         loop {
             tick.tick().await;
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = tokio::time::Instant::now();
+                if let Err(e) = prune_events(&st, now()).await {
+                    tracing::warn!(error = %e, "pruning old live events failed");
+                }
+            }
             if let Err(e) = expire_due(&st, now()).await {
                 tracing::warn!(error = %e, "expiry sweep failed; retried at the next tick");
             }

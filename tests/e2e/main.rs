@@ -10,6 +10,7 @@ mod consent_over_time;
 mod devices;
 mod full_case;
 mod limits;
+mod live;
 mod metrics;
 mod names;
 mod need_to_know;

@@ -113,6 +113,10 @@ pub enum Command {
         /// With nothing waiting, wait up to this many seconds for a message (at most 60).
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60))]
         wait: u64,
+        /// Then stay and print each new message, acknowledgement and destruction as it
+        /// happens (live, reconnecting by itself), until interrupted.
+        #[arg(long, conflicts_with = "wait")]
+        follow: bool,
     },
     /// Verify, decrypt and show a message (and acknowledge it).
     Read { message: MessageId },

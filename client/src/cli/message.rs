@@ -183,58 +183,144 @@ fn stripped_lines(stripped: &[Stripped], lang: Lang) -> String {
         .collect()
 }
 
-pub async fn inbox(wait: u64, json: bool, lang: Lang) -> Result<(), ClientError> {
+pub async fn inbox(wait: u64, follow: bool, json: bool, lang: Lang) -> Result<(), ClientError> {
     let mut c = open(lang)?;
+    // Following starts before the listing, so nothing that arrives in between is missed
+    // (it may be shown twice, never not at all).
+    let mut follower = if follow {
+        Some(c.follow_now().await?)
+    } else {
+        None
+    };
     let items = c.inbox_wait(wait).await?;
-    // Each case once: its label where this account may read it, else its reference. A case
-    // that cannot be fetched keeps its id.
-    let mut names: std::collections::BTreeMap<CaseId, String> = Default::default();
-    for i in &items {
-        if !names.contains_key(&i.case_id) {
-            let name = match c.case(&i.case_id).await {
-                Ok(v) => v.name().to_owned(),
-                Err(_) => i.case_id.to_string(),
-            };
-            names.insert(i.case_id.clone(), name);
-        }
-    }
-    let case_name = |id: &CaseId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let mut names = CaseNames::default();
+    names.learn(&mut c, &items).await;
     let value = serde_json::Value::Array(
         items
             .iter()
             .map(|i| {
                 let mut v = serde_json::to_value(i).unwrap_or_default();
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("case_name".into(), json!(case_name(&i.case_id)));
+                    o.insert("case_name".into(), json!(names.of(&i.case_id)));
                 }
                 v
             })
             .collect(),
     );
     out(json, value, || {
-        if items.is_empty() {
+        if items.is_empty() && !follow {
             return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
         }
         items
             .iter()
-            .map(|i| {
-                format!(
-                    "{}  {:<8} {}  {} {}  {} {}",
-                    i.message_id,
-                    i.kind,
-                    format_ts(i.created_at),
-                    tr(lang, "van", "de", "from"),
-                    i.sender_name
-                        .clone()
-                        .unwrap_or_else(|| i.sender.to_string()),
-                    tr(lang, "dossier", "dossier", "case"),
-                    case_name(&i.case_id)
-                )
-            })
+            .map(|i| item_line(lang, i, &names.of(&i.case_id)))
             .collect::<Vec<_>>()
             .join("\n")
     });
+    if let Some(f) = follower.as_mut() {
+        self::follow(&mut c, f, &mut names, json, lang).await?;
+    }
     Ok(())
+}
+
+/// `inbox --follow`: one line per event as it comes (one JSON object a line with `--json`),
+/// until interrupted or the server stays unreachable.
+async fn follow(
+    c: &mut Client,
+    follower: &mut trialog_client::Follower,
+    names: &mut CaseNames,
+    json: bool,
+    lang: Lang,
+) -> Result<(), ClientError> {
+    use trialog_protocol::api::LiveEventKind;
+    loop {
+        let e = c.next_event(follower).await?;
+        if json {
+            println!("{}", serde_json::to_string(&e).unwrap_or_default());
+            continue;
+        }
+        let line = match e.kind {
+            LiveEventKind::Message => {
+                let items = c.inbox_wait(0).await?;
+                let Some(i) = items.iter().find(|i| i.message_id.as_str() == e.subject) else {
+                    continue; // read elsewhere meanwhile
+                };
+                names.learn(c, std::slice::from_ref(i)).await;
+                item_line(lang, i, &names.of(&i.case_id))
+            }
+            LiveEventKind::Acknowledged => format!(
+                "{}  {}",
+                e.subject,
+                tr(
+                    lang,
+                    "gelezen en bevestigd door de ontvanger",
+                    "lu et confirmé par le destinataire",
+                    "read and acknowledged by the recipient"
+                )
+            ),
+            LiveEventKind::Gone => format!(
+                "{}  {} ({})",
+                e.subject,
+                tr(
+                    lang,
+                    "ongelezen vernietigd",
+                    "détruit sans avoir été lu",
+                    "destroyed unread"
+                ),
+                e.reason.as_deref().unwrap_or("")
+            ),
+            LiveEventKind::ConsentRevoked => format!(
+                "{}  {} {}",
+                e.subject,
+                tr(
+                    lang,
+                    "toestemming ingetrokken in dossier",
+                    "consentement révoqué dans le dossier",
+                    "consent revoked in case"
+                ),
+                names.of(&e.case_id)
+            ),
+        };
+        println!("{line}");
+    }
+}
+
+/// Each case once: its label where this account may read it, else its reference. A case
+/// that cannot be fetched keeps its id.
+#[derive(Default)]
+struct CaseNames(std::collections::BTreeMap<CaseId, String>);
+
+impl CaseNames {
+    async fn learn(&mut self, c: &mut Client, items: &[trialog_protocol::api::InboxItem]) {
+        for i in items {
+            if !self.0.contains_key(&i.case_id) {
+                let name = match c.case(&i.case_id).await {
+                    Ok(v) => v.name().to_owned(),
+                    Err(_) => i.case_id.to_string(),
+                };
+                self.0.insert(i.case_id.clone(), name);
+            }
+        }
+    }
+
+    fn of(&self, id: &CaseId) -> String {
+        self.0.get(id).cloned().unwrap_or_else(|| id.to_string())
+    }
+}
+
+fn item_line(lang: Lang, i: &trialog_protocol::api::InboxItem, case_name: &str) -> String {
+    format!(
+        "{}  {:<8} {}  {} {}  {} {}",
+        i.message_id,
+        i.kind,
+        format_ts(i.created_at),
+        tr(lang, "van", "de", "from"),
+        i.sender_name
+            .clone()
+            .unwrap_or_else(|| i.sender.to_string()),
+        tr(lang, "dossier", "dossier", "case"),
+        case_name
+    )
 }
 
 pub async fn read(message: MessageId, json: bool, lang: Lang) -> Result<(), ClientError> {

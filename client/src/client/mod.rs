@@ -16,6 +16,7 @@ mod audit;
 mod cases;
 mod consents;
 mod devices;
+mod live;
 mod mailbox;
 mod messages;
 
@@ -38,6 +39,7 @@ use std::sync::Arc;
 pub use cases::VerifiedCase;
 pub use consents::{ConsentInfo, Draft, Grant};
 pub use devices::{DeviceInfo, DeviceRequest};
+pub use live::Follower;
 pub use mailbox::{GoneReason, MailItem, MailState, Withheld};
 pub use messages::{Outgoing, Preview, ReadMessage, SendReport};
 

@@ -79,20 +79,37 @@ pub async fn supersede(
     Ok(())
 }
 
+/// Stores the patient's revocation of consent `id` (to `recipient` in `case_id`) and tells
+/// the recipient.
 pub async fn revoke(
-    e: impl AnyExecutor<'_>,
+    tx: &mut super::Tx,
     id: &str,
+    revoked: super::events::Subject<'_>,
+    recipient: &str,
     revocation: &str,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let n = sqlx::query(
         "UPDATE consents SET revoked_at = $1, revocation = $2 WHERE id = $3 AND revoked_at IS NULL",
     )
     .bind(at)
     .bind(revocation)
     .bind(id)
-    .execute(e)
-    .await?;
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 1 {
+        use trialog_protocol::api::LiveEventKind;
+        super::events::record(
+            tx,
+            recipient,
+            LiveEventKind::ConsentRevoked,
+            revoked,
+            None,
+            at,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -365,7 +365,19 @@ pub async fn revoke_in(
         .map(|w| w.consent.consent_id.to_string())
         .collect();
     let already_delivered = db::envelopes::delivered_count(&mut *tx, &line).await?;
-    db::consents::revoke(&mut **tx, r.consent_id.as_str(), signed_json, now).await?;
+    let revoked = db::events::Subject {
+        id: r.consent_id.as_str(),
+        case_id,
+    };
+    db::consents::revoke(
+        tx,
+        r.consent_id.as_str(),
+        revoked,
+        &recipient,
+        signed_json,
+        now,
+    )
+    .await?;
     let purged = purge::pending(
         tx,
         case_id,

@@ -74,6 +74,7 @@ pub async fn stream(
             after,
             until,
             queued: Vec::new().into_iter(),
+            greeted: false,
         },
         next_event,
     );
@@ -86,11 +87,19 @@ struct Cursor {
     after: i64,
     until: Instant,
     queued: std::vec::IntoIter<EventRow>,
+    /// The stream opens with its cursor (an `id:` and no data), so a client that saw no
+    /// event before the stream ended still resumes from where it started, not from "now".
+    greeted: bool,
 }
 
 /// The next event of the stream, waiting for one if there is none yet; `None` ends the
 /// stream (its life is over, or the database failed: the client reconnects either way).
 async fn next_event(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
+    if !c.greeted {
+        c.greeted = true;
+        let hello = Event::default().id(c.after.to_string()).comment("from");
+        return Some((Ok(hello), c));
+    }
     loop {
         if let Some(row) = c.queued.next() {
             c.after = row.id;

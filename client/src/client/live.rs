@@ -1,0 +1,128 @@
+//! Following the account's live events across stream ends, server restarts and replicas:
+//! the follower remembers the last event id and reconnects from it, logging in again when
+//! the session expired.
+
+use std::time::Duration;
+use trialog_protocol::Code;
+use trialog_protocol::api::LiveEvent;
+
+use super::Client;
+use crate::error::ClientError;
+use crate::live::EventStream;
+
+/// Attempts in a row that may fail to reach the server before `next_event` gives up
+/// (about half a minute: a restart or a replica's replacement takes less).
+const RECONNECTS: u32 = 30;
+
+/// Where a follower is: the last event it was given, and its open stream.
+#[derive(Debug, Default)]
+pub struct Follower {
+    after: Option<i64>,
+    stream: Option<EventStream>,
+}
+
+impl Follower {
+    /// Follows from now on.
+    pub fn new() -> Follower {
+        Follower::default()
+    }
+
+    /// Follows from after event `id` (one given earlier).
+    pub fn after(id: i64) -> Follower {
+        Follower {
+            after: Some(id),
+            stream: None,
+        }
+    }
+
+    /// The last event given, to resume from later.
+    pub fn last(&self) -> Option<i64> {
+        self.after
+    }
+
+    /// Drops the stream, keeping its cursor (its opening one if it gave no event).
+    fn close(&mut self) {
+        if let Some(s) = self.stream.take() {
+            self.after = self.after.max(s.last_id());
+        }
+    }
+}
+
+impl Client {
+    /// Starts following now: the stream is open when this returns, so what is committed
+    /// from then on is given by `next_event`, even if it happens before the first call.
+    pub async fn follow_now(&mut self) -> Result<Follower, ClientError> {
+        Ok(Follower {
+            after: None,
+            stream: Some(self.open_events(None).await?),
+        })
+    }
+
+    /// The account's next live event, waiting for it. A stream the server ended, or lost
+    /// with its server, is opened again from the last event given; nothing committed in
+    /// between is missed.
+    pub async fn next_event(&mut self, f: &mut Follower) -> Result<LiveEvent, ClientError> {
+        let mut failures = 0;
+        loop {
+            if f.stream.is_none() {
+                match self.open_events(f.after).await {
+                    Ok(s) => f.stream = Some(s),
+                    Err(e) if reachable_again(&e) && failures < RECONNECTS => {
+                        failures += 1;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let Some(stream) = f.stream.as_mut() else {
+                continue;
+            };
+            match stream.next().await {
+                Ok(Some(event)) => {
+                    // Without a cursor the server starts at "now": the first stream's start
+                    // is the follower's from then on.
+                    f.after = Some(event.id);
+                    return Ok(event);
+                }
+                // The stream's life ended: at once from the last id.
+                Ok(None) => f.close(),
+                Err(_) => {
+                    f.close();
+                    failures += 1;
+                    if failures > RECONNECTS {
+                        return Err(ClientError::BadResponse(
+                            "the live event stream keeps breaking".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    async fn open_events(&mut self, after: Option<i64>) -> Result<EventStream, ClientError> {
+        match self.api().await?.events(after).await {
+            Err(e)
+                if matches!(
+                    e.api_code(),
+                    Some(c) if c == Code::TokenExpired.as_str() || c == Code::InvalidToken.as_str()
+                ) =>
+            {
+                // The session ran out while following: a new one, once.
+                self.logged_in = false;
+                self.api().await?.events(after).await
+            }
+            r => r,
+        }
+    }
+}
+
+/// Errors worth another attempt: the server (or the replica behind the address) could not
+/// be reached or answered that it is not ready.
+fn reachable_again(e: &ClientError) -> bool {
+    match e {
+        ClientError::Network(_) => true,
+        _ => matches!(e.api_code(), Some(c) if c == Code::NotReady.as_str()),
+    }
+}

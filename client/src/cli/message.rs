@@ -236,7 +236,7 @@ async fn follow(
     loop {
         let e = c.next_event(follower).await?;
         if json {
-            println!("{}", serde_json::to_string(&e).unwrap_or_default());
+            output::line(&serde_json::to_string(&e).unwrap_or_default());
             continue;
         }
         let line = match e.kind {
@@ -281,7 +281,7 @@ async fn follow(
                 names.of(&e.case_id)
             ),
         };
-        println!("{line}");
+        output::line(&line);
     }
 }
 

@@ -5,6 +5,7 @@
 //! store or log a field value in clear. `App::build` makes the whole app from a `Config`;
 //! `main.rs` only parses the command line, and the tests start the same `App` on port 0.
 
+mod admission;
 pub mod auth;
 pub mod certificates;
 pub mod codes;
@@ -157,10 +158,12 @@ impl App {
         let metrics = Metrics::new();
         let server_key = hex::encode(key.public().as_bytes());
         let limits = config.settings.limits.clone();
+        let settings = Arc::new(config.settings);
         let state = AppState {
             db: db.clone(),
             key: Arc::new(key),
-            settings: Arc::new(config.settings),
+            admissions: admission::Admissions::start(db.clone(), settings.clone(), metrics.clone()),
+            settings,
             data_dir: config.data_dir.clone().into(),
             certificate: Arc::new(trialog_protocol::certificate::CertificateView { statement }),
             metrics: metrics.clone(),

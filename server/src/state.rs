@@ -19,6 +19,8 @@ pub struct AppState {
     pub certificate: Arc<trialog_protocol::certificate::CertificateView>,
     /// This server's counters, exposed on the metrics listener if there is one.
     pub metrics: Metrics,
+    /// Where verified envelopes go to be stored, in group commits.
+    pub admissions: crate::admission::Admissions,
 }
 
 #[derive(Clone, Debug)]

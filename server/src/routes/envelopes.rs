@@ -17,6 +17,7 @@ use trialog_protocol::keys::verifying_key;
 use trialog_protocol::{AccountId, CaseId, Fingerprint, MessageId};
 
 use super::{ApiJson, ApiPath, ApiQuery, parse_id};
+use crate::admission::Admission;
 use crate::auth::Session;
 use crate::db::{self, envelopes::EnvelopeRow, envelopes::PurgeReason};
 use crate::error::{ApiError, ApiResult};
@@ -87,83 +88,16 @@ pub async fn submit(
         size: size as i64,
         purge_reason: None,
     };
-    let mut tx = st.db.write().await?;
-    // Checked again inside the write transaction: two racing submissions of one id, and a
-    // revocation or a new version of the consent committed since the facts were read (a
-    // revocation purges only what it sees, so this envelope must not slip in after it).
-    if db::envelopes::exists(&mut *tx, &row.id).await? {
-        return Err(ApiError::Replay(row.id));
-    }
-    // No time comparison here: anything that happened to the consent since the facts were
-    // read (even in the same second) happened before this insert.
-    match db::consents::get(&mut *tx, &row.consent_id).await? {
-        Some(c) if c.revoked_at.is_some() => return Err(ApiError::Refused(Refusal::Revoked)),
-        Some(c) if c.superseded_by.is_some() => {
-            return Err(ApiError::Refused(Refusal::Superseded));
-        }
-        Some(_) => {}
-        None => return Err(ApiError::ConsentNotFound(row.consent_id)),
-    }
-    // Nor may either side have been removed from the case meanwhile.
-    if let Some(case) = &case {
-        let members = facts::case_facts(&mut tx, case).await?;
-        if !members.is_active_physician(&h.sender) {
-            return Err(ApiError::UnknownCase(row.case_id));
-        }
-        if !members.is_active_physician(&h.recipient) {
-            return Err(ApiError::NotAMember(row.recipient));
-        }
-    }
-    // One sender cannot fill a recipient's queue with what they will never read.
-    // Per sender too, below the recipient's total, so one sender cannot fill it for all.
-    let (pending, bytes) = db::envelopes::pending_totals(&mut *tx, &row.recipient, None).await?;
-    let (from_sender, sender_bytes) =
-        db::envelopes::pending_totals(&mut *tx, &row.recipient, Some(&row.sender)).await?;
-    let limits = &st.settings;
-    if pending >= limits.max_pending_per_recipient
-        || bytes + row.size > limits.max_pending_bytes_per_recipient
-        || from_sender >= limits.max_pending_per_sender
-        || sender_bytes + row.size > limits.max_pending_bytes_per_sender
-    {
-        tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
-        return Err(ApiError::RecipientQuota { pending, bytes });
-    }
-    // A suspended recipient is not checked here, on purpose: the envelope is accepted and
-    // held (kept, not listed nor fetchable) until the operator lifts the suspension. Refusing
-    // it would tell every sender that this physician is suspended, which they need not know,
-    // and would lose what the patient consented to send; holding loses nothing.
-    db::envelopes::insert(&mut tx, &row).await?;
-    let detail = format!(
-        "{} to {}; consent {}; fields {}{}",
-        h.kind,
-        h.recipient,
-        h.consent_id,
-        h.manifest
-            .iter()
-            .map(|m| m.field.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        if h.leak_guard_override {
-            "; leak guard overridden by sender"
-        } else {
-            ""
-        }
-    );
-    db::audit::append(
-        &mut tx,
-        &row.case_id,
-        now,
-        AuditEvent::EnvelopeAccepted,
-        Some(&s.account),
-        Some(&row.id),
-        Some(detail),
-    )
-    .await?;
-    let committing = std::time::Instant::now();
-    tx.commit().await?;
-    st.metrics.commit(1, committing.elapsed());
-    st.metrics.envelope_accepted();
-    tracing::info!(event = %"envelope_accepted", message = %h.message_id, kind = %h.kind, "envelope accepted");
+    // Stored with whatever else is waiting, in one commit; answered once committed.
+    st.admissions
+        .admit(Admission {
+            row,
+            header: h.clone(),
+            case,
+            sender: s.account.clone(),
+            now,
+        })
+        .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(SubmitEnvelopeResponse {

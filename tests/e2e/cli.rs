@@ -140,6 +140,28 @@ impl Walkthrough {
 
     /// `trialog ui` as a person starts it, in `home`: returns the running process and the
     /// one-time link it printed.
+    /// `trialog inbox --follow` in `home`, running: its output lines as they come, after the
+    /// listing of what was already there (here nothing) has been printed.
+    fn follow(&mut self, home: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+        use std::io::BufRead;
+        let mut child = self
+            .command("trialog", Some(home), &["inbox", "--follow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start trialog inbox --follow");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (child, rx)
+    }
+
     fn ui(&mut self, home: &str) -> (std::process::Child, String) {
         use std::io::BufRead;
         let mut child = self
@@ -513,7 +535,19 @@ async fn readme_walkthrough() {
             && preview.matches("Stripped: medical.diagnosis").count() == 1,
         "{preview}"
     );
+    // The occupational physician keeps a terminal open on their inbox, live.
+    let (mut follow, lines) = w.follow("janssens");
     let sent = w.trialog("peeters", &both);
+    let live = lines
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("inbox --follow prints the new message");
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let id = live.split_whitespace().next().unwrap_or_default();
+    assert!(
+        id.starts_with("msg_") && live.contains("Dr. An Peeters") && sent.contains(id),
+        "{live}\n{sent}"
+    );
     assert!(
         sent.matches("Sent: msg_").count() == 2
             && sent.matches("Stripped: medical.diagnosis").count() == 1

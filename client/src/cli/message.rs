@@ -207,16 +207,20 @@ pub async fn inbox(wait: u64, follow: bool, json: bool, lang: Lang) -> Result<()
             })
             .collect(),
     );
-    out(json, value, || {
-        if items.is_empty() && !follow {
-            return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
-        }
-        items
-            .iter()
-            .map(|i| item_line(lang, i, &names.of(&i.case_id)))
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
+    if follow && items.is_empty() && !json {
+        // Nothing waiting: the first line a follower prints is the first new message.
+    } else {
+        out(json, value, || {
+            if items.is_empty() {
+                return tr(lang, "Geen berichten.", "Aucun message.", "No messages.").into();
+            }
+            items
+                .iter()
+                .map(|i| item_line(lang, i, &names.of(&i.case_id)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
     if let Some(f) = follower.as_mut() {
         self::follow(&mut c, f, &mut names, json, lang).await?;
     }

@@ -1,4 +1,4 @@
-//! Helpers for the end-to-end tests and the load tool: start the real server over TLS on a
+//! Helpers for the end-to-end tests and the benchmark tool: start the real server over TLS on a
 //! random port with a fresh SQLite database, and drive it with real clients.
 
 use std::path::PathBuf;
@@ -565,6 +565,11 @@ impl ServerProcess {
             url,
             cert_sha256,
         }
+    }
+
+    /// The server's process id (for its /proc figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `kill -9`: no shutdown, no flush: what a crash looks like.

@@ -245,6 +245,26 @@ pub struct SealStats {
     pub body_bytes_mean: f64,
 }
 
+impl SealStats {
+    /// Adds the figures of another pool sealed with the same sizes: counts and times add
+    /// up, the sizes' extremes and means combine; the per-bilan percentiles are kept from
+    /// the first pool (the same work, on the same cores).
+    pub fn add(&mut self, other: &SealStats) {
+        if self.envelopes == 0 {
+            *self = other.clone();
+            return;
+        }
+        let n = (self.envelopes + other.envelopes) as f64;
+        let mean = |a: f64, b: f64| (a * self.envelopes as f64 + b * other.envelopes as f64) / n;
+        self.ciphertext_bytes_mean = mean(self.ciphertext_bytes_mean, other.ciphertext_bytes_mean);
+        self.body_bytes_mean = mean(self.body_bytes_mean, other.body_bytes_mean);
+        self.ciphertext_bytes_min = self.ciphertext_bytes_min.min(other.ciphertext_bytes_min);
+        self.ciphertext_bytes_max = self.ciphertext_bytes_max.max(other.ciphertext_bytes_max);
+        self.envelopes += other.envelopes;
+        self.wall_s += other.wall_s;
+    }
+}
+
 /// Envelopes of one sender, serialised as request bodies, taken in order by its
 /// connections.
 pub struct Pool {

@@ -87,7 +87,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
     duration: u64,
     /// Requests to send instead of running for --duration.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=200_000))]
+    #[arg(long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..=200_000))]
     count: Option<u64>,
 }
 
@@ -423,7 +423,8 @@ async fn inbox(
     let chunk = (FILL_CHUNK / senders / slots).max(1) * slots;
     let sizer = Sizer::new()?;
     let mut fill = report::Recorder::default();
-    let (mut attempted, mut wall, mut done, mut seal_s) = (0u64, Duration::ZERO, 0usize, 0.0);
+    let (mut attempted, mut wall, mut done) = (0u64, Duration::ZERO, 0usize);
+    let mut sealed = bilan::SealStats::default();
     while done < per_sender {
         let count = chunk.min(per_sender - done);
         eprintln!(
@@ -441,8 +442,7 @@ async fn inbox(
             })
             .collect();
         let (pools, stats) = seal_pools(&orders, &sizer, SIZE_SEED + done as u64)?;
-        seal_s += stats.wall_s;
-        report.seal = Some(stats);
+        sealed.add(&stats);
         let tokens = sender_tokens(target, world).await?;
         let (conns, _) = drive::connect(k, &target.url, target.pin, &tokens).await?;
         let r = drive::drive(
@@ -457,6 +457,8 @@ async fn inbox(
         fill.merge(r.rec);
         done += count;
     }
+    let seal_s = sealed.wall_s;
+    report.seal = Some(sealed);
     let fill_ok = fill.latencies.len() as u64;
     let fill = Phase {
         name: "fill".into(),

@@ -1,6 +1,6 @@
-//! Helpers for the end-to-end tests and the load tool: start the real server over TLS on a
-//! random port with a fresh database (SQLite, or PostgreSQL: see `database`), and drive
-//! it with real clients.
+//! Helpers for the end-to-end tests and the benchmark tool: start the real server over TLS
+//! on a random port with a fresh database (SQLite, or PostgreSQL: see `database`), and
+//! drive it with real clients.
 
 pub mod database;
 
@@ -711,6 +711,11 @@ impl ServerProcess {
             cert_sha256,
             metrics_url,
         }
+    }
+
+    /// The server's process id (for its /proc figures).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `kill -9`: no shutdown, no flush: what a crash looks like.

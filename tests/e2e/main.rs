@@ -4,6 +4,7 @@
 mod attacks;
 mod attestation;
 mod bad_input;
+mod bench;
 mod certificate;
 mod cli;
 mod consent_over_time;

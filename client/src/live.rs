@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn an_event_block_parses_and_a_keep_alive_is_skipped() {
-        let block = "id: 7\nevent: message\ndata: {\"id\":7,\"kind\":\"message\",\"subject\":\"m\",\"case_id\":\"8b1e2c1e-52a7-4a7e-9d6e-0c3c1f0a4b11\",\"reason\":null,\"at\":1}\n\n";
+        let block = "id: 7\nevent: message\ndata: {\"id\":7,\"kind\":\"message\",\"subject\":\"m\",\"case_id\":\"case_8b1e2c1e52a74a7e9d6e0c3c1f0a4b11\",\"reason\":null,\"at\":1}\n\n";
         let e = parse_block(block).unwrap().unwrap();
         assert_eq!(e.id, 7);
         assert_eq!(e.subject, "m");

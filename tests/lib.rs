@@ -6,10 +6,13 @@ pub mod database;
 
 use std::path::PathBuf;
 use tempfile::TempDir;
+use trialog_client::api::Api;
 use trialog_client::{Client, Grant, Home, Outgoing};
-use trialog_protocol::api::{InvitationView, MemberView};
+use trialog_protocol::api::{InvitationView, LoginRequest, MemberView};
 use trialog_protocol::attestation::Attestation;
+use trialog_protocol::auth::login_message;
 use trialog_protocol::consent::Purpose;
+use trialog_protocol::encoding::B64;
 use trialog_protocol::envelope::{Envelope, EnvelopeHeader, seal};
 use trialog_protocol::keys::VerifiedKeys;
 use trialog_protocol::riziv::Riziv;
@@ -49,6 +52,9 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// The `trialog-server` process serving, for a server started with [`TestApp::process`].
     process: Option<ServerProcess>,
+    /// The arguments that process was started with (before and after `serve`), to start
+    /// it again after a crash.
+    serving: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl TestApp {
@@ -90,6 +96,7 @@ impl TestApp {
             shutdown: Some(tx),
             task: Some(task),
             process: None,
+            serving: None,
         }
     }
 
@@ -115,7 +122,75 @@ impl TestApp {
             shutdown: None,
             task: None,
             process: Some(process),
+            serving: Some((owned(global), owned(serve_args))),
         }
+    }
+
+    /// Starts the `trialog-server` process of [`TestApp::process`] again after [`stop`]
+    /// killed it: the same data directory and database, the same arguments, and the same
+    /// address, so the clients made before reconnect to it; its log lines go to `logs`.
+    ///
+    /// [`stop`]: TestApp::stop
+    pub fn restart(&mut self, logs: &std::path::Path) {
+        let (global, serve) = self
+            .serving
+            .as_ref()
+            .expect("restart is for a server started with TestApp::process");
+        assert!(
+            self.process.is_none(),
+            "stop the server before restarting it"
+        );
+        let address = self.url.trim_start_matches("https://").to_owned();
+        // The address it had, in place of the one it was first given (port 0).
+        let mut args: Vec<&str> = Vec::new();
+        let mut given = serve.iter();
+        while let Some(a) = given.next() {
+            if a == "--listen" {
+                given.next();
+            } else {
+                args.push(a);
+            }
+        }
+        args.extend(["--listen", &address]);
+        let global: Vec<&str> = global.iter().map(String::as_str).collect();
+        let process =
+            ServerProcess::start_serving(&self.config.data_dir, &global, &args, Some(logs));
+        assert_eq!(process.url, self.url, "restarted on the same address");
+        assert_eq!(
+            process.cert_sha256, self.cert_sha256,
+            "with the same certificate"
+        );
+        self.process = Some(process);
+    }
+
+    /// A second `trialog-server` process on this server's PostgreSQL database, as another
+    /// replica of one deployment: the same server key, certificate and operator key, a data
+    /// directory of its own (`name` under this app's). PostgreSQL only: replicas share one
+    /// database.
+    pub fn replica(&self, name: &str, logs: Option<&std::path::Path>) -> ServerProcess {
+        let data = self.data.path().join(name);
+        std::fs::create_dir_all(&data).expect("replica data directory");
+        for f in [
+            "server-key.pem",
+            "tls-cert.pem",
+            "tls-key.pem",
+            "operator-key.pub",
+        ] {
+            let from = self.config.data_dir.join(f);
+            if from.exists() {
+                std::fs::copy(&from, data.join(f)).expect("copy to the replica");
+            }
+        }
+        assert!(
+            database::share(&self.config.data_dir, &data),
+            "replicas need the suite to run on PostgreSQL"
+        );
+        let replica = ServerProcess::start_with(&data, "127.0.0.1:0", &[], logs);
+        assert_eq!(
+            replica.cert_sha256, self.cert_sha256,
+            "one certificate for both"
+        );
+        replica
     }
 
     /// Stops the server and waits for it, so the database file is complete (a server
@@ -294,6 +369,10 @@ impl Drop for TestApp {
     }
 }
 
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
 /// The configuration of a server on the data directory `data`, on the suite's database.
 pub fn config(data: impl Into<PathBuf>) -> Config {
     let data = data.into();
@@ -349,6 +428,32 @@ pub async fn process_physician(
     .expect("init");
     c.register(&code).await.expect("register");
     c
+}
+
+/// A session of `client`'s account on the server at `url`, on connections of its own. A
+/// `Client` serves one task at a time: tasks that load the server together each log in
+/// with this, as separate clients would.
+pub async fn session(client: &Client, url: &str, cert_sha256: &str) -> Api {
+    use ed25519_dalek::Signer;
+    let pin = trialog_client::tls::parse_pin(cert_sha256).expect("pin");
+    let mut api = Api::new(url, pin).expect("api");
+    let account = client.account().expect("a registered client").clone();
+    let ch = api.challenge(&account).await.expect("challenge");
+    let sig = client
+        .identity()
+        .signing_key()
+        .sign(&login_message(&account, &ch.nonce.0));
+    let token = api
+        .login(&LoginRequest {
+            account,
+            nonce: ch.nonce,
+            sig: B64(sig.to_bytes().to_vec()),
+        })
+        .await
+        .expect("login")
+        .token;
+    api.set_token(token);
+    api
 }
 
 /// Valid RIZIV/INAMI numbers for tests: the check digits are computed, not typed.

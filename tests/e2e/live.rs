@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use trialog_client::{Client, Follower, Home};
-use trialog_e2e::{FUNCTIONAL, PASSPHRASE, ServerProcess, TestApp, World, database, grant};
+use trialog_e2e::{FUNCTIONAL, PASSPHRASE, TestApp, World, database, grant};
 use trialog_protocol::api::{LiveEvent, LiveEventKind};
 
 async fn next(c: &mut Client, f: &mut Follower) -> LiveEvent {
@@ -206,22 +206,7 @@ async fn replicas_deliver_live_and_a_killed_replica_loses_nothing() {
     grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
 
     // Replica B: the same server key and certificate, the same database.
-    let b_data = w.app.data.path().join("replica-b");
-    std::fs::create_dir_all(&b_data).expect("dir");
-    for f in [
-        "server-key.pem",
-        "tls-cert.pem",
-        "tls-key.pem",
-        "operator-key.pub",
-    ] {
-        let from = w.app.config.data_dir.join(f);
-        if from.exists() {
-            std::fs::copy(&from, b_data.join(f)).expect("copy");
-        }
-    }
-    assert!(database::share(&w.app.config.data_dir, &b_data));
-    let b = ServerProcess::start(&b_data, "127.0.0.1:0");
-    assert_eq!(b.cert_sha256, w.app.cert_sha256, "one certificate for both");
+    let b = w.app.replica("replica-b", None);
     let lb = Balancer::start(addr_of(&b.url)).await;
 
     let occupational_home = w.app.data.path().join("clients").join("Dr. Luc Janssens");

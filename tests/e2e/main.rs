@@ -8,6 +8,7 @@ mod bench;
 mod certificate;
 mod cli;
 mod consent_over_time;
+mod crash;
 mod devices;
 mod full_case;
 mod limits;

@@ -484,6 +484,7 @@ pub fn explain(e: &ClientError, lang: Lang) -> String {
                 None => format!("{message} [{code}]"),
             },
             Code::TokenExpired => tr(lang, "Uw sessie is verlopen; probeer opnieuw.", "Votre session a expiré ; réessayez.", "Your session expired; try again.").into(),
+            Code::Conflict => tr(lang, "Iets anders heeft dit net vastgelegd; bekijk het opnieuw en probeer dan nog eens.", "Une autre requête vient d'enregistrer la même chose ; regardez à nouveau avant de réessayer.", "Another request just recorded the same thing; look again before retrying.").into(),
             Code::BadInvitation => tr(lang,
                 "Deze uitnodigingscode is onbekend, al gebruikt of verlopen. Vraag de beheerder een nieuwe.",
                 "Ce code d'invitation est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à l'opérateur.",

@@ -43,6 +43,8 @@ pub enum Code {
     TooManyDeviceLinks,
     /// The server cannot reach its database (`/readyz`).
     NotReady,
+    /// What the request would create exists already: another request wrote it meanwhile.
+    Conflict,
     NameInvalid,
     UnknownAccount,
     UnknownCase,
@@ -164,6 +166,7 @@ impl Code {
             Code::BadDeviceLink => "bad_device_link",
             Code::TooManyDeviceLinks => "too_many_device_links",
             Code::NotReady => "not_ready",
+            Code::Conflict => "conflict",
             Code::NameInvalid => "name_invalid",
             Code::UnknownAccount => "unknown_account",
             Code::UnknownCase => "unknown_case",

@@ -63,6 +63,12 @@ pub enum ApiError {
     TooManyDeviceLinks(usize),
     #[error("the server cannot reach its database; try again shortly")]
     NotReady,
+    /// A uniqueness rule of the database refused the write: another request wrote the same
+    /// thing meanwhile. Never a 500: nothing is lost, the request can be looked at again.
+    #[error(
+        "{0} exists already (written by another request meanwhile); look again before retrying"
+    )]
+    Conflict(&'static str),
     #[error("the login challenge is unknown, used or expired; ask for a new one")]
     BadChallenge,
     #[error("the login signature does not verify for this account")]
@@ -224,6 +230,7 @@ impl ApiError {
             BadDeviceLink => StatusCode::NOT_FOUND,
             TooManyDeviceLinks(_) => StatusCode::TOO_MANY_REQUESTS,
             NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Conflict(_) => StatusCode::CONFLICT,
             Admit(a) => a.status(),
             Membership(m) => match m {
                 MembershipRefusal::AlreadyMember(_) => StatusCode::CONFLICT,
@@ -261,6 +268,7 @@ impl ApiError {
             BadDeviceLink => Code::BadDeviceLink,
             TooManyDeviceLinks(_) => Code::TooManyDeviceLinks,
             NotReady => Code::NotReady,
+            Conflict(_) => Code::Conflict,
             BadChallenge => Code::BadChallenge,
             BadLoginSignature => Code::BadLoginSignature,
             BadInvitation => Code::BadInvitation,
@@ -373,7 +381,11 @@ pub struct ErrorCode(pub Code);
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::Internal(format!("database: {e}"))
+        match e.as_database_error() {
+            // Said by what, never by which value (a constraint's message may quote it).
+            Some(d) if d.is_unique_violation() => ApiError::Conflict("the record"),
+            _ => ApiError::Internal(format!("database: {e}")),
+        }
     }
 }
 
@@ -412,3 +424,29 @@ fn gone_why(reason: Option<&str>) -> &'static str {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write refused by a uniqueness rule of a real database is a 409 `conflict` that
+    /// names no value, not a 500.
+    #[tokio::test]
+    async fn a_unique_violation_is_a_conflict() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = crate::db::Db::open(&dir.path().join("t.db").display().to_string())
+            .await
+            .expect("db");
+        let insert = || {
+            sqlx::query(
+                "INSERT INTO used_challenges (digest, expires_at) VALUES ('secret-digest', 1)",
+            )
+            .execute(db.pool())
+        };
+        insert().await.expect("first");
+        let e = ApiError::from(insert().await.expect_err("second"));
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.code(), Code::Conflict);
+        assert!(!e.to_string().contains("secret-digest"), "{e}");
+    }
+}

@@ -90,6 +90,9 @@ fn submit_at_a_rate_to_a_running_server_and_the_client_crypto() {
     let mut args = vec!["--json", "submit", "--connections", "2"];
     args.extend(["--duration", "1", "--rate", "20"]);
     args.extend(target);
+    // The operator's steps reach the server's database (PostgreSQL in that pass of the suite).
+    let db = trialog_e2e::database_args(&data);
+    args.extend(db.iter().map(String::as_str));
     let out = Command::new(env!("CARGO_BIN_EXE_trialog-bench"))
         .args(&args)
         .env("TRIALOG_OPERATOR_PASSPHRASE", OPERATOR_PASSPHRASE)

@@ -75,19 +75,7 @@ pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Err
     .bind(r.size)
     .execute(&mut **tx)
     .await?;
-    let subject = events::Subject {
-        id: &r.id,
-        case_id: &r.case_id,
-    };
-    events::record(
-        tx,
-        &r.recipient,
-        LiveEventKind::Message,
-        subject,
-        None,
-        r.accepted_at,
-    )
-    .await
+    tell_recipient(tx, r, LiveEventKind::Message, None, r.accepted_at).await
 }
 
 pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {
@@ -185,6 +173,21 @@ pub async fn set_state(e: impl AnyExecutor<'_>, id: &str, state: &str) -> Result
     Ok(())
 }
 
+/// An event about envelope `r` for its recipient.
+async fn tell_recipient(
+    tx: &mut super::Tx,
+    r: &EnvelopeRow,
+    kind: LiveEventKind,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let subject = events::Subject {
+        id: &r.id,
+        case_id: &r.case_id,
+    };
+    events::record(tx, &r.recipient, kind, subject, reason, at).await
+}
+
 /// The recipient has the message: its ciphertext is deleted and its sender told. False if
 /// it was not in the `delivered` state (acknowledged already, or destroyed meanwhile).
 pub async fn acknowledge(tx: &mut super::Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
@@ -216,19 +219,7 @@ pub async fn purge(
     .bind(&r.id)
     .execute(&mut **tx)
     .await?;
-    let subject = events::Subject {
-        id: &r.id,
-        case_id: &r.case_id,
-    };
-    events::record(
-        tx,
-        &r.recipient,
-        LiveEventKind::Gone,
-        subject,
-        Some(reason.as_str()),
-        now,
-    )
-    .await
+    tell_recipient(tx, r, LiveEventKind::Gone, Some(reason.as_str()), now).await
 }
 
 /// Envelopes under `consent_id` ever delivered (fetched at least once).

@@ -83,6 +83,17 @@ impl Api {
         path: &str,
         body: Option<&B>,
     ) -> Result<String, ClientError> {
+        Ok(self.answered(method, path, body).await?.text().await?)
+    }
+
+    /// Sends and returns a 2xx answer, its body unread; any other answer becomes
+    /// `ClientError::Api`.
+    async fn answered<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, ClientError> {
         let before = self.pin.current();
         let resp = match self.send(method.clone(), path, body).await {
             Ok(resp) => resp,
@@ -97,7 +108,7 @@ impl Api {
             },
         };
         if resp.status().is_success() {
-            return Ok(resp.text().await?);
+            return Ok(resp);
         }
         Err(error_of(resp).await)
     }
@@ -363,21 +374,8 @@ impl Api {
             Some(id) => format!("/events?after={id}"),
             None => "/events".to_owned(),
         };
-        let before = self.pin.current();
-        let resp = match self.send::<()>(Method::GET, &path, None).await {
-            Ok(resp) => resp,
-            Err(e) => match (self.pin.take_refused(), &self.follow) {
-                (Some(_), Some(f)) => {
-                    f.follow(&self.base, &self.pin, before, e.into()).await?;
-                    self.send::<()>(Method::GET, &path, None).await?
-                }
-                _ => return Err(e.into()),
-            },
-        };
-        if resp.status().is_success() {
-            return Ok(crate::live::EventStream::new(resp));
-        }
-        Err(error_of(resp).await)
+        let resp = self.answered::<()>(Method::GET, &path, None).await?;
+        Ok(crate::live::EventStream::new(resp))
     }
     pub async fn directory_audit(&self) -> Result<AuditView, ClientError> {
         self.get("/directory/audit").await

@@ -10,7 +10,6 @@
 //! removed, the recipient's quota), as before.
 
 use tokio::sync::{mpsc, oneshot};
-use trialog_protocol::AccountId;
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::envelope::EnvelopeHeader;
@@ -28,13 +27,12 @@ const MAX_BATCH: usize = 64;
 /// Envelopes waiting for the writer at most; beyond, handlers wait to hand theirs over.
 const QUEUE: usize = 1024;
 
-/// One verified envelope to store.
+/// One verified envelope to store. `row.accepted_at` is the time of its admission and
+/// `header.sender` the session's account (`decide::admit` checked that they match).
 pub struct Admission {
     pub row: EnvelopeRow,
     pub header: EnvelopeHeader,
     pub case: Option<CaseRow>,
-    pub sender: AccountId,
-    pub now: i64,
 }
 
 struct Job {
@@ -199,9 +197,9 @@ async fn store(tx: &mut Tx, limits: &Settings, a: &Admission) -> Result<(), ApiE
     db::audit::append(
         tx,
         &row.case_id,
-        a.now,
+        row.accepted_at,
         AuditEvent::EnvelopeAccepted,
-        Some(&a.sender),
+        Some(&h.sender),
         Some(&row.id),
         Some(detail),
     )

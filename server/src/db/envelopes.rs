@@ -75,7 +75,15 @@ pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Err
     .bind(r.size)
     .execute(&mut **tx)
     .await?;
-    tell_recipient(tx, r, LiveEventKind::Message, None, r.accepted_at).await
+    tell(
+        tx,
+        &r.recipient,
+        r,
+        LiveEventKind::Message,
+        None,
+        r.accepted_at,
+    )
+    .await
 }
 
 pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {
@@ -173,9 +181,10 @@ pub async fn set_state(e: impl AnyExecutor<'_>, id: &str, state: &str) -> Result
     Ok(())
 }
 
-/// An event about envelope `r` for its recipient.
-async fn tell_recipient(
+/// An event about envelope `r` for `account` (its recipient or its sender).
+async fn tell(
     tx: &mut super::Tx,
+    account: &str,
     r: &EnvelopeRow,
     kind: LiveEventKind,
     reason: Option<&str>,
@@ -185,21 +194,25 @@ async fn tell_recipient(
         id: &r.id,
         case_id: &r.case_id,
     };
-    events::record(tx, &r.recipient, kind, subject, reason, at).await
+    events::record(tx, account, kind, subject, reason, at).await
 }
 
 /// The recipient has the message: its ciphertext is deleted and its sender told. False if
 /// it was not in the `delivered` state (acknowledged already, or destroyed meanwhile).
-pub async fn acknowledge(tx: &mut super::Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn acknowledge(
+    tx: &mut super::Tx,
+    r: &EnvelopeRow,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "UPDATE envelopes SET fields = NULL, state = 'acknowledged' WHERE id = $1 AND state = 'delivered'",
     )
-    .bind(id)
+    .bind(&r.id)
     .execute(&mut **tx)
     .await?
     .rows_affected();
     if n == 1 {
-        events::record_acknowledged(tx, id, now).await?;
+        tell(tx, &r.sender, r, LiveEventKind::Acknowledged, None, now).await?;
     }
     Ok(n == 1)
 }
@@ -219,7 +232,15 @@ pub async fn purge(
     .bind(&r.id)
     .execute(&mut **tx)
     .await?;
-    tell_recipient(tx, r, LiveEventKind::Gone, Some(reason.as_str()), now).await
+    tell(
+        tx,
+        &r.recipient,
+        r,
+        LiveEventKind::Gone,
+        Some(reason.as_str()),
+        now,
+    )
+    .await
 }
 
 /// Envelopes under `consent_id` ever delivered (fetched at least once).

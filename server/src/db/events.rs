@@ -3,9 +3,9 @@
 //! PostgreSQL the same transaction notifies every replica (`NOTIFY`, delivered at commit),
 //! whose listener wakes the streams waiting there (`crate::live`).
 
-use sqlx::{AnyConnection, AnyExecutor, FromRow};
+use sqlx::{AnyExecutor, FromRow};
 
-use super::Tx;
+use super::{Backend, Tx};
 use trialog_protocol::api::LiveEventKind;
 
 /// The PostgreSQL notification channel; the payload is the account id.
@@ -49,34 +49,13 @@ pub async fn record(
     .execute(&mut **tx)
     .await?;
     tx.wake(account);
-    notify(tx, account).await
-}
-
-/// Tells every replica listening that `account` has news, at commit.
-async fn notify(c: &mut AnyConnection, account: &str) -> Result<(), sqlx::Error> {
-    if c.backend_name() == "PostgreSQL" {
+    // Every replica listening hears of it too, at commit.
+    if tx.backend() == Backend::Postgres {
         sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(account)
-            .execute(&mut *c)
+            .execute(&mut **tx)
             .await?;
-    }
-    Ok(())
-}
-
-/// The acknowledgement of envelope `id`, told to its sender.
-pub async fn record_acknowledged(tx: &mut Tx, id: &str, at: i64) -> Result<(), sqlx::Error> {
-    let who: Option<(String, String)> =
-        sqlx::query_as("SELECT sender, case_id FROM envelopes WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some((sender, case_id)) = who {
-        let subject = Subject {
-            id,
-            case_id: &case_id,
-        };
-        record(tx, &sender, LiveEventKind::Acknowledged, subject, None, at).await?;
     }
     Ok(())
 }

@@ -72,6 +72,7 @@ pub struct Tx {
     waiters: crate::live::Waiters,
     /// Accounts with news in this transaction, woken once it is committed.
     wake: Vec<String>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Tx {
@@ -102,6 +103,10 @@ impl Tx {
             self.waiters.notify(account);
         }
         Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Wakes `account`'s waiters once this transaction is committed (`db::events`).
@@ -173,6 +178,7 @@ impl Db {
             _turn: turn,
             waiters: self.waiters.clone(),
             wake: Vec::new(),
+            backend: self.backend,
         })
     }
 

@@ -94,8 +94,6 @@ pub async fn submit(
             row,
             header: h.clone(),
             case,
-            sender: s.account.clone(),
-            now,
         })
         .await?;
     Ok((
@@ -338,7 +336,7 @@ pub async fn acknowledge(
     }
     let mut tx = st.db.write().await?;
     // Only what is still delivered: a revocation may have destroyed it since it was read.
-    if !db::envelopes::acknowledge(&mut tx, &r.id, now()).await? {
+    if !db::envelopes::acknowledge(&mut tx, &r, now()).await? {
         let now = db::envelopes::get(&mut *tx, &r.id).await?;
         return match now {
             Some(n) if n.state == "acknowledged" => Ok(StatusCode::NO_CONTENT),

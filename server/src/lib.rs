@@ -44,7 +44,7 @@ pub struct Config {
     /// Holds the database (by default), the server key and the self-signed certificate.
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    /// `sqlite://…` or a path; default `<data_dir>/trialog.db`.
+    /// `sqlite://…`, a path, or `postgres://…`; default `<data_dir>/trialog.db`.
     pub database_url: Option<String>,
     /// A given certificate chain and key (PEM); default: self-signed in the data dir.
     pub tls_cert: Option<PathBuf>,

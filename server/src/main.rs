@@ -26,7 +26,8 @@ struct Cli {
         default_value = "./trialog-data"
     )]
     data_dir: PathBuf,
-    /// Database URL (`sqlite://PATH`); default: trialog.db in the data directory.
+    /// Database URL: `sqlite://PATH` or `postgres://…` (several replicas share one);
+    /// default: trialog.db in the data directory.
     #[arg(long, global = true, env = "TRIALOG_DATABASE_URL")]
     database_url: Option<String>,
     /// Log lines on stderr as text (colour only on a terminal) or as JSON, one object a line.

@@ -287,6 +287,32 @@ pub enum EnvelopeState {
     Purged,
 }
 
+impl EnvelopeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvelopeState::Accepted => "accepted",
+            EnvelopeState::Delivered => "delivered",
+            EnvelopeState::Acknowledged => "acknowledged",
+            EnvelopeState::Purged => "purged",
+        }
+    }
+}
+
+impl std::str::FromStr for EnvelopeState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "accepted" => Ok(EnvelopeState::Accepted),
+            "delivered" => Ok(EnvelopeState::Delivered),
+            "acknowledged" => Ok(EnvelopeState::Acknowledged),
+            "purged" => Ok(EnvelopeState::Purged),
+            _ => Err(format!("unknown envelope state `{s}`")),
+        }
+    }
+}
+
+crate::roles::parse_stored!(EnvelopeState);
+
 /// One page of an inbox, oldest first; `next` is the cursor of the following page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InboxPage {

@@ -314,6 +314,30 @@ pub enum MemberStatus {
     Removed,
 }
 
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Invited => "invited",
+            MemberStatus::Removed => "removed",
+        }
+    }
+}
+
+impl std::str::FromStr for MemberStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(MemberStatus::Active),
+            "invited" => Ok(MemberStatus::Invited),
+            "removed" => Ok(MemberStatus::Removed),
+            _ => Err(format!("unknown member status `{s}`")),
+        }
+    }
+}
+
+crate::roles::parse_stored!(MemberStatus);
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MembershipRefusal {
     #[error("only physicians can be members of a case")]

@@ -144,3 +144,19 @@ impl std::str::FromStr for MessageKind {
         }
     }
 }
+
+/// Names as stored (a database column holds `Role::as_str`): parsed back with the same
+/// refusal as any other text.
+macro_rules! parse_stored {
+    ($($t:ty),*) => {$(
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+    )*};
+}
+pub(crate) use parse_stored;
+
+parse_stored!(Role, MessageKind);

@@ -20,23 +20,6 @@ fn corrupt(what: &str) -> ApiError {
     ApiError::Internal(format!("stored {what} does not parse"))
 }
 
-pub fn member_status(s: &str) -> Result<MemberStatus, ApiError> {
-    match s {
-        "active" => Ok(MemberStatus::Active),
-        "invited" => Ok(MemberStatus::Invited),
-        "removed" => Ok(MemberStatus::Removed),
-        _ => Err(corrupt("member status")),
-    }
-}
-
-pub fn member_status_str(s: MemberStatus) -> &'static str {
-    match s {
-        MemberStatus::Active => "active",
-        MemberStatus::Invited => "invited",
-        MemberStatus::Removed => "removed",
-    }
-}
-
 pub fn case_id(case: &CaseRow) -> Result<CaseId, ApiError> {
     CaseId::parse(&case.id).map_err(|_| corrupt("case id"))
 }
@@ -45,7 +28,7 @@ pub fn case_id(case: &CaseRow) -> Result<CaseId, ApiError> {
 pub async fn case_facts(c: &mut AnyConnection, case: &CaseRow) -> Result<CaseFacts, ApiError> {
     let mut active = Vec::new();
     for m in db::cases::members(&mut *c, &case.id).await? {
-        if member_status(&m.status)? == MemberStatus::Active {
+        if m.status == MemberStatus::Active {
             active.push(AccountId::parse(&m.account).map_err(|_| corrupt("member id"))?);
         }
     }

@@ -197,7 +197,7 @@ async fn issue(
             (Some((role, name)), None) => (role, name, None),
             (None, None) => return Err(OperatorError::NothingToRecover(riziv.to_string())),
             (None, Some(a)) => {
-                let role: Role = a.role.parse().map_err(|_| OperatorError::Corrupt("role"))?;
+                let role = a.role;
                 let id = AccountId::parse(&a.id).map_err(|_| OperatorError::Corrupt("account"))?;
                 (
                     role,
@@ -212,7 +212,7 @@ async fn issue(
             return Err(OperatorError::InvitationPending(riziv.to_string()));
         }
         let inv = db::accounts::InvitationRow {
-            role: role.as_str().into(),
+            role,
             riziv: riziv.digits().into(),
             name: name.clone(),
             recovers: recovers.as_ref().map(|a| a.to_string()),
@@ -265,10 +265,7 @@ pub async fn approve(
         let mut tx = db.write().await?;
         let row = account_of(&mut tx, who).await?;
         let id = AccountId::parse(&row.id).map_err(|_| OperatorError::Corrupt("account id"))?;
-        let role: Role = row
-            .role
-            .parse()
-            .map_err(|_| OperatorError::Corrupt("role"))?;
+        let role = row.role;
         let (Some(name), Some(riziv)) = (row.name.clone(), row.riziv.clone()) else {
             return Err(OperatorError::NotAPhysician(id.to_string()));
         };
@@ -405,7 +402,7 @@ impl InvitationState {
 /// One line of `trialog-server invitations list`. Holds no code and no code hash.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvitationInfo {
-    pub role: String,
+    pub role: Role,
     pub riziv: String,
     pub name: String,
     pub created_at: i64,

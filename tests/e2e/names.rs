@@ -51,7 +51,7 @@ async fn names_that_are_not_what_they_seem_are_refused() {
         &pool,
         &trialog_server::codes::hash(&code),
         &trialog_server::db::accounts::InvitationRow {
-            role: Role::Occupational.as_str().into(),
+            role: Role::Occupational,
             riziv: number.digits().into(),
             name: "Dr. X\r\nIk geef ook toestemming voor alles".into(),
             recovers: None,

@@ -322,7 +322,7 @@ async fn invitations_are_listed_with_their_state_and_revoked_or_expired_ones_do_
         db.pool(),
         &trialog_server::codes::hash(&expired),
         &trialog_server::db::accounts::InvitationRow {
-            role: "occupational".into(),
+            role: Role::Occupational,
             riziv: riziv(456789, 4),
             name: "Dr. Eva Claes".into(),
             recovers: None,

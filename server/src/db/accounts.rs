@@ -1,11 +1,13 @@
 //! Accounts, operator invitations and login nonces.
 
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
+use trialog_protocol::Role;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AccountRow {
     pub id: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub name: Option<String>,
     pub riziv: Option<String>,
     pub key_record: String,
@@ -22,7 +24,8 @@ pub struct AccountRow {
 
 #[derive(Debug, Clone, FromRow)]
 pub struct InvitationRow {
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub riziv: String,
     pub name: String,
     /// A recovery invitation: the account whose key the registration replaces.
@@ -41,7 +44,7 @@ pub async fn insert_invitation(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(code_hash)
-    .bind(&inv.role)
+    .bind(inv.role.as_str())
     .bind(&inv.riziv)
     .bind(&inv.name)
     .bind(now)
@@ -123,7 +126,7 @@ pub async fn insert(e: impl AnyExecutor<'_>, a: &AccountRow) -> Result<(), sqlx:
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&a.id)
-    .bind(&a.role)
+    .bind(a.role.as_str())
     .bind(&a.name)
     .bind(&a.riziv)
     .bind(&a.key_record)
@@ -185,7 +188,7 @@ pub async fn riziv_taken(e: impl AnyExecutor<'_>, riziv: &str) -> Result<bool, s
 /// Physicians only; patients are never listed in the directory.
 pub async fn search(
     e: impl AnyExecutor<'_>,
-    role: Option<&str>,
+    role: Option<Role>,
     query: Option<&str>,
     limit: i64,
 ) -> Result<Vec<AccountRow>, sqlx::Error> {
@@ -197,7 +200,7 @@ pub async fn search(
            AND ($2 IS NULL OR lower(name) LIKE $2 OR riziv LIKE $2 OR id LIKE $2)
          ORDER BY name, id LIMIT $3",
     )
-    .bind(role)
+    .bind(role.map(Role::as_str))
     .bind(pattern)
     .bind(limit)
     .fetch_all(e)
@@ -231,7 +234,8 @@ pub async fn use_challenge(
 /// is not shown either).
 #[derive(Debug, Clone, FromRow)]
 pub struct InvitationListRow {
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub riziv: String,
     pub name: String,
     pub created_at: i64,

@@ -1,6 +1,7 @@
 //! Cases and their members.
 
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
+use trialog_protocol::decide::MemberStatus;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CaseRow {
@@ -17,7 +18,8 @@ pub struct CaseRow {
 #[derive(Debug, Clone, FromRow)]
 pub struct MemberRow {
     pub account: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: MemberStatus,
     pub added_by: String,
     pub added_at: i64,
     pub removed_at: Option<i64>,
@@ -125,12 +127,16 @@ pub async fn member_status(
     e: impl AnyExecutor<'_>,
     case_id: &str,
     account: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM members WHERE case_id = $1 AND account = $2")
-        .bind(case_id)
-        .bind(account)
-        .fetch_optional(e)
-        .await
+) -> Result<Option<MemberStatus>, sqlx::Error> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM members WHERE case_id = $1 AND account = $2")
+            .bind(case_id)
+            .bind(account)
+            .fetch_optional(e)
+            .await?;
+    status
+        .map(|s| s.parse().map_err(|e: String| sqlx::Error::Decode(e.into())))
+        .transpose()
 }
 
 pub async fn put_member(
@@ -144,7 +150,7 @@ pub async fn put_member(
     )
     .bind(case_id)
     .bind(&m.account)
-    .bind(&m.status)
+    .bind(m.status.as_str())
     .bind(&m.added_by)
     .bind(m.added_at)
     .execute(e)

@@ -6,7 +6,8 @@
 //! refused.
 
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
-use trialog_protocol::api::LiveEventKind;
+use trialog_protocol::MessageKind;
+use trialog_protocol::api::{EnvelopeState, LiveEventKind};
 
 use super::events;
 
@@ -17,10 +18,12 @@ pub struct EnvelopeRow {
     pub sender: String,
     pub recipient: String,
     pub consent_id: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub created_at: i64,
     pub accepted_at: i64,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: EnvelopeState,
     pub header: String,
     pub fields: Option<Vec<u8>>,
     pub size: i64,
@@ -66,10 +69,10 @@ pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Err
     .bind(&r.sender)
     .bind(&r.recipient)
     .bind(&r.consent_id)
-    .bind(&r.kind)
+    .bind(r.kind.as_str())
     .bind(r.created_at)
     .bind(r.accepted_at)
-    .bind(&r.state)
+    .bind(r.state.as_str())
     .bind(&r.header)
     .bind(&r.fields)
     .bind(r.size)
@@ -100,10 +103,12 @@ pub struct InboxRow {
     pub case_id: String,
     pub sender: String,
     pub sender_name: Option<String>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub created_at: i64,
     pub accepted_at: i64,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: EnvelopeState,
 }
 
 /// A page of the recipient's pending envelopes, oldest first, after `(accepted_at, id)`.
@@ -172,9 +177,13 @@ pub async fn pending_for(
     .await
 }
 
-pub async fn set_state(e: impl AnyExecutor<'_>, id: &str, state: &str) -> Result<(), sqlx::Error> {
+pub async fn set_state(
+    e: impl AnyExecutor<'_>,
+    id: &str,
+    state: EnvelopeState,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE envelopes SET state = $1 WHERE id = $2")
-        .bind(state)
+        .bind(state.as_str())
         .bind(id)
         .execute(e)
         .await?;

@@ -15,7 +15,7 @@ use trialog_protocol::encoding::{B64, random_bytes, sha256_hex};
 use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record, verifying_key};
 use trialog_protocol::{AccountId, CaseId, Role};
 
-use super::views::{account_view, role_of};
+use super::views::account_view;
 use super::{ApiJson, ApiPath, ApiQuery, parse_id};
 use crate::auth::{Session, issue};
 use crate::db::{self, accounts::AccountRow, accounts::InvitationRow};
@@ -55,13 +55,13 @@ pub async fn register(
         // The same registration again (its answer was lost): answer it again, so a patient
         // whose `join` timed out is not left with a spent code and no account.
         let same_keys =
-            existing.fingerprint == keys.fingerprint.as_str() && existing.role == rec.role.as_str();
+            existing.fingerprint == keys.fingerprint.as_str() && existing.role == rec.role;
         // The case's patient enrolling a new key for their own account with a code the
         // treating physician re-issued (a new device). Any other new key for an existing
         // account is refused below, as before.
         if let (false, Role::Patient, None, Some(code)) =
             (same_keys, rec.role, &req.invite_code, &req.enrolment_code)
-            && existing.role == Role::Patient.as_str()
+            && existing.role == Role::Patient
             && db::cases::peek_enrolment(&mut *tx, &crate::codes::hash(code), now)
                 .await?
                 .is_some_and(|(_, patient, _)| patient.as_deref() == Some(existing.id.as_str()))
@@ -112,7 +112,7 @@ pub async fn register(
     }
     let mut row = AccountRow {
         id: rec.account.to_string(),
-        role: rec.role.as_str().into(),
+        role: rec.role,
         name: None,
         riziv: None,
         key_record: serde_json::to_string(&req.key_record)
@@ -137,7 +137,7 @@ pub async fn register(
             )
             .await?
             .ok_or(ApiError::BadInvitation)?;
-            if role != rec.role.as_str() {
+            if role != rec.role {
                 return Err(ApiError::RoleMismatch(rec.role.as_str()));
             }
             // `invite` checks the name too; this catches invitations written before that
@@ -296,10 +296,7 @@ pub async fn lookup_invitation(
             .await?
             .ok_or(ApiError::BadInvitation)?;
     Ok(ApiJson(InvitationView {
-        role: inv
-            .role
-            .parse()
-            .map_err(|_| ApiError::Internal("stored role".into()))?,
+        role: inv.role,
         name: inv.name,
         riziv: inv.riziv,
         expires_at,
@@ -328,7 +325,7 @@ async fn recover(
             .await?
             .filter(|inv| inv.recovers.as_deref() == Some(existing.id.as_str()))
             .ok_or(ApiError::AccountExists)?;
-    if inv.role != existing.role || inv.role != keys.record.role.as_str() {
+    if inv.role != existing.role || inv.role != keys.record.role {
         return Err(ApiError::RoleMismatch(keys.record.role.as_str()));
     }
     // A second recovery before `approve` still revokes the key that was last in use.
@@ -438,7 +435,7 @@ pub async fn login(
     if !fresh {
         return Err(ApiError::BadChallenge);
     }
-    let role = role_of(&account)?;
+    let role = account.role;
     let (token, expires_at) = issue(&st, &req.account, role, &account.fingerprint)?;
     Ok(ApiJson(LoginResponse {
         token,
@@ -464,7 +461,7 @@ pub async fn get_account(
     let id = parse_id(&id, trialog_protocol::AccountId::parse)?;
     let a = db::accounts::get(st.db.pool(), id.as_str())
         .await?
-        .filter(|a| a.role != "patient" || a.id == s.account.as_str())
+        .filter(|a| a.role != Role::Patient || a.id == s.account.as_str())
         .ok_or_else(|| ApiError::UnknownAccount(id.to_string()))?;
     Ok(ApiJson(account_view(&a)?))
 }
@@ -487,7 +484,7 @@ pub async fn directory(
         ));
     }
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let rows = db::accounts::search(st.db.pool(), q.role.map(Role::as_str), text, 100).await?;
+    let rows = db::accounts::search(st.db.pool(), q.role, text, 100).await?;
     Ok(ApiJson(
         rows.iter().map(account_view).collect::<Result<_, _>>()?,
     ))

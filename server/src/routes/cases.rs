@@ -17,12 +17,12 @@ use trialog_protocol::encoding::B64;
 use trialog_protocol::label::MAX_SEALED_LABEL;
 use trialog_protocol::{AccountId, CaseId, Role};
 
-use super::views::{account_view, role_of, verified_keys};
+use super::views::{account_view, verified_keys};
 use super::{ApiJson, ApiPath, parse_id};
 use crate::auth::Session;
 use crate::db::{self, cases::CaseRow, cases::MemberRow};
 use crate::error::{ApiError, ApiResult};
-use crate::facts::{self, member_status, member_status_str};
+use crate::facts;
 use crate::state::{AppState, now};
 
 fn check_sealed_label(b: &B64) -> Result<(), ApiError> {
@@ -130,10 +130,7 @@ pub async fn load_visible(st: &AppState, s: &Session, id: &str) -> Result<CaseRo
     let me = s.account.as_str();
     let visible = case.treating == me
         || case.patient.as_deref() == Some(me)
-        || db::cases::member_status(st.db.pool(), id, me)
-            .await?
-            .as_deref()
-            == Some("active");
+        || db::cases::member_status(st.db.pool(), id, me).await? == Some(MemberStatus::Active);
     if visible {
         Ok(case)
     } else {
@@ -163,7 +160,7 @@ pub async fn case_view(
     for m in db::cases::members(st.db.pool(), &case.id).await? {
         members.push(MemberView {
             account: account_view(&account(st, &m.account).await?)?,
-            status: match member_status(&m.status)? {
+            status: match m.status {
                 MemberStatus::Active => ViewStatus::Active,
                 MemberStatus::Invited => ViewStatus::Invited,
                 MemberStatus::Removed => ViewStatus::Removed,
@@ -291,10 +288,7 @@ pub async fn add_member(
     let id = parse_id(&id, CaseId::parse)?;
     let case = load_visible(&st, &s, id.as_str()).await?;
     let target = account(&st, req.account.as_str()).await?;
-    let current = db::cases::member_status(st.db.pool(), id.as_str(), &target.id)
-        .await?
-        .map(|s| member_status(&s))
-        .transpose()?;
+    let current = db::cases::member_status(st.db.pool(), id.as_str(), &target.id).await?;
     let mut c = st.db.pool().acquire().await?;
     let facts = facts::case_facts(&mut c, &case).await?;
     drop(c);
@@ -302,7 +296,7 @@ pub async fn add_member(
         actor(&s, &case),
         &facts,
         &req.account,
-        role_of(&target)?,
+        target.role,
         current,
     )
     .map_err(ApiError::Membership)?;
@@ -315,7 +309,7 @@ pub async fn add_member(
     let mut tx = st.db.write().await?;
     let m = MemberRow {
         account: target.id.clone(),
-        status: member_status_str(status).into(),
+        status,
         added_by: s.account.to_string(),
         added_at: now,
         removed_at: None,
@@ -366,10 +360,7 @@ pub async fn remove_member(
     let mut tx = st.db.write().await?;
     let facts = facts::case_facts(&mut tx, &case).await?;
     let chain = facts::chain(&mut tx, &case).await?;
-    let current = db::cases::member_status(&mut *tx, id.as_str(), member.as_str())
-        .await?
-        .map(|s| member_status(&s))
-        .transpose()?;
+    let current = db::cases::member_status(&mut *tx, id.as_str(), member.as_str()).await?;
     let plain: Vec<Revocation> = revocations.iter().map(|(r, _)| r.clone()).collect();
     let revoked = decide_remove(Actor::Patient, &facts, &member, current, &chain, &plain)
         .map_err(ApiError::Membership)?;

@@ -43,7 +43,7 @@ async fn check_party(
     let a = db::accounts::get(&mut *c, p.account.as_str())
         .await?
         .ok_or_else(|| ApiError::UnknownAccount(p.account.to_string()))?;
-    if a.name.as_deref() != Some(p.name.as_str()) || a.role != p.role.as_str() {
+    if a.name.as_deref() != Some(p.name.as_str()) || a.role != p.role {
         return Err(ApiError::RecipientMismatch);
     }
     Ok(a)

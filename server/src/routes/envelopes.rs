@@ -78,10 +78,10 @@ pub async fn submit(
         sender: h.sender.to_string(),
         recipient: h.recipient.to_string(),
         consent_id: h.consent_id.to_string(),
-        kind: h.kind.as_str().into(),
+        kind: h.kind,
         created_at: h.created_at,
         accepted_at: now,
-        state: "accepted".into(),
+        state: EnvelopeState::Accepted,
         header: serde_json::to_string(&env.header)
             .map_err(|e| ApiError::Internal(e.to_string()))?,
         fields: Some(fields),
@@ -103,15 +103,6 @@ pub async fn submit(
             accepted_at: now,
         }),
     ))
-}
-
-fn state_of(s: &str) -> EnvelopeState {
-    match s {
-        "accepted" => EnvelopeState::Accepted,
-        "delivered" => EnvelopeState::Delivered,
-        "acknowledged" => EnvelopeState::Acknowledged,
-        _ => EnvelopeState::Purged,
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,13 +182,10 @@ pub async fn inbox(
             case_id: CaseId::parse(&r.case_id).map_err(bad)?,
             sender: AccountId::parse(&r.sender).map_err(bad)?,
             sender_name: r.sender_name,
-            kind: r
-                .kind
-                .parse()
-                .map_err(|_| ApiError::Internal("stored kind".into()))?,
+            kind: r.kind,
             created_at: r.created_at,
             accepted_at: r.accepted_at,
-            state: state_of(&r.state),
+            state: r.state,
         });
     }
     Ok(ApiJson(InboxPage { items, next }))
@@ -281,8 +269,8 @@ pub async fn fetch(
             reason: Some(reason.as_str().into()),
         });
     }
-    if r.state == "accepted" {
-        db::envelopes::set_state(&mut *tx, &r.id, "delivered").await?;
+    if r.state == EnvelopeState::Accepted {
+        db::envelopes::set_state(&mut *tx, &r.id, EnvelopeState::Delivered).await?;
         db::audit::append(
             &mut tx,
             &r.case_id,
@@ -324,22 +312,22 @@ pub async fn acknowledge(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let r = own_envelope(&st, &s, &id).await?;
-    match r.state.as_str() {
-        "acknowledged" => return Ok(StatusCode::NO_CONTENT),
-        "purged" => return Err(gone(&r)),
-        "accepted" => {
+    match r.state {
+        EnvelopeState::Acknowledged => return Ok(StatusCode::NO_CONTENT),
+        EnvelopeState::Purged => return Err(gone(&r)),
+        EnvelopeState::Accepted => {
             return Err(ApiError::BadRequest(
                 "fetch the message before acknowledging it".into(),
             ));
         }
-        _ => {}
+        EnvelopeState::Delivered => {}
     }
     let mut tx = st.db.write().await?;
     // Only what is still delivered: a revocation may have destroyed it since it was read.
     if !db::envelopes::acknowledge(&mut tx, &r, now()).await? {
         let now = db::envelopes::get(&mut *tx, &r.id).await?;
         return match now {
-            Some(n) if n.state == "acknowledged" => Ok(StatusCode::NO_CONTENT),
+            Some(n) if n.state == EnvelopeState::Acknowledged => Ok(StatusCode::NO_CONTENT),
             Some(n) => Err(gone(&n)),
             None => Err(ApiError::UnknownMessage(r.id)),
         };

@@ -2,7 +2,7 @@
 
 use trialog_protocol::api::{AccountView, ConsentView};
 use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record};
-use trialog_protocol::{AccountId, Role, Signed};
+use trialog_protocol::{AccountId, Signed};
 
 use crate::db::accounts::AccountRow;
 use crate::db::consents::ConsentRow;
@@ -15,7 +15,7 @@ fn corrupt(what: &str) -> ApiError {
 pub fn account_view(a: &AccountRow) -> Result<AccountView, ApiError> {
     Ok(AccountView {
         account: AccountId::parse(&a.id).map_err(|_| corrupt("account id"))?,
-        role: a.role.parse::<Role>().map_err(|_| corrupt("role"))?,
+        role: a.role,
         name: a.name.clone(),
         riziv: a.riziv.clone(),
         key_record: serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?,
@@ -40,10 +40,6 @@ pub fn verified_keys(a: &AccountRow) -> Result<VerifiedKeys, ApiError> {
     let rec: Signed<KeyRecord> =
         serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?;
     open_key_record(&rec).map_err(|_| corrupt("key record"))
-}
-
-pub fn role_of(a: &AccountRow) -> Result<Role, ApiError> {
-    a.role.parse::<Role>().map_err(|_| corrupt("role"))
 }
 
 pub fn consent_view(c: &ConsentRow) -> Result<ConsentView, ApiError> {

@@ -5,23 +5,21 @@
 //! store or log a field value in clear. `App::build` makes the whole app from a `Config`;
 //! `main.rs` only parses the command line, and the tests start the same `App` on port 0.
 
-mod admission;
 pub mod auth;
 pub mod certificates;
 pub mod codes;
 pub mod db;
 pub mod error;
-mod facts;
 mod files;
 pub mod listener;
 mod live;
 pub mod metrics;
 pub mod operator;
 pub mod operator_key;
-mod purge;
 mod routes;
 pub mod server_key;
 pub mod state;
+pub mod store;
 mod sweep;
 pub mod tls;
 
@@ -160,16 +158,16 @@ impl App {
         let limits = config.settings.limits.clone();
         let settings = Arc::new(config.settings);
         let state = AppState {
+            store: store::Store::new(db.clone(), settings.clone(), metrics.clone()),
             db: db.clone(),
             key: Arc::new(key),
-            admissions: admission::Admissions::start(db.clone(), settings.clone(), metrics.clone()),
             settings,
             data_dir: config.data_dir.clone().into(),
             certificate: Arc::new(trialog_protocol::certificate::CertificateView { statement }),
             metrics: metrics.clone(),
         };
         // Expiry acts at the moment of expiry, not at the next fetch.
-        sweep::spawn(state.clone(), state.settings.sweep_interval);
+        sweep::spawn(state.store.clone(), state.settings.sweep_interval);
         Ok(App {
             listener,
             router: routes::router(state),

@@ -7,9 +7,13 @@ use crate::db::Db;
 use crate::listener::Limits;
 use crate::metrics::Metrics;
 use crate::server_key::ServerKey;
+use crate::store::Store;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// The server's state, through its verbs.
+    pub store: Store,
+    /// The database under the store, for the handlers not yet moved onto its verbs.
     pub db: Db,
     pub key: Arc<ServerKey>,
     pub settings: Arc<Settings>,
@@ -19,8 +23,6 @@ pub struct AppState {
     pub certificate: Arc<trialog_protocol::certificate::CertificateView>,
     /// This server's counters, exposed on the metrics listener if there is one.
     pub metrics: Metrics,
-    /// Where verified envelopes go to be stored, in group commits.
-    pub admissions: crate::admission::Admissions,
 }
 
 #[derive(Clone, Debug)]

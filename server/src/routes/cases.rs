@@ -10,9 +10,7 @@ use trialog_protocol::api::{
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::binding::BindingError;
 use trialog_protocol::consent::Revocation;
-use trialog_protocol::decide::{
-    Actor, MemberStatus, add_member as decide_add, remove_member as decide_remove,
-};
+use trialog_protocol::decide::{Actor, MemberStatus, add_member as decide_add};
 use trialog_protocol::encoding::B64;
 use trialog_protocol::label::MAX_SEALED_LABEL;
 use trialog_protocol::{AccountId, CaseId, Role};
@@ -22,8 +20,8 @@ use super::{ApiJson, ApiPath, parse_id};
 use crate::auth::Session;
 use crate::db::{self, cases::CaseRow, cases::MemberRow};
 use crate::error::{ApiError, ApiResult};
-use crate::facts;
 use crate::state::{AppState, now};
+use crate::store::facts;
 
 fn check_sealed_label(b: &B64) -> Result<(), ApiError> {
     if b.0.is_empty() || b.0.len() > MAX_SEALED_LABEL {
@@ -120,22 +118,9 @@ pub async fn reissue_enrolment(
     ))
 }
 
-/// Loads a case the caller may see: its treating physician, its patient, or an active
-/// member. Invited and removed physicians see nothing: not the members, not the consents,
-/// not which fields are shared with whom.
+/// Loads a case the caller may see (`Store::visible_case`).
 pub async fn load_visible(st: &AppState, s: &Session, id: &str) -> Result<CaseRow, ApiError> {
-    let case = db::cases::get(st.db.pool(), id)
-        .await?
-        .ok_or_else(|| ApiError::UnknownCase(id.into()))?;
-    let me = s.account.as_str();
-    let visible = case.treating == me
-        || case.patient.as_deref() == Some(me)
-        || db::cases::member_status(st.db.pool(), id, me).await? == Some(MemberStatus::Active);
-    if visible {
-        Ok(case)
-    } else {
-        Err(ApiError::UnknownCase(id.into()))
-    }
+    st.store.visible_case(&s.account, id).await
 }
 
 async fn account(st: &AppState, id: &str) -> Result<db::accounts::AccountRow, ApiError> {
@@ -292,14 +277,8 @@ pub async fn add_member(
     let mut c = st.db.pool().acquire().await?;
     let facts = facts::case_facts(&mut c, &case).await?;
     drop(c);
-    let status = decide_add(
-        actor(&s, &case),
-        &facts,
-        &req.account,
-        target.role,
-        current,
-    )
-    .map_err(ApiError::Membership)?;
+    let status = decide_add(actor(&s, &case), &facts, &req.account, target.role, current)
+        .map_err(ApiError::Membership)?;
     let event = if status == MemberStatus::Active {
         AuditEvent::MemberAdded
     } else {
@@ -345,9 +324,7 @@ pub async fn remove_member(
     if case.patient.as_deref() != Some(s.account.as_str()) {
         return Err(ApiError::NotCasePatient);
     }
-    let mut c = st.db.pool().acquire().await?;
-    let patient = facts::confirmed_patient(&mut c, &case).await?;
-    drop(c);
+    let patient = st.store.confirmed_patient(&case).await?;
     let mut revocations: Vec<(Revocation, String)> = Vec::new();
     for signed in &req.revocations {
         let r = signed
@@ -356,73 +333,13 @@ pub async fn remove_member(
         let json = serde_json::to_string(signed).map_err(|e| ApiError::Internal(e.to_string()))?;
         revocations.push((r, json));
     }
-    let now = now();
-    let mut tx = st.db.write().await?;
-    let facts = facts::case_facts(&mut tx, &case).await?;
-    let chain = facts::chain(&mut tx, &case).await?;
-    let current = db::cases::member_status(&mut *tx, id.as_str(), member.as_str()).await?;
-    let plain: Vec<Revocation> = revocations.iter().map(|(r, _)| r.clone()).collect();
-    let revoked = decide_remove(Actor::Patient, &facts, &member, current, &chain, &plain)
-        .map_err(ApiError::Membership)?;
-    let mut purged = 0;
-    for (r, json) in &revocations {
-        let (n, delivered) =
-            super::consents::revoke_in(&mut tx, &chain, &case.id, r, json, now).await?;
-        purged += n;
-        db::audit::append(
-            &mut tx,
-            &case.id,
-            now,
-            AuditEvent::ConsentRevoked,
-            Some(&s.account),
-            Some(r.consent_id.as_str()),
-            Some(format!(
-                "{n} unread messages destroyed; {delivered} already delivered; recipient removed from the case"
-            )),
-        )
+    let removed = st
+        .store
+        .remove_member(&s.account, &case, &member, &revocations, now())
         .await?;
-    }
-    // Anything still pending to them (under versions revoked before) goes too.
-    let left = crate::purge::pending(
-        &mut tx,
-        &case.id,
-        member.as_str(),
-        now,
-        |_| true,
-        db::envelopes::PurgeReason::MemberRemoved,
-    )
-    .await?;
-    let (by_revocation, purged) = (purged, purged + left);
-    db::cases::remove_member(&mut *tx, &case.id, member.as_str(), now).await?;
-    db::audit::append(
-        &mut tx,
-        &case.id,
-        now,
-        AuditEvent::MemberRemoved,
-        Some(&s.account),
-        Some(member.as_str()),
-        Some(format!(
-            "{} consents revoked; {purged} unread messages destroyed",
-            revoked.len()
-        )),
-    )
-    .await?;
-    tx.commit().await?;
-    st.db.shred().await?;
-    for consent in &revoked {
-        tracing::info!(event = %"consent_revoked", consent = %consent, "consent revoked");
-    }
-    tracing::info!(event = %"member_removed", case = %case.id, purged, "member removed");
-    let reasons = [
-        (db::envelopes::PurgeReason::Revoked, by_revocation),
-        (db::envelopes::PurgeReason::MemberRemoved, left),
-    ];
-    for (reason, n) in reasons {
-        crate::purge::committed(&st.metrics, &case.id, reason, n);
-    }
     Ok(ApiJson(RemoveMemberResponse {
         account: member,
-        revoked,
-        purged,
+        revoked: removed.revoked,
+        purged: removed.purged,
     }))
 }

@@ -16,12 +16,12 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::time::Instant;
-use trialog_protocol::CaseId;
 use trialog_protocol::api::{LiveEvent, LiveEventKind};
+use trialog_protocol::{AccountId, CaseId};
 
 use super::ApiQuery;
 use crate::auth::Session;
-use crate::db::{self, events::EventRow};
+use crate::db::events::EventRow;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -60,11 +60,11 @@ pub async fn stream(
             "after is an event id (a number)".into(),
         ));
     }
-    let account = s.account.to_string();
+    let account = s.account.clone();
     // Without a cursor the stream carries what happens from now on.
     let after = match header.or(q.after) {
         Some(n) => n,
-        None => db::events::last_id(st.db.pool(), &account).await?,
+        None => st.store.last_event(&account).await?,
     };
     let until = Instant::now() + STREAM_LIFE;
     let stream = futures_util::stream::unfold(
@@ -83,7 +83,7 @@ pub async fn stream(
 
 struct Cursor {
     st: AppState,
-    account: String,
+    account: AccountId,
     after: i64,
     until: Instant,
     queued: std::vec::IntoIter<EventRow>,
@@ -112,9 +112,9 @@ async fn next_event(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)
             return None;
         }
         // Interest first, then look: an event committed in between wakes the wait.
-        let notify = c.st.db.waiters().of(&c.account);
+        let notify = c.st.store.waiters().of(c.account.as_str());
         let woken = notify.notified();
-        let rows = match db::events::after(c.st.db.pool(), &c.account, c.after, BATCH).await {
+        let rows = match c.st.store.events_after(&c.account, c.after, BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, "live events: reading the database failed");

@@ -6,7 +6,7 @@ use axum::extract::State;
 use trialog_protocol::api::Health;
 
 use super::ApiJson;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// `GET /healthz`
@@ -18,7 +18,7 @@ pub async fn alive() -> ApiJson<Health> {
 
 /// `GET /readyz`: one trivial query; a database that does not answer is `503 not_ready`.
 pub async fn ready(State(st): State<AppState>) -> ApiResult<ApiJson<Health>> {
-    st.db.ping().await.map_err(|_| ApiError::NotReady)?;
+    st.store.ready().await?;
     Ok(ApiJson(Health {
         status: "ready".into(),
     }))

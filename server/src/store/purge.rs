@@ -1,11 +1,11 @@
 //! Destroying pending ciphertext inside the caller's write transaction, one audit entry per
-//! envelope. The caller commits, then calls `Db::shred` before answering, and `committed`
+//! envelope. The caller commits, then calls `Db::shred` before returning, and `committed`
 //! for the operator's log line and counter.
 
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::envelope::EnvelopeHeader;
 
-use crate::db::{self, Tx, envelopes::PurgeReason};
+use crate::db::{self, Tx, envelopes::EnvelopeRow, envelopes::PurgeReason};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -29,20 +29,32 @@ pub async fn pending(
         if !doomed(&h) {
             continue;
         }
-        db::envelopes::purge(tx, &r, reason, now).await?;
-        db::audit::append(
-            tx,
-            case_id,
-            now,
-            AuditEvent::EnvelopePurged,
-            None,
-            Some(&r.id),
-            Some(format!("destroyed unread: {}", reason.as_str())),
-        )
-        .await?;
+        one(tx, &r, reason, now).await?;
         n += 1;
     }
     Ok(n)
+}
+
+/// Destroys envelope `r`'s ciphertext, with its audit entry and the live event that tells
+/// its recipient.
+pub async fn one(
+    tx: &mut Tx,
+    r: &EnvelopeRow,
+    reason: PurgeReason,
+    now: i64,
+) -> Result<(), ApiError> {
+    db::envelopes::purge(tx, r, reason, now).await?;
+    db::audit::append(
+        tx,
+        &r.case_id,
+        now,
+        AuditEvent::EnvelopePurged,
+        None,
+        Some(&r.id),
+        Some(format!("destroyed unread: {}", reason.as_str())),
+    )
+    .await?;
+    Ok(())
 }
 
 /// After the commit of a destruction of `n` envelopes in `case_id`: one log line with the

@@ -14,9 +14,9 @@ use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::envelope::EnvelopeHeader;
 
+use super::facts;
 use crate::db::{self, Db, Tx, cases::CaseRow, envelopes::EnvelopeRow};
 use crate::error::ApiError;
-use crate::facts;
 use crate::metrics::Metrics;
 use crate::state::Settings;
 use std::sync::Arc;

@@ -1,0 +1,299 @@
+//! Envelopes: admit (verify against the facts, then a group commit), list the pending ones,
+//! deliver (decided again against the consent history as it is now) and acknowledge
+//! (the ciphertext is destroyed). The server sees ciphertext, hashes and ids, never a
+//! value.
+
+use trialog_protocol::api::{EnvelopeState, EnvelopeView, InboxItem};
+use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::consent::Refusal;
+use trialog_protocol::decide::{AdmissionFacts, admit, deliverable};
+use trialog_protocol::envelope::{EncryptedField, Envelope, EnvelopeHeader};
+use trialog_protocol::keys::verifying_key;
+use trialog_protocol::{AccountId, CaseId, Fingerprint, MessageId, Role};
+
+use super::{Admission, Store, facts};
+use crate::db::{self, envelopes::EnvelopeRow, envelopes::PurgeReason};
+use crate::error::ApiError;
+
+/// A page of an inbox: after `after` (the `accepted_at` and id of the last item seen), at
+/// most `limit` items; with nothing pending, wait up to `wait` for something.
+#[derive(Debug, Clone)]
+pub struct InboxQuery {
+    pub after: Option<(i64, MessageId)>,
+    pub limit: i64,
+    pub wait: std::time::Duration,
+}
+
+/// What a recipient gets when they fetch an envelope.
+pub type Delivery = EnvelopeView;
+
+fn stored(what: &str) -> ApiError {
+    ApiError::Internal(format!("stored {what} does not parse"))
+}
+
+fn gone(r: &EnvelopeRow) -> ApiError {
+    ApiError::MessageGone {
+        id: r.id.clone(),
+        reason: r.purge_reason.clone(),
+    }
+}
+
+impl Store {
+    /// Admits `env` from `sender`: every check of DESIGN.md §7 is
+    /// `trialog_protocol::decide::admit`'s, on facts loaded here; the envelope is then
+    /// stored with whatever else is waiting, in one commit, and this returns once that
+    /// commit is durable. Returns the header as verified.
+    pub async fn admit(
+        &self,
+        sender: (&AccountId, Role),
+        env: &Envelope,
+        now: i64,
+    ) -> Result<EnvelopeHeader, ApiError> {
+        // Who claims what, to know which facts to load; `admit` verifies everything.
+        let claimed: EnvelopeHeader = env
+            .header
+            .parse_unverified()
+            .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        let mut c = self.db.pool().acquire().await?;
+        let account = db::accounts::get(&mut *c, sender.0.as_str())
+            .await?
+            .ok_or_else(|| ApiError::UnknownAccount(sender.0.to_string()))?;
+        let sender_key = verifying_key(&account.sign_key).map_err(|_| stored("key"))?;
+        let id_seen = db::envelopes::exists(&mut *c, claimed.message_id.as_str()).await?;
+        let case = db::cases::get(&mut *c, claimed.case_id.as_str()).await?;
+        let (case_facts, chain) = match &case {
+            Some(case) => (
+                Some(facts::case_facts(&mut c, case).await?),
+                self.verified.chain(&mut c, case).await?,
+            ),
+            None => (None, Default::default()),
+        };
+        let recipient_fp = db::accounts::get(&mut *c, claimed.recipient.as_str())
+            .await?
+            .and_then(|a| Fingerprint::parse(&a.fingerprint).ok());
+        drop(c);
+        let h = admit(
+            &AdmissionFacts {
+                session: sender,
+                sender_key: &sender_key,
+                id_seen,
+                now,
+                case: case_facts.as_ref(),
+                recipient_fingerprint: recipient_fp.as_ref(),
+                chain: &chain,
+            },
+            env,
+        )
+        .map_err(|r| {
+            tracing::info!(code = %r.code(), "envelope refused");
+            ApiError::Admit(r)
+        })?;
+        let fields =
+            serde_json::to_vec(&env.fields).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let size: usize = env.fields.iter().map(|f| f.ciphertext.0.len()).sum();
+        let row = EnvelopeRow {
+            id: h.message_id.to_string(),
+            case_id: h.case_id.to_string(),
+            sender: h.sender.to_string(),
+            recipient: h.recipient.to_string(),
+            consent_id: h.consent_id.to_string(),
+            kind: h.kind,
+            created_at: h.created_at,
+            accepted_at: now,
+            state: EnvelopeState::Accepted,
+            header: serde_json::to_string(&env.header)
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+            fields: Some(fields),
+            size: size as i64,
+            purge_reason: None,
+        };
+        self.admissions
+            .admit(Admission {
+                row,
+                header: h.clone(),
+                case,
+            })
+            .await?;
+        Ok(h)
+    }
+
+    /// A page of `recipient`'s pending envelopes, oldest first, and whether more follow.
+    /// Expiries due are acted on first, so the inbox never lists a message that can no
+    /// longer be read.
+    pub async fn inbox(
+        &self,
+        recipient: &AccountId,
+        q: &InboxQuery,
+        now: i64,
+    ) -> Result<(Vec<InboxItem>, bool), ApiError> {
+        // A failure here is logged by the sweep and must not cost the physician their inbox.
+        if let Err(e) = self.expire_due(now).await {
+            tracing::warn!(error = %e, "expiry sweep before an inbox listing failed");
+        }
+        let after = q.after.as_ref().map(|(at, id)| (*at, id.as_str()));
+        // Register interest before looking, so a message accepted in between is not missed.
+        let notify = self.db.waiters().of(recipient.as_str());
+        let woken = notify.notified();
+        let page =
+            || db::envelopes::inbox_page(self.db.pool(), recipient.as_str(), after, q.limit + 1);
+        let mut rows = page().await?;
+        if rows.is_empty() && !q.wait.is_zero() {
+            let _ = tokio::time::timeout(q.wait, woken).await;
+            rows = page().await?;
+        }
+        let more = rows.len() as i64 > q.limit;
+        rows.truncate(q.limit as usize);
+        let bad = |_| stored("id");
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            items.push(InboxItem {
+                message_id: MessageId::parse(&r.id).map_err(bad)?,
+                case_id: CaseId::parse(&r.case_id).map_err(bad)?,
+                sender: AccountId::parse(&r.sender).map_err(bad)?,
+                sender_name: r.sender_name,
+                kind: r.kind,
+                created_at: r.created_at,
+                accepted_at: r.accepted_at,
+                state: r.state,
+            });
+        }
+        Ok((items, more))
+    }
+
+    /// Delivers envelope `id` to `recipient`. Every fetch (first or repeated before
+    /// acknowledgement) is decided inside one write transaction against the consent history
+    /// as it is now: a new version that no longer covers it, an expiry, a revocation since
+    /// it was accepted, or the recipient's removal from the case destroy it instead.
+    pub async fn deliver(
+        &self,
+        recipient: &AccountId,
+        id: &MessageId,
+        now: i64,
+    ) -> Result<Delivery, ApiError> {
+        let r = self.own_envelope(recipient, id).await?;
+        if r.fields.is_none() {
+            return Err(gone(&r));
+        }
+        let mut tx = self.db.write().await?;
+        let r = db::envelopes::get(&mut *tx, &r.id)
+            .await?
+            .ok_or_else(|| ApiError::UnknownMessage(r.id.clone()))?;
+        if r.fields.is_none() {
+            return Err(gone(&r));
+        }
+        let case = db::cases::get(&mut *tx, &r.case_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("envelope without case".into()))?;
+        let chain = self.verified.chain(&mut tx, &case).await?;
+        let signed: trialog_protocol::Signed<EnvelopeHeader> =
+            serde_json::from_str(&r.header).map_err(|_| stored("header"))?;
+        let header = signed.parse_unverified().map_err(|_| stored("header"))?;
+        let facts = facts::case_facts(&mut tx, &case).await?;
+        // A physician the patient removed receives nothing more, whatever the consent says.
+        let stands = if facts.is_active_physician(recipient) {
+            deliverable(&chain, &header, now)
+        } else {
+            Err(Refusal::WrongRecipient)
+        };
+        if let Err(why) = stands {
+            let reason = match why {
+                Refusal::Revoked => PurgeReason::Revoked,
+                Refusal::Expired => PurgeReason::Expired,
+                Refusal::WrongRecipient => PurgeReason::MemberRemoved,
+                _ => PurgeReason::NoLongerCovered,
+            };
+            super::purge::one(&mut tx, &r, reason, now).await?;
+            tx.commit().await?;
+            self.db.shred().await?;
+            super::purge::committed(&self.metrics, &r.case_id, reason, 1);
+            return Err(ApiError::MessageGone {
+                id: r.id,
+                reason: Some(reason.as_str().into()),
+            });
+        }
+        if r.state == EnvelopeState::Accepted {
+            db::envelopes::set_state(&mut *tx, &r.id, EnvelopeState::Delivered).await?;
+            db::audit::append(
+                &mut tx,
+                &r.case_id,
+                now,
+                AuditEvent::EnvelopeDelivered,
+                Some(recipient),
+                Some(&r.id),
+                None,
+            )
+            .await?;
+            tx.commit().await?;
+            self.metrics.envelope_delivered();
+        } else {
+            tx.rollback().await?;
+        }
+        let fields: Vec<EncryptedField> = match &r.fields {
+            Some(f) => serde_json::from_slice(f).map_err(|_| stored("fields"))?,
+            None => return Err(gone(&r)),
+        };
+        Ok(EnvelopeView {
+            envelope: Envelope {
+                header: signed,
+                fields,
+            },
+            accepted_at: r.accepted_at,
+        })
+    }
+
+    /// `recipient` has verified and stored envelope `id`: its ciphertext is destroyed, from
+    /// SQLite's WAL too, before this returns. Acknowledging twice is not an error.
+    pub async fn acknowledge(
+        &self,
+        recipient: &AccountId,
+        id: &MessageId,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        let r = self.own_envelope(recipient, id).await?;
+        match r.state {
+            EnvelopeState::Acknowledged => return Ok(()),
+            EnvelopeState::Purged => return Err(gone(&r)),
+            EnvelopeState::Accepted => {
+                return Err(ApiError::BadRequest(
+                    "fetch the message before acknowledging it".into(),
+                ));
+            }
+            EnvelopeState::Delivered => {}
+        }
+        let mut tx = self.db.write().await?;
+        // Only what is still delivered: a revocation may have destroyed it since it was read.
+        if !db::envelopes::acknowledge(&mut tx, &r, now).await? {
+            return match db::envelopes::get(&mut *tx, &r.id).await? {
+                Some(n) if n.state == EnvelopeState::Acknowledged => Ok(()),
+                Some(n) => Err(gone(&n)),
+                None => Err(ApiError::UnknownMessage(r.id)),
+            };
+        }
+        db::audit::append(
+            &mut tx,
+            &r.case_id,
+            now,
+            AuditEvent::EnvelopeAcknowledged,
+            Some(recipient),
+            Some(&r.id),
+            Some("ciphertext deleted from the server".into()),
+        )
+        .await?;
+        tx.commit().await?;
+        self.metrics.envelope_acknowledged();
+        self.db.shred().await?;
+        Ok(())
+    }
+
+    /// Envelope `id` if `recipient` is its recipient; to anyone else it does not exist.
+    async fn own_envelope(
+        &self,
+        recipient: &AccountId,
+        id: &MessageId,
+    ) -> Result<EnvelopeRow, ApiError> {
+        db::envelopes::get(self.db.pool(), id.as_str())
+            .await?
+            .filter(|r| r.recipient == recipient.as_str())
+            .ok_or_else(|| ApiError::UnknownMessage(id.to_string()))
+    }
+}

@@ -1,0 +1,270 @@
+//! Loading the facts `trialog_protocol::decide` decides on: a case and its active members,
+//! the case's verified consent history, the confirmed patient key. Everything signed is
+//! verified here before it becomes a fact; the decisions themselves are protocol's.
+
+use sqlx::AnyConnection;
+use trialog_protocol::binding::{
+    PastPatientKey, PatientBinding, PatientKeys, verify_patient, verify_patient_keys,
+};
+use trialog_protocol::chain::{Chain, Version};
+use trialog_protocol::consent::{Revocation, open_consent};
+use trialog_protocol::decide::{CaseFacts, MemberStatus};
+use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record};
+use trialog_protocol::{AccountId, CaseId, Signed};
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::db::{self, cases::CaseRow};
+use crate::error::ApiError;
+
+fn corrupt(what: &str) -> ApiError {
+    ApiError::Internal(format!("stored {what} does not parse"))
+}
+
+pub fn case_id(case: &CaseRow) -> Result<CaseId, ApiError> {
+    CaseId::parse(&case.id).map_err(|_| corrupt("case id"))
+}
+
+/// The case with its active physicians.
+pub async fn case_facts(c: &mut AnyConnection, case: &CaseRow) -> Result<CaseFacts, ApiError> {
+    let mut active = Vec::new();
+    for m in db::cases::members(&mut *c, &case.id).await? {
+        if m.status == MemberStatus::Active {
+            active.push(AccountId::parse(&m.account).map_err(|_| corrupt("member id"))?);
+        }
+    }
+    Ok(CaseFacts {
+        case_id: case_id(case)?,
+        treating: AccountId::parse(&case.treating).map_err(|_| corrupt("account id"))?,
+        active,
+    })
+}
+
+/// What a case's patient keys are checked with, as stored: the treating physician's key
+/// record, the patient's current key record (the binding is on the case row).
+struct Stored {
+    treating_record: String,
+    patient: String,
+    patient_record: String,
+}
+
+async fn stored(c: &mut AnyConnection, case: &CaseRow) -> Result<Stored, ApiError> {
+    let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
+    let treating = db::accounts::get(&mut *c, &case.treating)
+        .await?
+        .ok_or_else(|| corrupt("treating account"))?;
+    let patient = db::accounts::get(&mut *c, patient_id)
+        .await?
+        .ok_or_else(|| corrupt("patient account"))?;
+    Ok(Stored {
+        treating_record: treating.key_record,
+        patient: patient.id,
+        patient_record: patient.key_record,
+    })
+}
+
+/// The parsed parts of `Stored`, the treating physician's key record verified.
+struct Parsed {
+    treating: VerifiedKeys,
+    record: Signed<KeyRecord>,
+    binding: Option<Signed<PatientBinding>>,
+}
+
+fn parse(case: &CaseRow, s: &Stored) -> Result<Parsed, ApiError> {
+    let treating: Signed<KeyRecord> =
+        serde_json::from_str(&s.treating_record).map_err(|_| corrupt("key record"))?;
+    Ok(Parsed {
+        treating: open_key_record(&treating).map_err(|_| corrupt("key record"))?,
+        record: serde_json::from_str(&s.patient_record).map_err(|_| corrupt("key record"))?,
+        binding: case
+            .binding
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|_| corrupt("binding"))?,
+    })
+}
+
+/// The case's patient keys, checked against the treating physician's signed binding. No
+/// consent counts before this succeeds (DESIGN.md §6).
+pub async fn confirmed_patient(
+    c: &mut AnyConnection,
+    case: &CaseRow,
+) -> Result<VerifiedKeys, ApiError> {
+    let p = parse(case, &stored(c, case).await?)?;
+    verify_patient(&case_id(case)?, &p.treating, p.binding.as_ref(), &p.record)
+        .map_err(ApiError::Binding)
+}
+
+fn past_keys(rows: Vec<(String, String, i64)>) -> Result<Vec<PastPatientKey>, ApiError> {
+    rows.into_iter()
+        .map(|(record, binding, replaced_at)| {
+            Ok(PastPatientKey {
+                key_record: serde_json::from_str(&record)
+                    .map_err(|_| corrupt("past key record"))?,
+                binding: serde_json::from_str(&binding).map_err(|_| corrupt("past binding"))?,
+                replaced_at,
+            })
+        })
+        .collect()
+}
+
+/// The patient keys a re-enrolment replaced, with their bindings, oldest first.
+pub async fn past_patient_keys(
+    c: &mut AnyConnection,
+    case: &CaseRow,
+) -> Result<Vec<PastPatientKey>, ApiError> {
+    past_keys(db::cases::key_history(&mut *c, &case.id).await?)
+}
+
+/// Every patient key confirmed for the case, past and current, each checked against its
+/// binding by the treating physician: what the consent history is verified against.
+fn verify_keys(
+    case: &CaseRow,
+    s: &Stored,
+    past: &[PastPatientKey],
+) -> Result<PatientKeys, ApiError> {
+    let p = parse(case, s)?;
+    let account = AccountId::parse(&s.patient).map_err(|_| corrupt("account id"))?;
+    verify_patient_keys(
+        &case_id(case)?,
+        &account,
+        &p.treating,
+        past,
+        p.binding.as_ref(),
+        &p.record,
+    )
+    .map_err(ApiError::Binding)
+}
+
+/// Verified consent histories by the digest of every stored byte they were verified from
+/// (the case row, both parties' key records, the past patient keys and bindings, each
+/// consent and revocation with its times). What does not change between envelopes is so
+/// verified once: a new consent, revocation, key or binding changes the digest, so nothing
+/// is ever invalidated by hand and no replica can serve another's stale entry. Bounded:
+/// emptied when full (a working set is a few hundred open cases per replica).
+#[derive(Debug, Default)]
+pub struct Verified {
+    chains: Mutex<HashMap<[u8; 32], Arc<Chain>>>,
+}
+
+/// Entries kept at most, each a few kilobytes.
+const VERIFIED_MAX: usize = 4096;
+
+/// What a case's consent history is verified from, as stored.
+struct ChainInputs {
+    stored: Stored,
+    past: Vec<(String, String, i64)>,
+    consents: Vec<db::consents::ConsentRow>,
+}
+
+impl ChainInputs {
+    fn digest(&self, case: &CaseRow) -> [u8; 32] {
+        let mut h = Sha256::new();
+        let mut put = |b: &[u8]| {
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        };
+        put(case.id.as_bytes());
+        put(case.treating.as_bytes());
+        put(case.patient.as_deref().unwrap_or("").as_bytes());
+        put(case.binding.as_deref().unwrap_or("").as_bytes());
+        put(self.stored.treating_record.as_bytes());
+        put(self.stored.patient.as_bytes());
+        put(self.stored.patient_record.as_bytes());
+        for (record, binding, at) in &self.past {
+            put(record.as_bytes());
+            put(binding.as_bytes());
+            put(&at.to_be_bytes());
+        }
+        for c in &self.consents {
+            put(c.id.as_bytes());
+            put(c.signed.as_bytes());
+            put(c.revocation.as_deref().unwrap_or("").as_bytes());
+            put(&c.revoked_at.unwrap_or(-1).to_be_bytes());
+            put(&c.created_at.to_be_bytes());
+        }
+        h.finalize().into()
+    }
+}
+
+impl Verified {
+    /// The case's consent history, every version and revocation verified against the
+    /// confirmed patient key that signed it (past keys included: a consent signed before a
+    /// re-enrolment stays valid until revoked or expired). A case with no confirmed patient
+    /// key has none. Read from `c` each time; verified only if these bytes were not before.
+    pub async fn chain(
+        &self,
+        c: &mut AnyConnection,
+        case: &CaseRow,
+    ) -> Result<Arc<Chain>, ApiError> {
+        if case.patient.is_none() {
+            return Ok(Arc::default());
+        }
+        let inputs = ChainInputs {
+            stored: stored(&mut *c, case).await?,
+            past: db::cases::key_history(&mut *c, &case.id).await?,
+            consents: db::consents::for_case(&mut *c, &case.id).await?,
+        };
+        let digest = inputs.digest(case);
+        if let Some(chain) = self.lock().get(&digest) {
+            return Ok(chain.clone());
+        }
+        let chain = Arc::new(verify_chain(case, inputs)?);
+        let mut chains = self.lock();
+        if chains.len() >= VERIFIED_MAX {
+            chains.clear();
+        }
+        chains.insert(digest, chain.clone());
+        Ok(chain)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Chain>>> {
+        // A panic elsewhere cannot leave a half-written entry: inserts are single calls.
+        self.chains.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn verify_chain(case: &CaseRow, inputs: ChainInputs) -> Result<Chain, ApiError> {
+    let id = case_id(case)?;
+    let Some(patient_account) = case.patient.as_deref() else {
+        return Ok(Chain::default());
+    };
+    let past = past_keys(inputs.past)?;
+    let keys = verify_keys(case, &inputs.stored, &past)?;
+    if keys.confirmed.is_empty() {
+        return Ok(Chain::default());
+    }
+    let patient_account = AccountId::parse(patient_account).map_err(|_| corrupt("account id"))?;
+    let mut versions = Vec::new();
+    for row in inputs.consents {
+        let signed: Signed<trialog_protocol::consent::Consent> =
+            serde_json::from_str(&row.signed).map_err(|_| corrupt("consent"))?;
+        let signer = keys
+            .signer(&signed)
+            .ok_or_else(|| corrupt("consent signer"))?;
+        let consent = open_consent(&signed, signer).map_err(|_| corrupt("consent signature"))?;
+        let revoked_at = match &row.revocation {
+            Some(r) => {
+                let r: Signed<Revocation> =
+                    serde_json::from_str(r).map_err(|_| corrupt("revocation"))?;
+                let signer = keys
+                    .signer(&r)
+                    .ok_or_else(|| corrupt("revocation signer"))?;
+                r.verify(signer)
+                    .map_err(|_| corrupt("revocation signature"))?;
+                row.revoked_at
+            }
+            None => None,
+        };
+        versions.push(Version {
+            consent,
+            revoked_at,
+            accepted_at: row.created_at,
+            replaced_unseen: false,
+        });
+    }
+    Chain::new(&id, &patient_account, versions).map_err(ApiError::Chain)
+}

@@ -40,6 +40,36 @@ impl Follower {
         self.after
     }
 
+    /// Whether a stream is open: when not, `Client::resume` opens it again.
+    pub fn is_open(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// The next event of the open stream, waiting for it, without the client. `None`: no
+    /// stream is open, or the server ended it (its life is over); an error: it broke. Either
+    /// way it is closed, and `Client::resume` opens it again from the last event given.
+    pub async fn next_in_stream(&mut self) -> Result<Option<LiveEvent>, ClientError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(None);
+        };
+        match stream.next().await {
+            Ok(Some(event)) => {
+                // Without a cursor the server starts at "now": the first stream's start
+                // is the follower's from then on.
+                self.after = Some(event.id);
+                Ok(Some(event))
+            }
+            Ok(None) => {
+                self.close();
+                Ok(None)
+            }
+            Err(e) => {
+                self.close();
+                Err(e)
+            }
+        }
+    }
+
     /// Drops the stream, keeping its cursor (its opening one if it gave no event).
     fn close(&mut self) {
         if let Some(s) = self.stream.take() {
@@ -64,31 +94,20 @@ impl Client {
     pub async fn next_event(&mut self, f: &mut Follower) -> Result<LiveEvent, ClientError> {
         let mut failures = 0;
         loop {
-            if f.stream.is_none() {
-                match self.open_events(f.after).await {
-                    Ok(s) => f.stream = Some(s),
-                    Err(e) if reachable_again(&e) && failures < RECONNECTS => {
-                        failures += 1;
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+            match self.resume(f).await {
+                Ok(()) => {}
+                Err(e) if reachable_again(&e) && failures < RECONNECTS => {
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
+                Err(e) => return Err(e),
             }
-            let Some(stream) = f.stream.as_mut() else {
-                continue;
-            };
-            match stream.next().await {
-                Ok(Some(event)) => {
-                    // Without a cursor the server starts at "now": the first stream's start
-                    // is the follower's from then on.
-                    f.after = Some(event.id);
-                    return Ok(event);
-                }
+            match f.next_in_stream().await {
+                Ok(Some(event)) => return Ok(event),
                 // The stream's life ended: at once from the last id.
-                Ok(None) => f.close(),
+                Ok(None) => {}
                 Err(_) => {
-                    f.close();
                     failures += 1;
                     if failures > RECONNECTS {
                         return Err(ClientError::BadResponse(
@@ -99,6 +118,17 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Opens the follower's stream again from the last event it gave, unless one is open
+    /// (once, logging in again if the session ran out): with `Follower::next_in_stream`,
+    /// `next_event` for a caller that shares this client and must not hold it while it
+    /// waits for an event (the web client, whose pages use the client meanwhile).
+    pub async fn resume(&mut self, f: &mut Follower) -> Result<(), ClientError> {
+        if f.stream.is_none() {
+            f.stream = Some(self.open_events(f.after).await?);
+        }
+        Ok(())
     }
 
     async fn open_events(&mut self, after: Option<i64>) -> Result<EventStream, ClientError> {

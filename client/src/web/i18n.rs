@@ -188,6 +188,11 @@ texts! {
             "Cette adresse n'est pas celle de ce Trialog. Ouvrez le lien que `trialog ui` a affiché dans votre terminal.",
             "This address is not this Trialog's. Open the link that `trialog ui` printed in your terminal.",
         ),
+        TooManyStreams => (
+            "Er staan al te veel postvakken open. Dit postvak wordt elke halve minuut vernieuwd.",
+            "Trop de boîtes de réception sont déjà ouvertes. Celle-ci sera actualisée toutes les trente secondes.",
+            "Too many inboxes are open already. This one refreshes every half minute.",
+        ),
         ForbiddenOrigin => (
             "Dit formulier kwam niet van een pagina van deze Trialog en werd geweigerd. Vul het opnieuw in op de pagina zelf.",
             "Ce formulaire ne venait pas d'une page de ce Trialog et a été refusé. Remplissez-le à nouveau sur la page même.",

@@ -9,11 +9,12 @@
 //! after an idle period.
 //!
 //! Layout: `security` (host, origin, session, headers, login), `i18n` (page text and
-//! dates), `pages` (one file per page, and the layout), `assets` (embedded with the
-//! binary).
+//! dates), `pages` (one file per page, and the layout), `live` (the inbox's event stream
+//! to the browser), `assets` (embedded with the binary).
 
 mod assets;
 mod i18n;
+mod live;
 mod pages;
 mod security;
 
@@ -74,6 +75,10 @@ pub(crate) struct App {
     /// Held across a call to the server: one action at a time, as in the terminal.
     vault: tokio::sync::Mutex<Vault>,
     last_seen: std::sync::Mutex<Instant>,
+    /// How many times the keystore was locked: every inbox event stream ends at the next.
+    locks: tokio::sync::watch::Sender<u64>,
+    /// The inbox event streams that may be open at once (`live::MAX_STREAMS`).
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -105,11 +110,13 @@ impl App {
         }
     }
 
-    /// Drops the client: its identity (and so every private key) is zeroized.
+    /// Drops the client: its identity (and so every private key) is zeroized. Every inbox
+    /// event stream ends: none follows the server for a locked keystore.
     async fn lock(&self) {
         let mut v = self.vault.lock().await;
         v.client = None;
         v.me = None;
+        self.locks.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 
@@ -145,6 +152,8 @@ pub async fn serve(
         vault: tokio::sync::Mutex::new(Vault { client, me: None }),
         last_seen: std::sync::Mutex::new(Instant::now()),
         options,
+        locks: tokio::sync::watch::Sender::new(0),
+        streams: Arc::new(tokio::sync::Semaphore::new(live::MAX_STREAMS)),
     });
     let router = router(app.clone());
     let idle = tokio::spawn(idle_locker(app));
@@ -202,10 +211,12 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/cases/{id}/audit", get(pages::audit::page))
         .route("/assets/style.css", get(assets::style))
-        // Inbox and messages (physicians): the inbox and its live rows, opening (a POST:
-        // it fetches and acknowledges), one message, its print view, the inbox's script.
+        // Inbox and messages (physicians): the inbox, its rows and the event stream that
+        // says when to fetch them again, opening (a POST: it fetches and acknowledges), one
+        // message, its print view, the inbox's script.
         .route("/inbox", get(pages::inbox::list))
         .route("/inbox/rows", get(pages::inbox::rows))
+        .route("/inbox/events", get(live::events))
         .route("/messages/{id}", get(pages::inbox::show))
         .route("/messages/{id}/open", post(pages::inbox::open))
         .route("/messages/{id}/print", get(pages::inbox::print))

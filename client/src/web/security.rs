@@ -142,8 +142,9 @@ pub async fn session(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     if !valid {
         return Redirect::to("/welcome").into_response();
     }
-    // A page refreshing itself (the inbox's rows) is not the person at the keyboard: it
-    // must not keep the keys unlocked while they are away, so it never counts as activity.
+    // A page refreshing itself (the inbox's rows and event stream) is not the person at the
+    // keyboard: it must not keep the keys unlocked while they are away, so it never counts
+    // as activity.
     let background = background(req.uri().path());
     if background {
         app.lock_if_idle().await;
@@ -159,9 +160,9 @@ pub async fn session(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     resp
 }
 
-/// Requests a page's script makes by itself, on a timer.
+/// Requests a page's script makes by itself: on a timer, or to follow events.
 fn background(path: &str) -> bool {
-    path == "/inbox/rows"
+    path == "/inbox/rows" || path == "/inbox/events"
 }
 
 #[derive(Deserialize)]

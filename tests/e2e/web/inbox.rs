@@ -295,9 +295,11 @@ async fn web_inbox_is_for_physicians() {
     let w = World::new().await;
     let ui = start(w.patient, LONG).await;
     let cookie = ui.login().await;
-    let r = ui.get("/inbox", &cookie).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(text(r).await.contains("The inbox is for physicians"));
+    for path in ["/inbox", "/inbox/rows", "/inbox/events"] {
+        let r = ui.get(path, &cookie).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(text(r).await.contains("The inbox is for physicians"));
+    }
     let r = ui.get("/assets/inbox.js", &cookie).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
@@ -402,4 +404,214 @@ async fn web_inbox_refresh_is_not_activity() {
         assert_eq!(r.status(), StatusCode::OK);
     }
     assert!(locked, "polling kept the keystore unlocked");
+}
+
+/// The inbox follows the server's live events: with the page open, a message sent by
+/// another physician appears in a few seconds, far sooner than the slow fallback refresh
+/// (30 s), and the page is never reloaded.
+#[tokio::test]
+async fn web_inbox_in_chromium_follows_the_live_stream() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let first = w.bilan_to(&w.occupational_id);
+    let second = w.bilan_to(&w.occupational_id);
+    let World {
+        mut treating,
+        occupational,
+        ..
+    } = w;
+    let ui = start(occupational, LONG).await;
+    let session = Browser::start().await;
+    let browser = &session.client;
+    let run = async {
+        browser.goto(&ui.url).await?;
+        browser.goto(&ui.at("/inbox")).await?;
+        browser
+            .wait()
+            .for_element(Locator::XPath("//h1[text()='Inbox']"))
+            .await?;
+        // A mark on this very page: a reload would lose it.
+        browser
+            .execute("window.trialogMark = 'same page'; return null;", vec![])
+            .await?;
+        // Let the page's stream open, so the message is told by an event and not by the
+        // refresh that follows the stream's opening.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for out in [first, second] {
+            let sent = treating.send(out).await.expect("send");
+            let row = browser
+                .wait()
+                .at_most(Duration::from_secs(5))
+                .for_element(Locator::Css(&format!("tr#msg-{}", sent.message_id)))
+                .await?;
+            let text = row.text().await?;
+            assert!(
+                text.contains("New") && text.contains("Dr. An Peeters"),
+                "{text}"
+            );
+        }
+        let status = browser
+            .find(Locator::Id("inbox-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("Unread messages: 2"), "{status}");
+        assert_eq!(browser.current_url().await?.path(), "/inbox");
+        let mark = browser
+            .execute("return window.trialogMark || null;", vec![])
+            .await?;
+        assert_eq!(
+            mark,
+            serde_json::json!("same page"),
+            "the page was reloaded"
+        );
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    session.finish(run).await;
+}
+
+/// Reads an event stream until `needle` shows or it ends; everything read, and whether it
+/// ended. Fails the test after `within`.
+async fn read_until(r: &mut reqwest::Response, needle: &str, within: Duration) -> (String, bool) {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if !needle.is_empty() && seen.contains(needle) {
+            return (seen, false);
+        }
+        match tokio::time::timeout_at(deadline, r.chunk()).await {
+            Ok(Ok(Some(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(None)) | Ok(Err(_)) => return (seen, true),
+            Err(_) => panic!("no {needle:?} within {within:?}; read {seen:?}"),
+        }
+    }
+}
+
+/// `GET /inbox/events` follows the server for the unlocked account and tells the page only
+/// that something changed; it needs the web client's session and an unlocked keystore, as
+/// every page does, and locking ends it.
+#[tokio::test]
+async fn web_inbox_events_tell_only_that_something_changed_and_end_when_locked() {
+    let mut w = World::new().await;
+    grant(&mut w.patient, &w.case, &w.occupational_id, FUNCTIONAL, &[]).await;
+    let out = w.bilan_to(&w.occupational_id);
+    let case = w.case.clone();
+    let World {
+        mut treating,
+        occupational,
+        ..
+    } = w;
+    let ui = start(occupational, LONG).await;
+
+    // Without the session: the page that says to use the printed link.
+    let r = ui.get("/inbox/events", "").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/welcome");
+    let cookie = ui.login().await;
+    let forged = format!("trialog-session-{}={}", ui.port, "0".repeat(64));
+    assert_eq!(
+        location(&ui.get("/inbox/events", &forged).await),
+        "/welcome"
+    );
+    // Another site's page cannot read it either: a rebound host is refused.
+    let r = ui
+        .http
+        .get(ui.at("/inbox/events"))
+        .header(reqwest::header::HOST, format!("evil.example:{}", ui.port))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+
+    let mut stream = ui.get("/inbox/events", &cookie).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let h = stream.headers();
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h.contains_key("content-security-policy"));
+
+    let sent = treating.send(out).await.expect("send");
+    let (seen, ended) = read_until(&mut stream, "event: inbox", Duration::from_secs(5)).await;
+    assert!(!ended, "{seen}");
+    assert!(seen.contains("data: changed"), "{seen}");
+    // Nothing of the event itself: no message id, no case, no names.
+    assert!(!seen.contains(sent.message_id.as_str()), "{seen}");
+    assert!(!seen.contains(case.as_str()), "{seen}");
+    assert!(!seen.contains("Peeters"), "{seen}");
+    // The rows then show it, as they always did.
+    let rows = text(ui.get("/inbox/rows", &cookie).await).await;
+    assert!(rows.contains(&format!("msg-{}", sent.message_id)), "{rows}");
+
+    // Locking ends the stream at once, with a last word for the page.
+    let r = ui.post("/lock", &cookie, Some(&ui.base), &[]).await;
+    assert_eq!(location(&r), "/unlock");
+    let (seen, _) = read_until(&mut stream, "event: locked", Duration::from_secs(5)).await;
+    assert!(seen.contains("event: locked"), "{seen}");
+    let (rest, ended) = read_until(&mut stream, "", Duration::from_secs(5)).await;
+    assert!(ended, "still open after the lock: {rest}");
+    // Locked: the stream is not opened again, and the rows say the same.
+    let r = ui.get("/inbox/events", &cookie).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/unlock");
+    assert_eq!(location(&ui.get("/inbox/rows", &cookie).await), "/unlock");
+}
+
+/// An open inbox stream is not activity: the keystore still locks when idle, and the
+/// stream ends then.
+#[tokio::test]
+async fn web_inbox_events_end_when_the_keystore_locks_itself() {
+    let w = World::new().await;
+    let ui = start(w.occupational, Duration::from_secs(2)).await;
+    let cookie = ui.login().await;
+    let mut stream = ui.get("/inbox/events", &cookie).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let (seen, _) = read_until(&mut stream, "event: locked", Duration::from_secs(10)).await;
+    assert!(!seen.contains("event: inbox"), "{seen}");
+    let (_, ended) = read_until(&mut stream, "", Duration::from_secs(5)).await;
+    assert!(ended);
+    assert_eq!(location(&ui.get("/inbox/events", &cookie).await), "/unlock");
+}
+
+/// At most a few inbox streams at once; a closed one (a closed tab) gives its place back,
+/// because its follow of the server ended with it.
+#[tokio::test]
+async fn web_inbox_events_are_bounded_and_end_with_their_tab() {
+    let w = World::new().await;
+    let ui = start(w.occupational, LONG).await;
+    let cookie = ui.login().await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let r = ui.get("/inbox/events", &cookie).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        open.push(r);
+    }
+    let r = ui.get("/inbox/events", &cookie).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(r).await.contains("Too many inboxes are open"));
+    // The pages themselves still answer.
+    assert_eq!(
+        ui.get("/inbox/rows", &cookie).await.status(),
+        StatusCode::OK
+    );
+    // A tab closes: its connection goes, and its place comes back.
+    drop(open.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        let r = ui.get("/inbox/events", &cookie).await;
+        if r.status() == StatusCode::OK {
+            again = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "a closed stream kept its place");
 }

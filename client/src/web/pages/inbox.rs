@@ -225,7 +225,7 @@ fn bad_id(lang: Lang, me: &AccountView, path: &str) -> Response {
     )
 }
 
-fn patients_have_no_inbox(lang: Lang, me: &AccountView, path: &str) -> Option<Response> {
+pub fn patients_have_no_inbox(lang: Lang, me: &AccountView, path: &str) -> Option<Response> {
     (me.role == Role::Patient).then(|| {
         notice(
             StatusCode::FORBIDDEN,

@@ -182,8 +182,14 @@ async fn web_patient_changes_a_consent_revokes_another_and_reads_the_audit_in_ch
         browser
             .goto(&ui.at(&format!("/cases/{case}/consents")))
             .await?;
+        // Waited for rather than read at once: under load the page may still be loading.
+        browser
+            .wait()
+            .for_element(Locator::XPath(
+                "//*[contains(text(), 'No consent: this physician receives nothing')]",
+            ))
+            .await?;
         let page = browser.source().await?;
-        assert!(page.contains("No consent: this physician receives nothing"));
         assert!(page.contains("Fatigue"));
         assert!(page.contains("destroyed unread on"));
         // The earlier versions stay readable: what each physician was allowed before.

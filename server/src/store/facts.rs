@@ -268,3 +268,111 @@ fn verify_chain(case: &CaseRow, inputs: ChainInputs) -> Result<Chain, ApiError> 
     }
     Chain::new(&id, &patient_account, versions).map_err(ApiError::Chain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::consents::ConsentRow;
+
+    fn case() -> CaseRow {
+        CaseRow {
+            id: "case".into(),
+            sealed_label: None,
+            treating: "treating".into(),
+            patient: Some("patient".into()),
+            binding: Some("binding".into()),
+            opened_at: 1,
+        }
+    }
+
+    fn consent(id: &str) -> ConsentRow {
+        ConsentRow {
+            id: id.into(),
+            case_id: "case".into(),
+            recipient: "occupational".into(),
+            signed: format!("signed {id}"),
+            valid_until: 100,
+            created_at: 2,
+            revoked_at: None,
+            revocation: None,
+            superseded_by: None,
+            superseded_at: None,
+            expired_at: None,
+            retired: 0,
+        }
+    }
+
+    fn inputs() -> ChainInputs {
+        ChainInputs {
+            stored: Stored {
+                treating_record: "treating record".into(),
+                patient: "patient".into(),
+                patient_record: "patient record".into(),
+            },
+            past: vec![],
+            consents: vec![consent("a")],
+        }
+    }
+
+    /// Every change a consent history can go through changes the key it is cached under:
+    /// a stale verified history is never served.
+    #[test]
+    fn every_change_of_what_is_verified_changes_the_digest() {
+        let base = inputs().digest(&case());
+        assert_eq!(
+            base,
+            inputs().digest(&case()),
+            "the same bytes, the same key"
+        );
+        let changes: Vec<(&str, Box<dyn Fn(&mut CaseRow, &mut ChainInputs)>)> = vec![
+            (
+                "new version",
+                Box::new(|_, i| i.consents.push(consent("b"))),
+            ),
+            (
+                "revocation",
+                Box::new(|_, i| i.consents[0].revocation = Some("signed revocation".into())),
+            ),
+            (
+                "revocation time",
+                Box::new(|_, i| i.consents[0].revoked_at = Some(5)),
+            ),
+            (
+                "acceptance time",
+                Box::new(|_, i| i.consents[0].created_at = 3),
+            ),
+            (
+                "new patient key",
+                Box::new(|_, i| i.stored.patient_record = "new".into()),
+            ),
+            (
+                "treating key",
+                Box::new(|_, i| i.stored.treating_record = "new".into()),
+            ),
+            (
+                "re-enrolment",
+                Box::new(|_, i| i.past.push(("old".into(), "old binding".into(), 4))),
+            ),
+            (
+                "new binding",
+                Box::new(|c, _| c.binding = Some("other".into())),
+            ),
+            ("no binding", Box::new(|c, _| c.binding = None)),
+            (
+                "other patient",
+                Box::new(|c, _| c.patient = Some("other".into())),
+            ),
+            ("other case", Box::new(|c, _| c.id = "other".into())),
+        ];
+        for (what, change) in changes {
+            let (mut c, mut i) = (case(), inputs());
+            change(&mut c, &mut i);
+            assert_ne!(base, i.digest(&c), "{what} must change the digest");
+        }
+        // Moving bytes from one part to the next is a change too (parts are length-prefixed).
+        let (c, mut i) = (case(), inputs());
+        i.stored.treating_record = "treating recordpatient".into();
+        i.stored.patient = "".into();
+        assert_ne!(base, i.digest(&c));
+    }
+}

@@ -324,7 +324,8 @@ mod tests {
             inputs().digest(&case()),
             "the same bytes, the same key"
         );
-        let changes: Vec<(&str, Box<dyn Fn(&mut CaseRow, &mut ChainInputs)>)> = vec![
+        type Change = Box<dyn Fn(&mut CaseRow, &mut ChainInputs)>;
+        let changes: Vec<(&str, Change)> = vec![
             (
                 "new version",
                 Box::new(|_, i| i.consents.push(consent("b"))),

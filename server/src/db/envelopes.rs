@@ -137,29 +137,35 @@ pub async fn inbox_page(
     .await
 }
 
-/// Pending envelopes and ciphertext bytes queued for `recipient` (from `sender` only, if
-/// given).
-pub async fn pending_totals(
+/// What waits for one recipient: pending envelopes and ciphertext bytes in all, and from
+/// one sender.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Queue {
+    pub pending: i64,
+    pub bytes: i64,
+    pub from_sender: i64,
+    pub sender_bytes: i64,
+}
+
+/// The queue of `recipient`, and `sender`'s part of it, in one walk of the
+/// `envelopes_pending_sizes` index (migration 0009: pending told by `state`), never of the
+/// rows and their ciphertext.
+pub async fn queue(
     e: impl AnyExecutor<'_>,
     recipient: &str,
-    sender: Option<&str>,
-) -> Result<(i64, i64), sqlx::Error> {
-    // Two statements rather than `$2 IS NULL OR …`, so that each is answered from the
-    // `envelopes_pending_sizes` index alone (migration 0009: pending told by `state`).
-    let q = match sender {
-        None => sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM envelopes
-             WHERE recipient = $1 AND state IN ('accepted', 'delivered')",
-        )
-        .bind(recipient),
-        Some(sender) => sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM envelopes
-             WHERE recipient = $1 AND state IN ('accepted', 'delivered') AND sender = $2",
-        )
-        .bind(recipient)
-        .bind(sender),
-    };
-    q.fetch_one(e).await
+    sender: &str,
+) -> Result<Queue, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*) AS pending,
+                CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes,
+                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS from_sender,
+                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN size ELSE 0 END), 0) AS BIGINT) AS sender_bytes
+         FROM envelopes WHERE recipient = $1 AND state IN ('accepted', 'delivered')",
+    )
+    .bind(recipient)
+    .bind(sender)
+    .fetch_one(e)
+    .await
 }
 
 /// Pending envelopes to `recipient` in `case_id`: what a change of their consent acts on.

@@ -162,16 +162,17 @@ async fn store(tx: &mut Tx, limits: &Settings, a: &Admission) -> Result<(), ApiE
     }
     // One sender cannot fill a recipient's queue with what they will never read.
     // Per sender too, below the recipient's total, so one sender cannot fill it for all.
-    let (pending, bytes) = db::envelopes::pending_totals(&mut **tx, &row.recipient, None).await?;
-    let (from_sender, sender_bytes) =
-        db::envelopes::pending_totals(&mut **tx, &row.recipient, Some(&row.sender)).await?;
-    if pending >= limits.max_pending_per_recipient
-        || bytes + row.size > limits.max_pending_bytes_per_recipient
-        || from_sender >= limits.max_pending_per_sender
-        || sender_bytes + row.size > limits.max_pending_bytes_per_sender
+    let q = db::envelopes::queue(&mut **tx, &row.recipient, &row.sender).await?;
+    if q.pending >= limits.max_pending_per_recipient
+        || q.bytes + row.size > limits.max_pending_bytes_per_recipient
+        || q.from_sender >= limits.max_pending_per_sender
+        || q.sender_bytes + row.size > limits.max_pending_bytes_per_sender
     {
         tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
-        return Err(ApiError::RecipientQuota { pending, bytes });
+        return Err(ApiError::RecipientQuota {
+            pending: q.pending,
+            bytes: q.bytes,
+        });
     }
     // A suspended recipient is not checked here, on purpose: the envelope is accepted and
     // held (kept, not listed nor fetchable) until the operator lifts the suspension. Refusing

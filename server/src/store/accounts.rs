@@ -3,7 +3,7 @@
 
 use trialog_protocol::api::{EnrolmentView, InvitationView};
 use trialog_protocol::audit::{AuditEvent, DIRECTORY_CHAIN};
-use trialog_protocol::keys::{KeyRecord, VerifiedKeys};
+use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record};
 use trialog_protocol::{AccountId, CaseId, Role, Signed};
 
 use super::Store;
@@ -17,6 +17,13 @@ pub struct Registered {
     pub account: AccountRow,
     pub case_id: Option<CaseId>,
     pub created: bool,
+}
+
+/// The keys of a stored account, verified from its stored key record.
+pub(super) fn verified_keys(a: &AccountRow) -> Result<VerifiedKeys, ApiError> {
+    let corrupt = || ApiError::Internal("stored key record does not parse".into());
+    let rec: Signed<KeyRecord> = serde_json::from_str(&a.key_record).map_err(|_| corrupt())?;
+    open_key_record(&rec).map_err(|_| corrupt())
 }
 
 fn stored_case_id(id: &str) -> Result<CaseId, ApiError> {

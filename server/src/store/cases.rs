@@ -1,11 +1,12 @@
 //! Cases: who may see one, opening, the patient's enrolment and confirmation, membership.
 
-use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::audit::{AuditEvent, AuditRecord};
 use trialog_protocol::binding::{BindingError, PastPatientKey, PatientBinding};
 use trialog_protocol::consent::Revocation;
 use trialog_protocol::decide::{
     Actor, CaseFacts, MemberStatus, add_member as decide_add, remove_member as decide_remove,
 };
+use trialog_protocol::encoding::B64;
 use trialog_protocol::{AccountId, CaseId, ConsentId, Signed};
 
 use super::accounts::verified_keys;
@@ -237,6 +238,18 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Every record of audit chain `chain` (a case's, or the directory's), oldest first.
+    pub async fn audit_chain(&self, chain: &str) -> Result<Vec<AuditRecord>, ApiError> {
+        Ok(db::audit::chain(self.db.pool(), chain)
+            .await?
+            .into_iter()
+            .map(|(entry, hash)| AuditRecord {
+                entry: B64(entry),
+                hash,
+            })
+            .collect())
     }
 
     /// Case `id` if `viewer` may see it: its treating physician, its patient, or an active

@@ -111,7 +111,9 @@ impl FromRequestParts<AppState> for Session {
         // Checked on every request, not only at login: a suspension stops the tokens already
         // issued from the moment the operator sets it, and a recovery or a patient's
         // re-enrolment those of the lost key.
-        let standing = crate::db::accounts::standing(state.db.pool(), account.as_str())
+        let standing = state
+            .store
+            .standing(&account)
             .await?
             .ok_or(ApiError::InvalidToken)?;
         if standing.suspended {

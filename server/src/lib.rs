@@ -159,7 +159,6 @@ impl App {
         let settings = Arc::new(config.settings);
         let state = AppState {
             store: store::Store::new(db.clone(), settings.clone(), metrics.clone()),
-            db: db.clone(),
             key: Arc::new(key),
             settings,
             data_dir: config.data_dir.clone().into(),

@@ -1,9 +1,8 @@
-//! What every handler gets: the database, the server's keys and the settings. Passed
+//! What every handler gets: the store, the server's keys and the settings. Passed
 //! explicitly through axum's `State`, never global.
 
 use std::sync::Arc;
 
-use crate::db::Db;
 use crate::listener::Limits;
 use crate::metrics::Metrics;
 use crate::server_key::ServerKey;
@@ -13,8 +12,6 @@ use crate::store::Store;
 pub struct AppState {
     /// The server's state, through its verbs.
     pub store: Store,
-    /// The database under the store, for the handlers not yet moved onto its verbs.
-    pub db: Db,
     pub key: Arc<ServerKey>,
     pub settings: Arc<Settings>,
     /// The data directory: `serve` reads the operator's public key there (never its secret).

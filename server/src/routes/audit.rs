@@ -3,14 +3,12 @@
 
 use axum::extract::State;
 use trialog_protocol::api::AuditView;
-use trialog_protocol::audit::{AuditRecord, Checkpoint};
-use trialog_protocol::encoding::B64;
+use trialog_protocol::audit::Checkpoint;
 use trialog_protocol::{CaseId, Signed};
 
 use super::cases::load_visible;
 use super::{ApiJson, ApiPath, parse_id};
 use crate::auth::Session;
-use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 
@@ -36,14 +34,7 @@ pub async fn directory(State(st): State<AppState>, _s: Session) -> ApiResult<Api
 
 /// A whole chain and a checkpoint over its head, signed now.
 async fn chain_view(st: &AppState, chain: &str) -> Result<AuditView, ApiError> {
-    let records: Vec<AuditRecord> = db::audit::chain(st.db.pool(), chain)
-        .await?
-        .into_iter()
-        .map(|(entry, hash)| AuditRecord {
-            entry: B64(entry),
-            hash,
-        })
-        .collect();
+    let records = st.store.audit_chain(chain).await?;
     let cp = Checkpoint {
         chain: chain.to_owned(),
         seq: records.len() as u64,

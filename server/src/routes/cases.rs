@@ -1,5 +1,6 @@
 //! Cases: opening, the patient's enrolment and confirmation, and membership. Who may add or
-//! remove whom is `trialog_protocol::decide`'s; this file loads facts and stores.
+//! remove whom is `trialog_protocol::decide`'s; this file parses, checks what the caller
+//! may do, and hands the verbs to the store.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,18 +8,16 @@ use trialog_protocol::api::{
     AddMemberRequest, CaseView, ConfirmPatientRequest, MemberStatus as ViewStatus, MemberView,
     OpenCaseRequest, OpenCaseResponse, RemoveMemberRequest, RemoveMemberResponse,
 };
-use trialog_protocol::audit::AuditEvent;
-use trialog_protocol::binding::BindingError;
 use trialog_protocol::consent::Revocation;
-use trialog_protocol::decide::{Actor, MemberStatus, add_member as decide_add};
+use trialog_protocol::decide::MemberStatus;
 use trialog_protocol::encoding::B64;
 use trialog_protocol::label::MAX_SEALED_LABEL;
 use trialog_protocol::{AccountId, CaseId, Role};
 
-use super::views::{account_view, verified_keys};
+use super::views::account_view;
 use super::{ApiJson, ApiPath, parse_id};
 use crate::auth::Session;
-use crate::db::{self, cases::CaseRow, cases::MemberRow};
+use crate::db::cases::CaseRow;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 use crate::store::facts;
@@ -40,30 +39,16 @@ pub async fn open(
     let now = now();
     let code = crate::codes::generate().map_err(|_| ApiError::Internal("randomness".into()))?;
     let expires_at = now + st.settings.enrolment_ttl;
-    let row = CaseRow {
-        id: req.case_id.to_string(),
-        sealed_label: Some(req.sealed_label.0),
-        treating: s.account.to_string(),
-        patient: None,
-        binding: None,
-        opened_at: now,
-    };
-    let mut tx = st.db.write().await?;
-    if db::cases::get(&mut *tx, &row.id).await?.is_some() {
-        return Err(ApiError::CaseExists);
-    }
-    db::cases::insert(&mut *tx, &row, &crate::codes::hash(&code), expires_at).await?;
-    db::audit::append(
-        &mut tx,
-        &row.id,
-        now,
-        AuditEvent::CaseOpened,
-        Some(&s.account),
-        Some(&row.id),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    st.store
+        .open_case(
+            &s.account,
+            &req.case_id,
+            req.sealed_label.0,
+            &code,
+            expires_at,
+            now,
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(OpenCaseResponse {
@@ -91,23 +76,9 @@ pub async fn reissue_enrolment(
     let now = now();
     let code = crate::codes::generate().map_err(|_| ApiError::Internal("randomness".into()))?;
     let expires_at = now + st.settings.enrolment_ttl;
-    let mut tx = st.db.write().await?;
-    db::cases::reissue_enrolment(&mut *tx, &case.id, &crate::codes::hash(&code), expires_at)
+    st.store
+        .reissue_enrolment(&s.account, &case, &code, expires_at, now)
         .await?;
-    db::audit::append(
-        &mut tx,
-        &case.id,
-        now,
-        AuditEvent::EnrolmentReissued,
-        Some(&s.account),
-        case.patient.as_deref(),
-        Some(format!(
-            "valid until {}; an earlier unused code no longer works",
-            trialog_protocol::time::format_date(expires_at)
-        )),
-    )
-    .await?;
-    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(OpenCaseResponse {
@@ -123,12 +94,6 @@ pub async fn load_visible(st: &AppState, s: &Session, id: &str) -> Result<CaseRo
     st.store.visible_case(&s.account, id).await
 }
 
-async fn account(st: &AppState, id: &str) -> Result<db::accounts::AccountRow, ApiError> {
-    db::accounts::get(st.db.pool(), id)
-        .await?
-        .ok_or_else(|| ApiError::UnknownAccount(id.into()))
-}
-
 /// The case as `viewer` may see it: the sealed label only for the treating physician and
 /// the patient.
 pub async fn case_view(
@@ -136,15 +101,11 @@ pub async fn case_view(
     case: &CaseRow,
     viewer: &AccountId,
 ) -> Result<CaseView, ApiError> {
-    let treating = account_view(&account(st, &case.treating).await?)?;
-    let patient = match &case.patient {
-        Some(p) => Some(account_view(&account(st, p).await?)?),
-        None => None,
-    };
+    let d = st.store.case_detail(case).await?;
     let mut members = Vec::new();
-    for m in db::cases::members(st.db.pool(), &case.id).await? {
+    for (m, account) in &d.members {
         members.push(MemberView {
-            account: account_view(&account(st, &m.account).await?)?,
+            account: account_view(account)?,
             status: match m.status {
                 MemberStatus::Active => ViewStatus::Active,
                 MemberStatus::Invited => ViewStatus::Invited,
@@ -156,10 +117,6 @@ pub async fn case_view(
             removed_at: m.removed_at,
         });
     }
-    let past_patient_keys = {
-        let mut c = st.db.pool().acquire().await?;
-        facts::past_patient_keys(&mut c, case).await?
-    };
     let may_read_label =
         case.treating == viewer.as_str() || case.patient.as_deref() == Some(viewer.as_str());
     Ok(CaseView {
@@ -170,8 +127,8 @@ pub async fn case_view(
             .filter(|_| may_read_label)
             .map(B64),
         opened_at: case.opened_at,
-        treating,
-        patient,
+        treating: account_view(&d.treating)?,
+        patient: d.patient.as_ref().map(account_view).transpose()?,
         binding: match &case.binding {
             Some(b) => Some(
                 serde_json::from_str(b).map_err(|_| ApiError::Internal("stored binding".into()))?,
@@ -179,7 +136,7 @@ pub async fn case_view(
             None => None,
         },
         members,
-        past_patient_keys,
+        past_patient_keys: d.past_patient_keys,
     })
 }
 
@@ -195,7 +152,7 @@ pub async fn show(
 
 pub async fn list(State(st): State<AppState>, s: Session) -> ApiResult<ApiJson<Vec<CaseView>>> {
     let mut out = Vec::new();
-    for case in db::cases::for_account(st.db.pool(), s.account.as_str()).await? {
+    for case in st.store.cases_of(&s.account).await? {
         out.push(case_view(&st, &case, &s.account).await?);
     }
     Ok(ApiJson(out))
@@ -215,51 +172,11 @@ pub async fn confirm_patient(
         return Err(ApiError::NotCaseTreating);
     }
     check_sealed_label(&req.sealed_label)?;
-    let patient_id = case.patient.clone().ok_or(ApiError::NoPatient)?;
-    if case.binding.is_some() {
-        return Err(ApiError::AlreadyConfirmed);
-    }
-    let treating = verified_keys(&account(&st, &case.treating).await?)?;
-    let patient = account(&st, &patient_id).await?;
-    let b = req
-        .binding
-        .open(&treating.signing)
-        .map_err(|_| ApiError::Binding(BindingError::BadSignature))?;
-    if b.case_id != id
-        || b.patient.as_str() != patient_id
-        || b.treating != s.account
-        || b.patient_fingerprint.as_str() != patient.fingerprint
-    {
-        return Err(ApiError::BindingMismatch);
-    }
-    let now = now();
-    let mut tx = st.db.write().await?;
-    let json =
-        serde_json::to_string(&req.binding).map_err(|e| ApiError::Internal(e.to_string()))?;
-    db::cases::set_binding(&mut *tx, id.as_str(), &json, &req.sealed_label.0).await?;
-    db::audit::append(
-        &mut tx,
-        id.as_str(),
-        now,
-        AuditEvent::PatientConfirmed,
-        Some(&s.account),
-        Some(&patient_id),
-        Some(format!("key {}", patient.fingerprint)),
-    )
-    .await?;
-    tx.commit().await?;
+    st.store
+        .confirm_patient(&s.account, &case, &req.binding, &req.sealed_label.0, now())
+        .await?;
     let case = load_visible(&st, &s, id.as_str()).await?;
     Ok(ApiJson(case_view(&st, &case, &s.account).await?))
-}
-
-fn actor(s: &Session, case: &CaseRow) -> Actor {
-    if case.patient.as_deref() == Some(s.account.as_str()) {
-        Actor::Patient
-    } else if case.treating == s.account.as_str() {
-        Actor::Treating
-    } else {
-        Actor::Other
-    }
 }
 
 /// The patient adds a physician (active at once); the treating physician invites one (who
@@ -272,39 +189,9 @@ pub async fn add_member(
 ) -> ApiResult<ApiJson<CaseView>> {
     let id = parse_id(&id, CaseId::parse)?;
     let case = load_visible(&st, &s, id.as_str()).await?;
-    let target = account(&st, req.account.as_str()).await?;
-    let current = db::cases::member_status(st.db.pool(), id.as_str(), &target.id).await?;
-    let mut c = st.db.pool().acquire().await?;
-    let facts = facts::case_facts(&mut c, &case).await?;
-    drop(c);
-    let status = decide_add(actor(&s, &case), &facts, &req.account, target.role, current)
-        .map_err(ApiError::Membership)?;
-    let event = if status == MemberStatus::Active {
-        AuditEvent::MemberAdded
-    } else {
-        AuditEvent::MemberInvited
-    };
-    let now = now();
-    let mut tx = st.db.write().await?;
-    let m = MemberRow {
-        account: target.id.clone(),
-        status,
-        added_by: s.account.to_string(),
-        added_at: now,
-        removed_at: None,
-    };
-    db::cases::put_member(&mut *tx, id.as_str(), &m).await?;
-    db::audit::append(
-        &mut tx,
-        id.as_str(),
-        now,
-        event,
-        Some(&s.account),
-        Some(&target.id),
-        Some(format!("role {}; key {}", target.role, target.fingerprint)),
-    )
-    .await?;
-    tx.commit().await?;
+    st.store
+        .add_member(&s.account, &case, &req.account, now())
+        .await?;
     let case = load_visible(&st, &s, id.as_str()).await?;
     Ok(ApiJson(case_view(&st, &case, &s.account).await?))
 }

@@ -8,26 +8,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use trialog_protocol::AccountId;
 use trialog_protocol::api::{
     ApproveDeviceLink, ClaimDeviceLink, ClaimedDeviceLink, DeviceLinkCode, DeviceLinkState,
     DeviceLinkView, PutDevices,
 };
-use trialog_protocol::audit::{AuditEvent, DIRECTORY_CHAIN};
-use trialog_protocol::devices::{self, DeviceError, DeviceList};
+use trialog_protocol::devices::{self, DeviceError};
 use trialog_protocol::encoding::{B64, random_bytes};
-use trialog_protocol::{AccountId, Signed};
 
-use super::views::verified_keys;
 use super::{ApiJson, ApiPath};
 use crate::auth::Session;
-use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
-
-/// How long a device code and its request live.
-const LINK_TTL: i64 = 10 * 60;
-/// Devices that may wait to be added to one account at a time.
-const MAX_LIVE_LINKS: usize = 3;
 
 /// `POST /v1/accounts/me/device-links`
 pub async fn create_link(
@@ -36,23 +28,10 @@ pub async fn create_link(
 ) -> ApiResult<(StatusCode, ApiJson<DeviceLinkCode>)> {
     let code = crate::codes::generate().map_err(|_| ApiError::Internal("randomness".into()))?;
     let id = link_id()?;
-    let now = now();
-    let mut tx = st.db.write().await?;
-    let live = db::devices::live_links(&mut tx, s.account.as_str(), now).await?;
-    if live >= MAX_LIVE_LINKS {
-        return Err(ApiError::TooManyDeviceLinks(live));
-    }
-    let expires_at = now + LINK_TTL;
-    db::devices::insert_link(
-        &mut *tx,
-        &id,
-        s.account.as_str(),
-        &crate::codes::hash(&code),
-        now,
-        expires_at,
-    )
-    .await?;
-    tx.commit().await?;
+    let expires_at = st
+        .store
+        .create_device_link(&s.account, &id, &code, now())
+        .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(DeviceLinkCode { code, expires_at }),
@@ -72,15 +51,10 @@ pub async fn claim(
     if recipient.to_string() != req.age_recipient {
         return Err(DeviceError::BadRecipient.into());
     }
-    let hash = crate::codes::hash(&req.code);
-    if !db::devices::claimable(st.db.pool(), &hash, now()).await? {
-        return Err(ApiError::BadDeviceLink);
-    }
-    let mut tx = st.db.write().await?;
-    let link = db::devices::claim(&mut tx, &hash, &req.age_recipient, &req.name, now())
-        .await?
-        .ok_or(ApiError::BadDeviceLink)?;
-    tx.commit().await?;
+    let link = st
+        .store
+        .claim_device_link(&req.code, &req.age_recipient, &req.name, now())
+        .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(ClaimedDeviceLink {
@@ -97,7 +71,7 @@ pub async fn waiting(
     State(st): State<AppState>,
     s: Session,
 ) -> ApiResult<ApiJson<Vec<DeviceLinkView>>> {
-    let rows = db::devices::waiting(st.db.pool(), s.account.as_str(), now()).await?;
+    let rows = st.store.waiting_devices(&s.account, now()).await?;
     Ok(ApiJson(
         rows.into_iter()
             .filter_map(|r| {
@@ -119,38 +93,9 @@ pub async fn approve(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ApproveDeviceLink>,
 ) -> ApiResult<StatusCode> {
-    let now = now();
-    let mut tx = st.db.write().await?;
-    let link = db::devices::get(&mut *tx, &id, now)
-        .await?
-        .filter(|l| l.account == s.account.as_str() && l.sealed.is_none())
-        .ok_or(ApiError::BadDeviceLink)?;
-    let new_key = link.age_recipient.clone().ok_or(ApiError::BadDeviceLink)?;
-    let list = store_list(&mut tx, &s.account, &req.devices).await?;
-    let added = list
-        .devices
-        .iter()
-        .find(|d| d.age_recipient == new_key)
-        .ok_or_else(|| {
-            ApiError::BadRequest("the new device list does not hold the device to add".into())
-        })?;
-    db::devices::set_sealed(&mut *tx, &link.id, &req.sealed.0).await?;
-    db::audit::append(
-        &mut tx,
-        DIRECTORY_CHAIN,
-        now,
-        AuditEvent::DeviceAdded,
-        Some(&s.account),
-        Some(s.account.as_str()),
-        Some(format!(
-            "device {}; devices version {}",
-            added.fingerprint(),
-            list.version
-        )),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(event = %"device_added", account = %s.account, version = list.version, "device added");
+    st.store
+        .approve_device(&s.account, &id, &req.devices, &req.sealed.0, now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -160,16 +105,9 @@ pub async fn collect(
     State(st): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<DeviceLinkState>> {
-    let link = db::devices::get(st.db.pool(), &id, now())
-        .await?
-        .ok_or(ApiError::BadDeviceLink)?;
-    if link.sealed.is_some() {
-        let mut tx = st.db.write().await?;
-        db::devices::delete(&mut *tx, &link.id).await?;
-        tx.commit().await?;
-    }
+    let sealed = st.store.collect_device_link(&id, now()).await?;
     Ok(ApiJson(DeviceLinkState {
-        sealed: link.sealed.map(B64),
+        sealed: sealed.map(B64),
     }))
 }
 
@@ -179,48 +117,10 @@ pub async fn put(
     s: Session,
     ApiJson(req): ApiJson<PutDevices>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = st.db.write().await?;
-    let list = store_list(&mut tx, &s.account, &req.devices).await?;
-    db::audit::append(
-        &mut tx,
-        DIRECTORY_CHAIN,
-        now(),
-        AuditEvent::DevicesChanged,
-        Some(&s.account),
-        Some(s.account.as_str()),
-        Some(format!(
-            "devices version {}: {}",
-            list.version,
-            list.devices
-                .iter()
-                .map(|d| d.fingerprint().short())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(event = %"devices_changed", account = %s.account, version = list.version, "device list changed");
+    st.store
+        .put_devices(&s.account, &req.devices, now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Verifies a list against the account's identity key and stores it if it is exactly one
-/// version above the stored one.
-async fn store_list(
-    tx: &mut db::Tx,
-    account: &AccountId,
-    signed: &Signed<DeviceList>,
-) -> Result<DeviceList, ApiError> {
-    let row = db::accounts::get(&mut **tx, account.as_str())
-        .await?
-        .ok_or_else(|| ApiError::UnknownAccount(account.to_string()))?;
-    let list = devices::verify(signed, &verified_keys(&row)?)?;
-    let json = serde_json::to_string(signed).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !db::devices::set_list(tx, account.as_str(), list.version, &json).await? {
-        let seen = db::devices::version(&mut **tx, account.as_str()).await?;
-        return Err(DeviceError::Rollback { seen }.into());
-    }
-    Ok(list)
 }
 
 fn link_id() -> Result<String, ApiError> {

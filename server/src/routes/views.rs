@@ -1,8 +1,7 @@
 //! Building API views from stored rows (shared by several areas).
 
+use trialog_protocol::AccountId;
 use trialog_protocol::api::{AccountView, ConsentView};
-use trialog_protocol::keys::{KeyRecord, VerifiedKeys, open_key_record};
-use trialog_protocol::{AccountId, Signed};
 
 use crate::db::accounts::AccountRow;
 use crate::db::consents::ConsentRow;
@@ -34,12 +33,6 @@ pub fn account_view(a: &AccountRow) -> Result<AccountView, ApiError> {
             .transpose()
             .map_err(|_| corrupt("device list"))?,
     })
-}
-
-pub fn verified_keys(a: &AccountRow) -> Result<VerifiedKeys, ApiError> {
-    let rec: Signed<KeyRecord> =
-        serde_json::from_str(&a.key_record).map_err(|_| corrupt("key record"))?;
-    open_key_record(&rec).map_err(|_| corrupt("key record"))
 }
 
 pub fn consent_view(c: &ConsentRow) -> Result<ConsentView, ApiError> {

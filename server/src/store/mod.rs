@@ -13,6 +13,7 @@ mod accounts;
 mod admission;
 mod cases;
 mod consents;
+mod devices;
 mod envelopes;
 mod events;
 pub(crate) mod facts;

@@ -1,5 +1,6 @@
-//! The HTTP API under `/v1`. Handlers parse, call `protocol` for every rule and `db` for
-//! every read and write, and answer; they hold no SQL and no consent logic of their own.
+//! The HTTP API under `/v1`. Handlers parse, check the session, call one of the store's
+//! verbs (`crate::store`, where `protocol` decides every rule) and answer; they see no
+//! transaction, no SQL and no consent logic of their own.
 
 mod accounts;
 mod audit;

@@ -138,18 +138,30 @@ impl Walkthrough {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
-    /// `trialog ui` as a person starts it, in `home`: returns the running process and the
-    /// one-time link it printed.
-    /// `trialog inbox --follow` in `home`, running: its output lines as they come, after the
-    /// listing of what was already there (here nothing) has been printed.
-    fn follow(&mut self, home: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    /// `trialog --lang LANG inbox --follow` in `home`, running: its output lines as they
+    /// come, after the listing of what was already there has been printed.
+    fn follow(
+        &mut self,
+        home: &str,
+        lang: &str,
+    ) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
         use std::io::BufRead;
         let mut child = self
-            .command("trialog", Some(home), &["inbox", "--follow"])
+            .command(
+                "trialog",
+                Some(home),
+                &["--lang", lang, "inbox", "--follow"],
+            )
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start trialog inbox --follow");
+        // Its first line on stderr says it is waiting: from then on nothing is missed.
+        let mut waiting = String::new();
+        std::io::BufReader::new(child.stderr.take().expect("stderr"))
+            .read_line(&mut waiting)
+            .expect("inbox --follow says it waits");
+        assert!(waiting.contains("Ctrl-C"), "{waiting}");
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -162,6 +174,8 @@ impl Walkthrough {
         (child, rx)
     }
 
+    /// `trialog ui` as a person starts it, in `home`: returns the running process and the
+    /// one-time link it printed.
     fn ui(&mut self, home: &str) -> (std::process::Child, String) {
         use std::io::BufRead;
         let mut child = self
@@ -536,7 +550,7 @@ async fn readme_walkthrough() {
         "{preview}"
     );
     // The occupational physician keeps a terminal open on their inbox, live.
-    let (mut follow, lines) = w.follow("janssens");
+    let (mut follow, lines) = w.follow("janssens", "nl");
     let sent = w.trialog("peeters", &both);
     let live = lines
         .recv_timeout(std::time::Duration::from_secs(20))
@@ -545,7 +559,10 @@ async fn readme_walkthrough() {
     let _ = follow.wait();
     let id = live.split_whitespace().next().unwrap_or_default();
     assert!(
-        id.starts_with("msg_") && live.contains("Dr. An Peeters") && sent.contains(id),
+        id.starts_with("msg_")
+            && live.contains("van Dr. An Peeters")
+            && live.contains("dossier")
+            && sent.contains(id),
         "{live}\n{sent}"
     );
     assert!(
@@ -669,8 +686,19 @@ async fn readme_walkthrough() {
         &["consent", "revoke", "--consent", &s(&c_occ, "consent")],
     );
     assert!(err.contains("newer version"), "{err}");
+    // The occupational physician follows in French: the revocation reaches them as it
+    // happens, in words.
+    let (mut follow, lines) = w.follow("janssens", "fr");
     let revoke = w.trialog("patient", &["consent", "revoke", "--consent", &current]);
     assert!(revoke.contains("cannot be recalled"), "{revoke}");
+    let told = std::iter::from_fn(|| lines.recv_timeout(std::time::Duration::from_secs(20)).ok())
+        .find(|l| l.contains("consentement révoqué dans le dossier"));
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(
+        told.is_some_and(|l| l.starts_with(&current)),
+        "inbox --follow tells the revocation in French"
+    );
 
     // The patient removes the advising physician, who then sees nothing of the case.
     let removed = w.trialog(

@@ -222,6 +222,15 @@ pub async fn inbox(wait: u64, follow: bool, json: bool, lang: Lang) -> Result<()
         });
     }
     if let Some(f) = follower.as_mut() {
+        if !json {
+            // On stderr, so that stdout stays one line per message for a script.
+            output::err(tr(
+                lang,
+                "Wacht op nieuwe berichten… (Ctrl-C stopt)",
+                "En attente de nouveaux messages… (Ctrl-C pour arrêter)",
+                "Waiting for new messages… (Ctrl-C stops)",
+            ));
+        }
         self::follow(&mut c, f, &mut names, json, lang).await?;
     }
     Ok(())
@@ -263,15 +272,12 @@ async fn follow(
                 )
             ),
             LiveEventKind::Gone => format!(
-                "{}  {} ({})",
+                "{}  {}",
                 e.subject,
-                tr(
-                    lang,
-                    "ongelezen vernietigd",
-                    "détruit sans avoir été lu",
-                    "destroyed unread"
-                ),
-                e.reason.as_deref().unwrap_or("")
+                trialog_client::i18n::gone_reason(
+                    trialog_client::client::GoneReason::parse(e.reason.as_deref()),
+                    lang
+                )
             ),
             LiveEventKind::ConsentRevoked => format!(
                 "{}  {} {}",

@@ -45,14 +45,20 @@ impl GoneReason {
                 code: Code::MessageGone,
                 reason,
                 ..
-            } => Some(match reason.as_deref() {
-                Some("revoked") => GoneReason::Revoked,
-                Some("expired") => GoneReason::Expired,
-                Some("no_longer_covered") => GoneReason::NoLongerCovered,
-                Some("member_removed") => GoneReason::MemberRemoved,
-                _ => GoneReason::Acknowledged,
-            }),
+            } => Some(GoneReason::parse(reason.as_deref())),
             _ => None,
+        }
+    }
+
+    /// The reason the server gave (in a `message_gone` refusal or a `gone` live event);
+    /// none or an unknown one means it was acknowledged.
+    pub fn parse(reason: Option<&str>) -> GoneReason {
+        match reason {
+            Some("revoked") => GoneReason::Revoked,
+            Some("expired") => GoneReason::Expired,
+            Some("no_longer_covered") => GoneReason::NoLongerCovered,
+            Some("member_removed") => GoneReason::MemberRemoved,
+            _ => GoneReason::Acknowledged,
         }
     }
 }

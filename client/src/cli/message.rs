@@ -271,14 +271,20 @@ async fn follow(
                     "read and acknowledged by the recipient"
                 )
             ),
-            LiveEventKind::Gone => format!(
-                "{}  {}",
-                e.subject,
-                trialog_client::i18n::gone_reason(
-                    trialog_client::client::GoneReason::parse(e.reason.as_deref()),
-                    lang
-                )
-            ),
+            LiveEventKind::Gone => {
+                use trialog_client::client::GoneReason;
+                let why = match GoneReason::parse(e.reason.as_deref()) {
+                    // A reason this version does not know: never "read", since it was not.
+                    GoneReason::Acknowledged => tr(
+                        lang,
+                        "Ongelezen vernietigd op de server.",
+                        "Détruit sur le serveur sans avoir été lu.",
+                        "Destroyed unread on the server.",
+                    ),
+                    known => trialog_client::i18n::gone_reason(known, lang),
+                };
+                format!("{}  {why}", e.subject)
+            }
             LiveEventKind::ConsentRevoked => format!(
                 "{}  {} {}",
                 e.subject,

@@ -2,7 +2,7 @@
 //! the follower remembers the last event id and reconnects from it, logging in again when
 //! the session expired.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use trialog_protocol::Code;
 use trialog_protocol::api::LiveEvent;
 
@@ -19,7 +19,17 @@ const RECONNECTS: u32 = 30;
 pub struct Follower {
     after: Option<i64>,
     stream: Option<EventStream>,
+    /// When the open stream was opened, and whether it gave an event since.
+    opened: Option<Instant>,
+    given: bool,
+    /// The last stream ended within `AT_ONCE` of opening without an event.
+    ended_at_once: bool,
 }
+
+/// A stream that ends this soon after opening, having given nothing, was not a stream's
+/// life running out but a server (or a proxy) ending every stream at once: it is reopened
+/// after a pause, not in a tight loop.
+const AT_ONCE: Duration = Duration::from_secs(1);
 
 impl Follower {
     /// Follows from now on.
@@ -31,7 +41,7 @@ impl Follower {
     pub fn after(id: i64) -> Follower {
         Follower {
             after: Some(id),
-            stream: None,
+            ..Follower::default()
         }
     }
 
@@ -43,6 +53,17 @@ impl Follower {
     /// Whether a stream is open: when not, `Client::resume` opens it again.
     pub fn is_open(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// Whether the last stream ended at once, having given nothing: wait before reopening.
+    pub fn ended_at_once(&self) -> bool {
+        self.ended_at_once
+    }
+
+    fn opened(&mut self, stream: EventStream) {
+        self.stream = Some(stream);
+        self.opened = Some(Instant::now());
+        self.given = false;
     }
 
     /// The next event of the open stream, waiting for it, without the client. `None`: no
@@ -57,9 +78,12 @@ impl Follower {
                 // Without a cursor the server starts at "now": the first stream's start
                 // is the follower's from then on.
                 self.after = Some(event.id);
+                self.given = true;
                 Ok(Some(event))
             }
             Ok(None) => {
+                self.ended_at_once =
+                    !self.given && self.opened.is_some_and(|at| at.elapsed() < AT_ONCE);
                 self.close();
                 Ok(None)
             }
@@ -82,10 +106,9 @@ impl Client {
     /// Starts following now: the stream is open when this returns, so what is committed
     /// from then on is given by `next_event`, even if it happens before the first call.
     pub async fn follow_now(&mut self) -> Result<Follower, ClientError> {
-        Ok(Follower {
-            after: None,
-            stream: Some(self.open_events(None).await?),
-        })
+        let mut f = Follower::default();
+        f.opened(self.open_events(None).await?);
+        Ok(f)
     }
 
     /// The account's next live event, waiting for it. A stream the server ended, or lost
@@ -105,7 +128,17 @@ impl Client {
             }
             match f.next_in_stream().await {
                 Ok(Some(event)) => return Ok(event),
-                // The stream's life ended: at once from the last id.
+                // The stream's life ended: at once from the last id, unless it ended as
+                // soon as it opened.
+                Ok(None) if f.ended_at_once() => {
+                    failures += 1;
+                    if failures > RECONNECTS {
+                        return Err(ClientError::BadResponse(
+                            "the live event stream keeps ending as soon as it opens".into(),
+                        ));
+                    }
+                    tokio::time::sleep(AT_ONCE).await;
+                }
                 Ok(None) => {}
                 Err(_) => {
                     failures += 1;
@@ -126,7 +159,8 @@ impl Client {
     /// waits for an event (the web client, whose pages use the client meanwhile).
     pub async fn resume(&mut self, f: &mut Follower) -> Result<(), ClientError> {
         if f.stream.is_none() {
-            f.stream = Some(self.open_events(f.after).await?);
+            let stream = self.open_events(f.after).await?;
+            f.opened(stream);
         }
         Ok(())
     }

@@ -126,6 +126,9 @@ async fn next(mut s: Live) -> Option<(Result<Event, Infallible>, Live)> {
             }
             got = s.follower.next_in_stream() => match got {
                 Ok(Some(_)) => return Some((Ok(changed()), s)),
+                // Ended as soon as it opened: not in a tight loop holding the client; end,
+                // and the page's slow refresh and retry take over.
+                Ok(None) if s.follower.ended_at_once() => return None,
                 // The server ended its stream (it does after a while): reopen from the
                 // last event, so nothing committed in between is missed.
                 Ok(None) => {}

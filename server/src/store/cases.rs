@@ -10,7 +10,7 @@ use trialog_protocol::encoding::B64;
 use trialog_protocol::{AccountId, CaseId, ConsentId, Signed};
 
 use super::accounts::verified_keys;
-use super::{Store, consents::revoke_in, facts, purge};
+use super::{Store, consents::Revoking, consents::revoke_in, facts, purge};
 use crate::db::{
     self, accounts::AccountRow, cases::CaseRow, cases::MemberRow, envelopes::PurgeReason,
 };
@@ -163,12 +163,23 @@ impl Store {
         sealed_label: &[u8],
         now: i64,
     ) -> Result<(), ApiError> {
+        let mut tx = self.db.write().await?;
+        // Read again in the writer's turn: a second confirmation, or a re-enrolment of the
+        // patient since the caller read the case, must be seen here, not overwritten.
+        let case = db::cases::get(&mut *tx, &case.id)
+            .await?
+            .ok_or_else(|| ApiError::UnknownCase(case.id.clone()))?;
         let patient_id = case.patient.clone().ok_or(ApiError::NoPatient)?;
         if case.binding.is_some() {
             return Err(ApiError::AlreadyConfirmed);
         }
-        let treating_keys = verified_keys(&self.account_row(&case.treating).await?)?;
-        let patient = self.account_row(&patient_id).await?;
+        let stored_account = |row: Option<AccountRow>, id: &str| {
+            row.ok_or_else(|| ApiError::UnknownAccount(id.into()))
+        };
+        let treating_row = db::accounts::get(&mut *tx, &case.treating).await?;
+        let treating_keys = verified_keys(&stored_account(treating_row, &case.treating)?)?;
+        let patient_row = db::accounts::get(&mut *tx, &patient_id).await?;
+        let patient = stored_account(patient_row, &patient_id)?;
         let b = binding
             .open(&treating_keys.signing)
             .map_err(|_| ApiError::Binding(BindingError::BadSignature))?;
@@ -179,7 +190,6 @@ impl Store {
         {
             return Err(ApiError::BindingMismatch);
         }
-        let mut tx = self.db.write().await?;
         let json = serde_json::to_string(binding).map_err(|e| ApiError::Internal(e.to_string()))?;
         db::cases::set_binding(&mut *tx, &case.id, &json, sealed_label).await?;
         db::audit::append(
@@ -298,21 +308,15 @@ impl Store {
             .map_err(ApiError::Membership)?;
         let mut by_revocation = 0;
         for (r, json) in revocations {
-            let done = revoke_in(&mut tx, &chain, &case.id, r, json, now).await?;
-            by_revocation += done.purged;
-            db::audit::append(
-                &mut tx,
-                &case.id,
-                now,
-                AuditEvent::ConsentRevoked,
-                Some(patient),
-                Some(r.consent_id.as_str()),
-                Some(format!(
-                    "{} unread messages destroyed; {} already delivered; recipient removed from the case",
-                    done.purged, done.already_delivered
-                )),
-            )
-            .await?;
+            let revoked = Revoking {
+                patient,
+                revocation: r,
+                signed_json: json,
+                why: "; recipient removed from the case",
+            };
+            by_revocation += revoke_in(&mut tx, &chain, &case.id, revoked, now)
+                .await?
+                .purged;
         }
         // Anything still pending to them (under versions revoked before) goes too.
         let left = purge::pending(

@@ -186,20 +186,13 @@ impl Store {
         let mut tx = self.db.write().await?;
         let chain = self.verified.chain(&mut tx, case).await?;
         let json = serde_json::to_string(signed).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let done = revoke_in(&mut tx, &chain, &case.id, r, &json, now).await?;
-        db::audit::append(
-            &mut tx,
-            &case.id,
-            now,
-            AuditEvent::ConsentRevoked,
-            Some(patient),
-            Some(r.consent_id.as_str()),
-            Some(format!(
-                "{} unread messages destroyed; {} already delivered",
-                done.purged, done.already_delivered
-            )),
-        )
-        .await?;
+        let revoking = Revoking {
+            patient,
+            revocation: r,
+            signed_json: &json,
+            why: "",
+        };
+        let done = revoke_in(&mut tx, &chain, &case.id, revoking, now).await?;
         tx.commit().await?;
         self.db.shred().await?;
         tracing::info!(event = %"consent_revoked", consent = %r.consent_id, purged = done.purged, "consent revoked");
@@ -267,16 +260,31 @@ impl Store {
     }
 }
 
-/// Revokes one version inside the caller's transaction and destroys everything its
-/// recipient has not acknowledged in the case.
+/// One revocation the patient signed, verified by the caller: what `revoke_in` acts on.
+pub(super) struct Revoking<'a> {
+    pub patient: &'a AccountId,
+    pub revocation: &'a Revocation,
+    /// What the patient signed, as stored.
+    pub signed_json: &'a str,
+    /// Added to the audit entry's detail (why, when it is part of something larger).
+    pub why: &'a str,
+}
+
+/// Revokes one version inside the caller's transaction, destroys everything its recipient
+/// has not acknowledged in the case, and writes the audit entry.
 pub(super) async fn revoke_in(
     tx: &mut Tx,
     chain: &Chain,
     case_id: &str,
-    r: &Revocation,
-    signed_json: &str,
+    revoking: Revoking<'_>,
     now: i64,
 ) -> Result<Revoked, ApiError> {
+    let Revoking {
+        patient,
+        revocation: r,
+        signed_json,
+        why,
+    } = revoking;
     let v = chain.check_revocation(r).map_err(|e| match e {
         RevocationRefusal::AlreadyRevoked => ApiError::AlreadyRevoked,
         RevocationRefusal::Superseded => ApiError::Refused(Refusal::Superseded),
@@ -316,6 +324,18 @@ pub(super) async fn revoke_in(
         now,
         |h| line.iter().any(|id| id == h.consent_id.as_str()),
         PurgeReason::Revoked,
+    )
+    .await?;
+    db::audit::append(
+        tx,
+        case_id,
+        now,
+        AuditEvent::ConsentRevoked,
+        Some(patient),
+        Some(r.consent_id.as_str()),
+        Some(format!(
+            "{purged} unread messages destroyed; {already_delivered} already delivered{why}"
+        )),
     )
     .await?;
     Ok(Revoked {

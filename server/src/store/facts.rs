@@ -139,18 +139,22 @@ fn verify_keys(
     .map_err(ApiError::Binding)
 }
 
-/// Verified consent histories by the digest of every stored byte they were verified from
-/// (the case row, both parties' key records, the past patient keys and bindings, each
-/// consent and revocation with its times). What does not change between envelopes is so
-/// verified once: a new consent, revocation, key or binding changes the digest, so nothing
-/// is ever invalidated by hand and no replica can serve another's stale entry. Bounded:
-/// emptied when full (a working set is a few hundred open cases per replica).
+/// Verified consent histories, one per case, each with the digest of every stored byte it
+/// was verified from (the case row, both parties' key records, the past patient keys and
+/// bindings, each consent and revocation with its times). What does not change between
+/// envelopes is so verified once: a new consent, revocation, key or binding changes the
+/// digest, and a history is served only while its digest is that of the bytes read now, so
+/// nothing is invalidated by hand and no replica can serve another's stale entry. One entry
+/// per case (a changed history replaces the case's entry, never piles up beside it), at
+/// most `VERIFIED_MAX` cases: emptied when full.
 #[derive(Debug, Default)]
 pub struct Verified {
-    chains: Mutex<HashMap<[u8; 32], Arc<Chain>>>,
+    chains: Mutex<HashMap<String, (Digest32, Arc<Chain>)>>,
 }
 
-/// Entries kept at most, each a few kilobytes.
+type Digest32 = [u8; 32];
+
+/// Cases kept at most (a working set is a few hundred open cases per replica).
 const VERIFIED_MAX: usize = 4096;
 
 /// What a case's consent history is verified from, as stored.
@@ -160,33 +164,71 @@ struct ChainInputs {
     consents: Vec<db::consents::ConsentRow>,
 }
 
+/// An unambiguous encoding of the inputs into SHA-256: a domain tag, every string
+/// length-prefixed, every optional value tagged present or absent, every list preceded by
+/// its length. Two different inputs never encode alike.
+struct Encoder(Sha256);
+
+impl Encoder {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.update((b.len() as u64).to_be_bytes());
+        self.0.update(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn int(&mut self, n: i64) {
+        self.0.update(n.to_be_bytes());
+    }
+    fn count(&mut self, n: usize) {
+        self.0.update((n as u64).to_be_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.0.update([0]),
+            Some(s) => {
+                self.0.update([1]);
+                self.str(s);
+            }
+        }
+    }
+    fn opt_int(&mut self, n: Option<i64>) {
+        match n {
+            None => self.0.update([0]),
+            Some(n) => {
+                self.0.update([1]);
+                self.int(n);
+            }
+        }
+    }
+}
+
 impl ChainInputs {
-    fn digest(&self, case: &CaseRow) -> [u8; 32] {
-        let mut h = Sha256::new();
-        let mut put = |b: &[u8]| {
-            h.update((b.len() as u64).to_be_bytes());
-            h.update(b);
-        };
-        put(case.id.as_bytes());
-        put(case.treating.as_bytes());
-        put(case.patient.as_deref().unwrap_or("").as_bytes());
-        put(case.binding.as_deref().unwrap_or("").as_bytes());
-        put(self.stored.treating_record.as_bytes());
-        put(self.stored.patient.as_bytes());
-        put(self.stored.patient_record.as_bytes());
+    fn digest(&self, case: &CaseRow) -> Digest32 {
+        let mut e = Encoder(Sha256::new());
+        e.str("trialog/chain-inputs/v1");
+        e.str(&case.id);
+        e.str(&case.treating);
+        e.opt_str(case.patient.as_deref());
+        e.opt_str(case.binding.as_deref());
+        e.str(&self.stored.treating_record);
+        e.str(&self.stored.patient);
+        e.str(&self.stored.patient_record);
+        e.count(self.past.len());
         for (record, binding, at) in &self.past {
-            put(record.as_bytes());
-            put(binding.as_bytes());
-            put(&at.to_be_bytes());
+            e.str(record);
+            e.str(binding);
+            e.int(*at);
         }
+        e.count(self.consents.len());
         for c in &self.consents {
-            put(c.id.as_bytes());
-            put(c.signed.as_bytes());
-            put(c.revocation.as_deref().unwrap_or("").as_bytes());
-            put(&c.revoked_at.unwrap_or(-1).to_be_bytes());
-            put(&c.created_at.to_be_bytes());
+            e.str(&c.id);
+            e.str(&c.signed);
+            e.opt_str(c.revocation.as_deref());
+            e.opt_int(c.revoked_at);
+            e.int(c.created_at);
         }
-        h.finalize().into()
+        e.0.finalize().into()
     }
 }
 
@@ -194,7 +236,8 @@ impl Verified {
     /// The case's consent history, every version and revocation verified against the
     /// confirmed patient key that signed it (past keys included: a consent signed before a
     /// re-enrolment stays valid until revoked or expired). A case with no confirmed patient
-    /// key has none. Read from `c` each time; verified only if these bytes were not before.
+    /// key has none. Read from `c` each time; verified only if these bytes were not the
+    /// case's last time.
     pub async fn chain(
         &self,
         c: &mut AnyConnection,
@@ -209,20 +252,23 @@ impl Verified {
             consents: db::consents::for_case(&mut *c, &case.id).await?,
         };
         let digest = inputs.digest(case);
-        if let Some(chain) = self.lock().get(&digest) {
+        if let Some((seen, chain)) = self.lock().get(&case.id)
+            && *seen == digest
+        {
             return Ok(chain.clone());
         }
         let chain = Arc::new(verify_chain(case, inputs)?);
         let mut chains = self.lock();
-        if chains.len() >= VERIFIED_MAX {
+        if chains.len() >= VERIFIED_MAX && !chains.contains_key(&case.id) {
             chains.clear();
         }
-        chains.insert(digest, chain.clone());
+        chains.insert(case.id.clone(), (digest, chain.clone()));
         Ok(chain)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Chain>>> {
-        // A panic elsewhere cannot leave a half-written entry: inserts are single calls.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Digest32, Arc<Chain>)>> {
+        // Never held across an await; a panic elsewhere cannot leave a half-written entry
+        // (inserts are single calls), so a poisoned lock is still sound.
         self.chains.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -370,6 +416,22 @@ mod tests {
             change(&mut c, &mut i);
             assert_ne!(base, i.digest(&c), "{what} must change the digest");
         }
+        // Absent and empty, absent and -1, are different inputs.
+        let (mut c, mut i) = (case(), inputs());
+        c.binding = Some(String::new());
+        i.consents[0].revocation = Some(String::new());
+        let (mut c2, mut i2) = (case(), inputs());
+        c2.binding = None;
+        i2.consents[0].revocation = None;
+        assert_ne!(i.digest(&c), i2.digest(&c2));
+        let (c, mut i) = (case(), inputs());
+        i.consents[0].revoked_at = Some(-1);
+        assert_ne!(base, i.digest(&c), "revoked at -1 is not unrevoked");
+        // A past key entry cannot pass for part of a consent (lists carry their length).
+        let (c, mut i) = (case(), inputs());
+        i.past.push(("a".into(), "signed a".into(), 2));
+        i.consents.clear();
+        assert_ne!(base, i.digest(&c));
         // Moving bytes from one part to the next is a change too (parts are length-prefixed).
         let (c, mut i) = (case(), inputs());
         i.stored.treating_record = "treating recordpatient".into();

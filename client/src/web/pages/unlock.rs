@@ -80,6 +80,9 @@ pub async fn submit(
             let mut v = app.vault.lock().await;
             v.client = Some(client);
             v.me = None;
+            // A stream never outlives the unlock it started under, even when this unlock
+            // replaces one still open.
+            app.locks.send_modify(|n| *n = n.wrapping_add(1));
             Redirect::to("/").into_response()
         }
         Err(e) => {

@@ -7,7 +7,7 @@
 //!
 //! The store also keeps what was verified once and does not change between requests
 //! (`facts::Verified`): a case's consent history and patient keys are verified from their
-//! stored bytes at most once per distinct content.
+//! stored bytes again only when those bytes changed.
 
 mod accounts;
 mod admission;

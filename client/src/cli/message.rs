@@ -273,15 +273,15 @@ async fn follow(
             ),
             LiveEventKind::Gone => {
                 use trialog_client::client::GoneReason;
-                let why = match GoneReason::parse(e.reason.as_deref()) {
-                    // A reason this version does not know: never "read", since it was not.
-                    GoneReason::Acknowledged => tr(
+                let why = match e.reason.as_deref().and_then(GoneReason::destroyed) {
+                    Some(known) => trialog_client::i18n::gone_reason(known, lang),
+                    // A reason this version does not know: still destroyed, never read.
+                    None => tr(
                         lang,
                         "Ongelezen vernietigd op de server.",
                         "Détruit sur le serveur sans avoir été lu.",
                         "Destroyed unread on the server.",
                     ),
-                    known => trialog_client::i18n::gone_reason(known, lang),
                 };
                 format!("{}  {why}", e.subject)
             }

@@ -45,20 +45,21 @@ impl GoneReason {
                 code: Code::MessageGone,
                 reason,
                 ..
-            } => Some(GoneReason::parse(reason.as_deref())),
+            // A refusal with no destruction reason: it was read and acknowledged.
+            } => Some(reason.as_deref().and_then(GoneReason::destroyed).unwrap_or(GoneReason::Acknowledged)),
             _ => None,
         }
     }
 
-    /// The reason the server gave (in a `message_gone` refusal or a `gone` live event);
-    /// none or an unknown one means it was acknowledged.
-    pub fn parse(reason: Option<&str>) -> GoneReason {
+    /// Why the server destroyed a message unread (the reason of a `message_gone` refusal
+    /// or of a `gone` live event); `None` for a reason this version does not know.
+    pub fn destroyed(reason: &str) -> Option<GoneReason> {
         match reason {
-            Some("revoked") => GoneReason::Revoked,
-            Some("expired") => GoneReason::Expired,
-            Some("no_longer_covered") => GoneReason::NoLongerCovered,
-            Some("member_removed") => GoneReason::MemberRemoved,
-            _ => GoneReason::Acknowledged,
+            "revoked" => Some(GoneReason::Revoked),
+            "expired" => Some(GoneReason::Expired),
+            "no_longer_covered" => Some(GoneReason::NoLongerCovered),
+            "member_removed" => Some(GoneReason::MemberRemoved),
+            _ => None,
         }
     }
 }

@@ -33,9 +33,14 @@ fn stored_case_id(id: &str) -> Result<CaseId, ApiError> {
 impl Store {
     /// Account `id`, or `unknown_account`.
     pub async fn account(&self, id: &AccountId) -> Result<AccountRow, ApiError> {
-        db::accounts::get(self.db.pool(), id.as_str())
+        self.account_row(id.as_str()).await
+    }
+
+    /// The same by a stored id (a case's or a member's).
+    pub(super) async fn account_row(&self, id: &str) -> Result<AccountRow, ApiError> {
+        db::accounts::get(self.db.pool(), id)
             .await?
-            .ok_or_else(|| ApiError::UnknownAccount(id.to_string()))
+            .ok_or_else(|| ApiError::UnknownAccount(id.into()))
     }
 
     /// Account `id` as `viewer` may see it: physicians are public to every signed-in

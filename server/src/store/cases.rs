@@ -121,12 +121,6 @@ impl Store {
         Ok(db::cases::for_account(self.db.pool(), account.as_str()).await?)
     }
 
-    async fn account_row(&self, id: &str) -> Result<AccountRow, ApiError> {
-        db::accounts::get(self.db.pool(), id)
-            .await?
-            .ok_or_else(|| ApiError::UnknownAccount(id.into()))
-    }
-
     /// The accounts `case` names: its treating physician, its patient, its members, and the
     /// patient keys a re-enrolment replaced.
     pub async fn case_detail(&self, case: &CaseRow) -> Result<CaseDetail, ApiError> {

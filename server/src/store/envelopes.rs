@@ -11,7 +11,8 @@ use trialog_protocol::envelope::{EncryptedField, Envelope, EnvelopeHeader};
 use trialog_protocol::keys::verifying_key;
 use trialog_protocol::{AccountId, CaseId, Fingerprint, MessageId, Role};
 
-use super::{Admission, Store, facts};
+use super::facts::{self, corrupt};
+use super::{Admission, Store};
 use crate::db::{self, envelopes::EnvelopeRow, envelopes::PurgeReason};
 use crate::error::ApiError;
 
@@ -26,10 +27,6 @@ pub struct InboxQuery {
 
 /// What a recipient gets when they fetch an envelope.
 pub type Delivery = EnvelopeView;
-
-fn stored(what: &str) -> ApiError {
-    ApiError::Internal(format!("stored {what} does not parse"))
-}
 
 fn gone(r: &EnvelopeRow) -> ApiError {
     ApiError::MessageGone {
@@ -58,7 +55,7 @@ impl Store {
         let account = db::accounts::get(&mut *c, sender.0.as_str())
             .await?
             .ok_or_else(|| ApiError::UnknownAccount(sender.0.to_string()))?;
-        let sender_key = verifying_key(&account.sign_key).map_err(|_| stored("key"))?;
+        let sender_key = verifying_key(&account.sign_key).map_err(|_| corrupt("key"))?;
         let id_seen = db::envelopes::exists(&mut *c, claimed.message_id.as_str()).await?;
         let case = db::cases::get(&mut *c, claimed.case_id.as_str()).await?;
         let (case_facts, chain) = match &case {
@@ -143,7 +140,7 @@ impl Store {
         }
         let more = rows.len() as i64 > q.limit;
         rows.truncate(q.limit as usize);
-        let bad = |_| stored("id");
+        let bad = |_| corrupt("id");
         let mut items = Vec::with_capacity(rows.len());
         for r in rows {
             items.push(InboxItem {
@@ -186,8 +183,8 @@ impl Store {
             .ok_or_else(|| ApiError::Internal("envelope without case".into()))?;
         let chain = self.verified.chain(&mut tx, &case).await?;
         let signed: trialog_protocol::Signed<EnvelopeHeader> =
-            serde_json::from_str(&r.header).map_err(|_| stored("header"))?;
-        let header = signed.parse_unverified().map_err(|_| stored("header"))?;
+            serde_json::from_str(&r.header).map_err(|_| corrupt("header"))?;
+        let header = signed.parse_unverified().map_err(|_| corrupt("header"))?;
         let facts = facts::case_facts(&mut tx, &case).await?;
         // A physician the patient removed receives nothing more, whatever the consent says.
         let stands = if facts.is_active_physician(recipient) {
@@ -229,7 +226,7 @@ impl Store {
             tx.rollback().await?;
         }
         let fields: Vec<EncryptedField> = match &r.fields {
-            Some(f) => serde_json::from_slice(f).map_err(|_| stored("fields"))?,
+            Some(f) => serde_json::from_slice(f).map_err(|_| corrupt("fields"))?,
             None => return Err(gone(&r)),
         };
         Ok(EnvelopeView {

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use crate::db::{self, cases::CaseRow};
 use crate::error::ApiError;
 
-fn corrupt(what: &str) -> ApiError {
+/// A stored value that does not parse: the database was changed outside the server.
+pub(super) fn corrupt(what: &str) -> ApiError {
     ApiError::Internal(format!("stored {what} does not parse"))
 }
 

@@ -444,6 +444,52 @@ async fn replayed_message_id_is_refused() {
     assert_eq!(patient.consents(&w.case).await.expect("consents").len(), 1);
 }
 
+/// §2.4: copies of one envelope sent at the same moment pass the first look together and
+/// meet in the writer's turn (one group commit, or the next): one is stored, every other
+/// copy is refused as a replay; distinct envelopes sent with them are all stored, and the
+/// case's audit chain stays one chain.
+#[tokio::test]
+async fn racing_copies_of_one_envelope_are_stored_once() {
+    let mut w = World::new().await;
+    let (c, occ) = occupational_consent(&mut w, FUNCTIONAL).await;
+    let api = api_of(&mut w.treating).await;
+    let sealed = |w: &World| {
+        let h = bilan_header(w, &w.occupational_id, &occ, &c.consent_id);
+        seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]))
+    };
+    let copied = sealed(&w);
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (api, env) = (api.clone(), copied.clone());
+        sends.spawn(async move { (true, api.submit_envelope(&env).await) });
+    }
+    for _ in 0..4 {
+        let (api, env) = (api.clone(), sealed(&w));
+        sends.spawn(async move { (false, api.submit_envelope(&env).await) });
+    }
+    let (mut copies_stored, mut distinct_stored) = (0, 0);
+    for (copy, answer) in sends.join_all().await {
+        match (copy, answer) {
+            (true, Ok(_)) => copies_stored += 1,
+            (true, r) => {
+                refused(r, 409, "message_replayed");
+            }
+            (false, r) => {
+                r.expect("a distinct envelope is stored");
+                distinct_stored += 1;
+            }
+        }
+    }
+    assert_eq!((copies_stored, distinct_stored), (1, 4));
+    assert_eq!(w.occupational.inbox().await.expect("inbox").len(), 5);
+    let entries = w.patient.audit(&w.case).await.expect("the chain verifies");
+    let accepted = entries
+        .iter()
+        .filter(|e| e.event == trialog_protocol::audit::AuditEvent::EnvelopeAccepted)
+        .count();
+    assert_eq!(accepted, 5, "one audit entry per stored envelope");
+}
+
 /// §2.4: a signature cannot be replayed onto another recipient, a consent cannot be reused
 /// for another recipient, and ciphertexts cannot be moved between messages.
 #[tokio::test]

@@ -177,6 +177,21 @@ pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<AccountRow>
         .await
 }
 
+/// The accounts among `ids` that exist, in one statement (an admission needs four).
+pub async fn some(e: impl AnyExecutor<'_>, ids: &[&str]) -> Result<Vec<AccountRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    // Only placeholders are formatted in; the ids are bound.
+    let sql = format!("SELECT * FROM accounts WHERE id IN ({})", marks.join(", "));
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(e).await
+}
+
 pub async fn riziv_taken(e: impl AnyExecutor<'_>, riziv: &str) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE riziv = $1")
         .bind(riziv)

@@ -58,11 +58,53 @@ pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Err
     Ok(n > 0)
 }
 
-/// Stores an accepted envelope and tells its recipient.
-pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// What may have changed since an envelope was verified, read again in the writer's turn:
+/// its consent (`None` if there is none) and whether sender and recipient are still active
+/// physicians of the consent's case.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct Standing {
+    pub revoked: i64,
+    pub superseded: i64,
+    pub sender_active: i64,
+    pub recipient_active: i64,
+}
+
+/// `Standing` of consent `consent_id` for an envelope from `sender` to `recipient`, in one
+/// statement: the writer's turn is serialised, every statement in it is on every
+/// envelope's path.
+pub async fn standing(
+    e: impl AnyExecutor<'_>,
+    consent_id: &str,
+    sender: &str,
+    recipient: &str,
+) -> Result<Option<Standing>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT CAST(CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
+                CAST(CASE WHEN c.superseded_by IS NULL THEN 0 ELSE 1 END AS BIGINT) AS superseded,
+                CAST(CASE WHEN k.treating = $2 OR EXISTS (SELECT 1 FROM members m
+                     WHERE m.case_id = k.id AND m.account = $2 AND m.status = 'active')
+                     THEN 1 ELSE 0 END AS BIGINT) AS sender_active,
+                CAST(CASE WHEN k.treating = $3 OR EXISTS (SELECT 1 FROM members m
+                     WHERE m.case_id = k.id AND m.account = $3 AND m.status = 'active')
+                     THEN 1 ELSE 0 END AS BIGINT) AS recipient_active
+         FROM consents c JOIN cases k ON k.id = c.case_id
+         WHERE c.id = $1 AND c.retired = 0",
+    )
+    .bind(consent_id)
+    .bind(sender)
+    .bind(recipient)
+    .fetch_optional(e)
+    .await
+}
+
+/// Stores an accepted envelope and tells its recipient. False, and nothing written, if an
+/// envelope with its id is stored already (a replay that raced its original): told by the
+/// insert itself, so no statement before it has to look.
+pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
         "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields, size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&r.id)
     .bind(&r.case_id)
@@ -77,7 +119,11 @@ pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Err
     .bind(&r.fields)
     .bind(r.size)
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
     tell(
         tx,
         &r.recipient,
@@ -86,7 +132,8 @@ pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<(), sqlx::Err
         None,
         r.accepted_at,
     )
-    .await
+    .await?;
+    Ok(true)
 }
 
 pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {

@@ -48,9 +48,9 @@ pub async fn record(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    tx.wake(account);
-    // Every replica listening hears of it too, at commit.
-    if tx.backend() == Backend::Postgres {
+    // Every replica listening hears of it too, at commit; once per account and transaction
+    // (a listener reads every event after its cursor, however many were notified).
+    if tx.wake(account) && tx.backend() == Backend::Postgres {
         sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(account)

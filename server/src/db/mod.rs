@@ -109,9 +109,14 @@ impl Tx {
         self.backend
     }
 
-    /// Wakes `account`'s waiters once this transaction is committed (`db::events`).
-    pub fn wake(&mut self, account: &str) {
+    /// Wakes `account`'s waiters once this transaction is committed (`db::events`). False
+    /// if they were to be woken already.
+    pub fn wake(&mut self, account: &str) -> bool {
+        if self.wake.iter().any(|a| a == account) {
+            return false;
+        }
         self.wake.push(account.to_owned());
+        true
     }
 
     /// Undoes the transaction now rather than at drop, and hands the turn on.

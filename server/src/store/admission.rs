@@ -1,21 +1,22 @@
 //! Group commit of accepted envelopes. Handlers verify an envelope outside any transaction
 //! (`decide::admit`) and hand it here; one writer task takes every envelope waiting, writes
-//! them in one transaction (each under its own savepoint, so one refused envelope does not
-//! undo the others) and commits once, one fsync for the batch; only then is each handler
-//! answered. While a batch commits, the next one gathers: under load, batches grow by
-//! themselves and no envelope waits for a timer.
+//! them in one transaction and commits once, one fsync for the batch; only then is each
+//! handler answered. While a batch commits, the next one gathers: under load, batches grow
+//! by themselves and no envelope waits for a timer.
 //!
 //! Inside the transaction, each envelope is checked again against what may have changed
 //! since it was verified (a replay, a revocation or a new version of its consent, a member
-//! removed, the recipient's quota), as before.
+//! removed, the recipient's quota). The writer's turn is serialised, so its statements
+//! bound the throughput: five per envelope (its standing, the queue, the insert and its
+//! event, the audit entry), the chain's head once per case and batch, no savepoints (a
+//! refusal writes nothing; a broken transaction is retried envelope by envelope).
 
 use tokio::sync::{mpsc, oneshot};
 use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::envelope::EnvelopeHeader;
 
-use super::facts;
-use crate::db::{self, Db, Tx, cases::CaseRow, envelopes::EnvelopeRow};
+use crate::db::{self, Db, Tx, envelopes::EnvelopeRow};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::state::Settings;
@@ -32,7 +33,6 @@ const QUEUE: usize = 1024;
 pub struct Admission {
     pub row: EnvelopeRow,
     pub header: EnvelopeHeader,
-    pub case: Option<CaseRow>,
 }
 
 struct Job {
@@ -82,31 +82,58 @@ async fn writer(db: Db, settings: Arc<Settings>, metrics: Metrics, mut rx: mpsc:
     }
 }
 
-/// Writes and commits one batch, then answers each of its handlers.
+/// Writes and commits one batch, then answers each of its handlers. If the transaction
+/// breaks (a database error, a failed commit), nothing of the batch is stored and each
+/// envelope is tried again alone, so one that cannot be stored does not fail the others.
 async fn write_batch(db: &Db, settings: &Settings, metrics: &Metrics, batch: Vec<Job>) {
-    let mut tx = match db.write().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            let msg = e.to_string();
+    match attempt(db, settings, metrics, &batch).await {
+        Ok(results) => answer(metrics, batch, results),
+        Err(e) if batch.len() > 1 => {
+            tracing::warn!(error = %e, size = batch.len(), "a batch of envelopes failed, writing them one by one");
             for job in batch {
-                let _ = job.answer.send(Err(ApiError::Internal(msg.clone())));
+                let results = match attempt(db, settings, metrics, std::slice::from_ref(&job)).await {
+                    Ok(results) => results,
+                    Err(e) => vec![Err(e)],
+                };
+                answer(metrics, vec![job], results);
             }
-            return;
         }
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for job in &batch {
-        results.push(admit_one(&mut tx, settings, &job.admission).await);
+        Err(e) => answer(metrics, batch, vec![Err(e)]),
     }
-    let size = batch.len();
+}
+
+/// Writes `jobs` in one transaction and commits it: one answer per job (a refused envelope
+/// wrote nothing), or the error that broke the transaction (then nothing was stored).
+async fn attempt(
+    db: &Db,
+    settings: &Settings,
+    metrics: &Metrics,
+    jobs: &[Job],
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let mut tx = db.write().await?;
+    let mut heads = db::audit::Heads::default();
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(match store(&mut tx, &mut heads, settings, &job.admission).await {
+            Ok(()) => Ok(()),
+            Err(Failed::Refused(e)) => Err(e),
+            // Dropping the transaction rolls it back.
+            Err(Failed::Broken(e)) => return Err(e.into()),
+        });
+    }
     let committing = std::time::Instant::now();
-    let committed = tx.commit().await;
-    metrics.commit(size, committing.elapsed());
-    for (job, result) in batch.into_iter().zip(results) {
-        let result = match (&committed, result) {
-            (Ok(()), r) => r,
-            (Err(e), _) => Err(ApiError::Internal(e.to_string())),
-        };
+    tx.commit().await?;
+    metrics.commit(jobs.len(), committing.elapsed());
+    Ok(results)
+}
+
+/// Answers each job with its result, in order.
+fn answer(metrics: &Metrics, jobs: Vec<Job>, results: Vec<Result<(), ApiError>>) {
+    let mut results = results.into_iter();
+    for job in jobs {
+        let result = results
+            .next()
+            .unwrap_or_else(|| Err(ApiError::Internal("no answer for an envelope".into())));
         if result.is_ok() {
             let h = &job.admission.header;
             metrics.envelope_accepted();
@@ -117,48 +144,56 @@ async fn write_batch(db: &Db, settings: &Settings, metrics: &Metrics, batch: Vec
     }
 }
 
-/// One envelope under its own savepoint: kept if every check passes, undone otherwise.
-async fn admit_one(tx: &mut Tx, settings: &Settings, a: &Admission) -> Result<(), ApiError> {
-    sqlx::query("SAVEPOINT admission")
-        .execute(&mut **tx)
-        .await?;
-    let r = store(tx, settings, a).await;
-    let end = if r.is_ok() {
-        "RELEASE SAVEPOINT admission"
-    } else {
-        "ROLLBACK TO SAVEPOINT admission"
-    };
-    sqlx::query(end).execute(&mut **tx).await?;
-    r
+/// Why an envelope was not stored: refused by a check (nothing written, the transaction
+/// goes on) or broken by the database (the transaction must be abandoned: on PostgreSQL
+/// an error aborts it, and on either backend part of the envelope may have been written).
+enum Failed {
+    Refused(ApiError),
+    Broken(sqlx::Error),
 }
 
-async fn store(tx: &mut Tx, limits: &Settings, a: &Admission) -> Result<(), ApiError> {
-    let (row, h) = (&a.row, &a.header);
-    // Checked again inside the write transaction: two racing submissions of one id, and a
-    // revocation or a new version of the consent committed since the facts were read (a
-    // revocation purges only what it sees, so this envelope must not slip in after it).
-    if db::envelopes::exists(&mut **tx, &row.id).await? {
-        return Err(ApiError::Replay(row.id.clone()));
+impl From<sqlx::Error> for Failed {
+    fn from(e: sqlx::Error) -> Self {
+        Failed::Broken(e)
     }
-    // No time comparison here: anything that happened to the consent since the facts were
-    // read (even in the same second) happened before this insert.
-    match db::consents::get(&mut **tx, &row.consent_id).await? {
-        Some(c) if c.revoked_at.is_some() => return Err(ApiError::Refused(Refusal::Revoked)),
-        Some(c) if c.superseded_by.is_some() => {
-            return Err(ApiError::Refused(Refusal::Superseded));
+}
+
+impl From<ApiError> for Failed {
+    fn from(e: ApiError) -> Self {
+        Failed::Refused(e)
+    }
+}
+
+/// Checks an envelope again against what may have changed since it was verified, then
+/// stores it with its event and audit entry. Every refusal comes before the first write,
+/// so a refused envelope leaves nothing behind and needs no savepoint.
+async fn store(
+    tx: &mut Tx,
+    heads: &mut db::audit::Heads,
+    limits: &Settings,
+    a: &Admission,
+) -> Result<(), Failed> {
+    let (row, h) = (&a.row, &a.header);
+    // A revocation or a new version of the consent committed since the facts were read (a
+    // revocation purges only what it sees, so this envelope must not slip in after it), or
+    // either side removed from the case meanwhile. No time comparison here: anything that
+    // happened since the facts were read (even in the same second) happened before this
+    // insert.
+    match db::envelopes::standing(&mut **tx, &row.consent_id, &row.sender, &row.recipient)
+        .await?
+    {
+        None => return Err(ApiError::ConsentNotFound(row.consent_id.clone()).into()),
+        Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked).into()),
+        Some(s) if s.superseded != 0 => {
+            return Err(ApiError::Refused(Refusal::Superseded).into());
+        }
+        Some(s) if s.sender_active == 0 => {
+            return Err(ApiError::UnknownCase(row.case_id.clone()).into());
+        }
+        Some(s) if s.recipient_active == 0 => {
+            return Err(ApiError::NotAMember(row.recipient.clone()).into());
         }
         Some(_) => {}
-        None => return Err(ApiError::ConsentNotFound(row.consent_id.clone())),
-    }
-    // Nor may either side have been removed from the case meanwhile.
-    if let Some(case) = &a.case {
-        let members = facts::case_facts(tx, case).await?;
-        if !members.is_active_physician(&h.sender) {
-            return Err(ApiError::UnknownCase(row.case_id.clone()));
-        }
-        if !members.is_active_physician(&h.recipient) {
-            return Err(ApiError::NotAMember(row.recipient.clone()));
-        }
     }
     // One sender cannot fill a recipient's queue with what they will never read.
     // Per sender too, below the recipient's total, so one sender cannot fill it for all.
@@ -172,13 +207,18 @@ async fn store(tx: &mut Tx, limits: &Settings, a: &Admission) -> Result<(), ApiE
         return Err(ApiError::RecipientQuota {
             pending: q.pending,
             bytes: q.bytes,
-        });
+        }
+        .into());
     }
     // A suspended recipient is not checked here, on purpose: the envelope is accepted and
     // held (kept, not listed nor fetchable) until the operator lifts the suspension. Refusing
     // it would tell every sender that this physician is suspended, which they need not know,
     // and would lose what the patient consented to send; holding loses nothing.
-    db::envelopes::insert(tx, row).await?;
+    //
+    // Two racing submissions of one id: the second inserts nothing and is a replay.
+    if !db::envelopes::insert(tx, row).await? {
+        return Err(ApiError::Replay(row.id.clone()).into());
+    }
     let detail = format!(
         "{} to {}; consent {}; fields {}{}",
         h.kind,
@@ -195,15 +235,16 @@ async fn store(tx: &mut Tx, limits: &Settings, a: &Admission) -> Result<(), ApiE
             ""
         }
     );
-    db::audit::append(
-        tx,
-        &row.case_id,
-        row.accepted_at,
-        AuditEvent::EnvelopeAccepted,
-        Some(&h.sender),
-        Some(&row.id),
-        Some(detail),
-    )
-    .await?;
+    heads
+        .append(
+            tx,
+            &row.case_id,
+            row.accepted_at,
+            AuditEvent::EnvelopeAccepted,
+            Some(&h.sender),
+            Some(&row.id),
+            Some(detail),
+        )
+        .await?;
     Ok(())
 }

@@ -52,21 +52,25 @@ impl Store {
             .parse_unverified()
             .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
         let mut c = self.db.pool().acquire().await?;
-        let account = db::accounts::get(&mut *c, sender.0.as_str())
-            .await?
-            .ok_or_else(|| ApiError::UnknownAccount(sender.0.to_string()))?;
-        let sender_key = verifying_key(&account.sign_key).map_err(|_| corrupt("key"))?;
         let id_seen = db::envelopes::exists(&mut *c, claimed.message_id.as_str()).await?;
         let case = db::cases::get(&mut *c, claimed.case_id.as_str()).await?;
+        // The sender, the recipient and the case's two parties, in one statement.
+        let mut ids = vec![sender.0.as_str(), claimed.recipient.as_str()];
+        ids.extend(case.iter().flat_map(facts::parties));
+        let accounts = facts::Accounts::read(&mut c, &ids).await?;
+        let account = accounts
+            .get(sender.0.as_str())
+            .ok_or_else(|| ApiError::UnknownAccount(sender.0.to_string()))?;
+        let sender_key = verifying_key(&account.sign_key).map_err(|_| corrupt("key"))?;
         let (case_facts, chain) = match &case {
             Some(case) => (
                 Some(facts::case_facts(&mut c, case).await?),
-                self.verified.chain(&mut c, case).await?,
+                self.verified.chain_with(&mut c, case, &accounts).await?,
             ),
             None => (None, Default::default()),
         };
-        let recipient_fp = db::accounts::get(&mut *c, claimed.recipient.as_str())
-            .await?
+        let recipient_fp = accounts
+            .get(claimed.recipient.as_str())
             .and_then(|a| Fingerprint::parse(&a.fingerprint).ok());
         drop(c);
         let h = admit(
@@ -108,7 +112,6 @@ impl Store {
             .admit(Admission {
                 row,
                 header: h.clone(),
-                case,
             })
             .await?;
         Ok(h)

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::db::{self, cases::CaseRow};
+use crate::db::{self, accounts::AccountRow, cases::CaseRow};
 use crate::error::ApiError;
 
 /// A stored value that does not parse: the database was changed outside the server.
@@ -51,18 +51,40 @@ struct Stored {
     patient_record: String,
 }
 
-async fn stored(c: &mut AnyConnection, case: &CaseRow) -> Result<Stored, ApiError> {
+/// Accounts read in one statement, found by id.
+#[derive(Debug, Default)]
+pub struct Accounts(Vec<AccountRow>);
+
+impl Accounts {
+    /// Reads the accounts among `ids` that exist.
+    pub async fn read(c: &mut AnyConnection, ids: &[&str]) -> Result<Accounts, ApiError> {
+        Ok(Accounts(db::accounts::some(&mut *c, ids).await?))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&AccountRow> {
+        self.0.iter().find(|a| a.id == id)
+    }
+}
+
+/// The ids of the accounts a case's patient keys are checked with.
+pub fn parties(case: &CaseRow) -> Vec<&str> {
+    let mut ids = vec![case.treating.as_str()];
+    ids.extend(case.patient.as_deref());
+    ids
+}
+
+fn stored(case: &CaseRow, accounts: &Accounts) -> Result<Stored, ApiError> {
     let patient_id = case.patient.as_deref().ok_or(ApiError::NoPatient)?;
-    let treating = db::accounts::get(&mut *c, &case.treating)
-        .await?
+    let treating = accounts
+        .get(&case.treating)
         .ok_or_else(|| corrupt("treating account"))?;
-    let patient = db::accounts::get(&mut *c, patient_id)
-        .await?
+    let patient = accounts
+        .get(patient_id)
         .ok_or_else(|| corrupt("patient account"))?;
     Ok(Stored {
-        treating_record: treating.key_record,
-        patient: patient.id,
-        patient_record: patient.key_record,
+        treating_record: treating.key_record.clone(),
+        patient: patient.id.clone(),
+        patient_record: patient.key_record.clone(),
     })
 }
 
@@ -94,7 +116,8 @@ pub async fn confirmed_patient(
     c: &mut AnyConnection,
     case: &CaseRow,
 ) -> Result<VerifiedKeys, ApiError> {
-    let p = parse(case, &stored(c, case).await?)?;
+    let accounts = Accounts::read(c, &parties(case)).await?;
+    let p = parse(case, &stored(case, &accounts)?)?;
     verify_patient(&case_id(case)?, &p.treating, p.binding.as_ref(), &p.record)
         .map_err(ApiError::Binding)
 }
@@ -247,8 +270,23 @@ impl Verified {
         if case.patient.is_none() {
             return Ok(Arc::default());
         }
+        let accounts = Accounts::read(c, &parties(case)).await?;
+        self.chain_with(c, case, &accounts).await
+    }
+
+    /// `chain`, with the case's treating physician and patient among `accounts` (read by
+    /// the caller with the other accounts it needs, in one statement).
+    pub async fn chain_with(
+        &self,
+        c: &mut AnyConnection,
+        case: &CaseRow,
+        accounts: &Accounts,
+    ) -> Result<Arc<Chain>, ApiError> {
+        if case.patient.is_none() {
+            return Ok(Arc::default());
+        }
         let inputs = ChainInputs {
-            stored: stored(&mut *c, case).await?,
+            stored: stored(case, accounts)?,
             past: db::cases::key_history(&mut *c, &case.id).await?,
             consents: db::consents::for_case(&mut *c, &case.id).await?,
         };

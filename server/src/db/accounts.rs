@@ -182,9 +182,10 @@ pub async fn some(e: impl AnyExecutor<'_>, ids: &[&str]) -> Result<Vec<AccountRo
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    // Only placeholders are formatted in; the ids are bound.
-    let sql = format!("SELECT * FROM accounts WHERE id IN ({})", marks.join(", "));
+    let sql = format!(
+        "SELECT * FROM accounts WHERE id IN {}",
+        super::placeholders(1, ids.len())
+    );
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for id in ids {
         q = q.bind(*id);

@@ -28,6 +28,20 @@ pub async fn append(
 #[derive(Debug, Default)]
 pub struct Heads(HashMap<String, (u64, [u8; 32])>);
 
+/// One entry to append to a chain.
+#[derive(Debug, Clone)]
+pub struct Append<'a> {
+    pub chain: &'a str,
+    pub at: i64,
+    pub event: AuditEvent,
+    pub actor: Option<&'a AccountId>,
+    pub subject: Option<&'a str>,
+    pub detail: Option<String>,
+}
+
+/// Rows per `INSERT` (4 values each).
+const ROWS_PER_INSERT: usize = 256;
+
 impl Heads {
     #[allow(clippy::too_many_arguments)]
     pub async fn append(
@@ -40,31 +54,59 @@ impl Heads {
         subject: Option<&str>,
         detail: Option<String>,
     ) -> Result<u64, sqlx::Error> {
-        let (last, prev) = match self.0.get(chain) {
-            Some(head) => *head,
-            None => head(&mut *c, chain).await?,
-        };
-        let seq = last + 1;
-        let entry = AuditEntry {
-            chain: chain.to_owned(),
-            seq,
+        let one = Append {
+            chain,
             at,
             event,
-            actor: actor.cloned(),
-            subject: subject.map(str::to_owned),
+            actor,
+            subject,
             detail,
         };
-        let bytes = serde_json::to_vec(&entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let hash = chain_hash(&prev, &bytes);
-        sqlx::query("INSERT INTO audit (chain, seq, entry, hash) VALUES ($1, $2, $3, $4)")
-            .bind(chain)
-            .bind(seq as i64)
-            .bind(bytes)
-            .bind(hex::encode(hash))
-            .execute(&mut *c)
-            .await?;
-        self.0.insert(chain.to_owned(), (seq, hash));
-        Ok(seq)
+        self.append_all(c, vec![one]).await?;
+        Ok(self.0.get(chain).map(|(seq, _)| *seq).unwrap_or(0))
+    }
+
+    /// Appends `entries` in order, each after the last one of its chain: the heads read
+    /// once per chain, the entries written in one statement.
+    pub async fn append_all(
+        &mut self,
+        c: &mut AnyConnection,
+        entries: Vec<Append<'_>>,
+    ) -> Result<(), sqlx::Error> {
+        let mut rows = Vec::with_capacity(entries.len());
+        for a in entries {
+            let (last, prev) = match self.0.get(a.chain) {
+                Some(head) => *head,
+                None => head(&mut *c, a.chain).await?,
+            };
+            let seq = last + 1;
+            let entry = AuditEntry {
+                chain: a.chain.to_owned(),
+                seq,
+                at: a.at,
+                event: a.event,
+                actor: a.actor.cloned(),
+                subject: a.subject.map(str::to_owned),
+                detail: a.detail,
+            };
+            let bytes =
+                serde_json::to_vec(&entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let hash = chain_hash(&prev, &bytes);
+            self.0.insert(entry.chain.clone(), (seq, hash));
+            rows.push((entry.chain, seq as i64, bytes, hex::encode(hash)));
+        }
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO audit (chain, seq, entry, hash) VALUES {}",
+                super::placeholders(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (chain, seq, bytes, hash) in chunk {
+                q = q.bind(chain).bind(*seq).bind(bytes).bind(hash);
+            }
+            q.execute(&mut *c).await?;
+        }
+        Ok(())
     }
 }
 

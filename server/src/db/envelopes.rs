@@ -5,6 +5,8 @@
 //! kind of destruction set `fields` to NULL; the row (and so its id) stays, so replays stay
 //! refused.
 
+use std::collections::HashSet;
+
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
 use trialog_protocol::MessageKind;
 use trialog_protocol::api::{EnvelopeState, LiveEventKind};
@@ -97,43 +99,68 @@ pub async fn standing(
     .await
 }
 
-/// Stores an accepted envelope and tells its recipient. False, and nothing written, if an
-/// envelope with its id is stored already (a replay that raced its original): told by the
-/// insert itself, so no statement before it has to look.
-pub async fn insert(tx: &mut super::Tx, r: &EnvelopeRow) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields, size)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&r.id)
-    .bind(&r.case_id)
-    .bind(&r.sender)
-    .bind(&r.recipient)
-    .bind(&r.consent_id)
-    .bind(r.kind.as_str())
-    .bind(r.created_at)
-    .bind(r.accepted_at)
-    .bind(r.state.as_str())
-    .bind(&r.header)
-    .bind(&r.fields)
-    .bind(r.size)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Ok(false);
+/// Which of `ids` are stored already (an id is accepted once and kept after its
+/// ciphertext is destroyed), in one statement.
+pub async fn seen(e: impl AnyExecutor<'_>, ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
     }
-    tell(
-        tx,
-        &r.recipient,
-        r,
-        LiveEventKind::Message,
-        None,
-        r.accepted_at,
-    )
-    .await?;
-    Ok(true)
+    let sql = format!(
+        "SELECT id FROM envelopes WHERE id IN {}",
+        super::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(e).await?.into_iter().collect())
+}
+
+/// Rows per `INSERT`: far below either backend's limit on bound values (12 per row).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Stores accepted envelopes, a batch in one statement, and tells their recipients. An id
+/// stored already fails the whole statement (a unique violation): callers check `seen`
+/// first, in the same write transaction.
+pub async fn insert_all(tx: &mut super::Tx, rows: &[&EnvelopeRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields, size)
+             VALUES {}",
+            super::placeholders(chunk.len(), 12)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            q = q
+                .bind(&r.id)
+                .bind(&r.case_id)
+                .bind(&r.sender)
+                .bind(&r.recipient)
+                .bind(&r.consent_id)
+                .bind(r.kind.as_str())
+                .bind(r.created_at)
+                .bind(r.accepted_at)
+                .bind(r.state.as_str())
+                .bind(&r.header)
+                .bind(&r.fields)
+                .bind(r.size);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let told: Vec<events::Event<'_>> = rows
+        .iter()
+        .map(|r| events::Event {
+            account: &r.recipient,
+            kind: LiveEventKind::Message,
+            subject: events::Subject {
+                id: &r.id,
+                case_id: &r.case_id,
+            },
+            reason: None,
+            at: r.accepted_at,
+        })
+        .collect();
+    events::record_all(tx, &told).await
 }
 
 pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<EnvelopeRow>, sqlx::Error> {

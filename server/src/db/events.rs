@@ -28,6 +28,16 @@ pub struct Subject<'a> {
     pub case_id: &'a str,
 }
 
+/// One event to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub account: &'a str,
+    pub kind: LiveEventKind,
+    pub subject: Subject<'a>,
+    pub reason: Option<&'a str>,
+    pub at: i64,
+}
+
 /// Records an event for `account`, woken at commit.
 pub async fn record(
     tx: &mut Tx,
@@ -37,25 +47,51 @@ pub async fn record(
     reason: Option<&str>,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO events (account, kind, subject, case_id, reason, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    record_all(
+        tx,
+        &[Event {
+            account,
+            kind,
+            subject,
+            reason,
+            at,
+        }],
     )
-    .bind(account)
-    .bind(kind.as_str())
-    .bind(subject.id)
-    .bind(subject.case_id)
-    .bind(reason)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    // Every replica listening hears of it too, at commit; once per account and transaction
-    // (a listener reads every event after its cursor, however many were notified).
-    if tx.wake(account) && tx.backend() == Backend::Postgres {
-        sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(account)
-            .execute(&mut **tx)
-            .await?;
+    .await
+}
+
+/// Rows per `INSERT` (6 values each).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Records events, a batch in one statement; each account concerned is woken at commit.
+pub async fn record_all(tx: &mut Tx, events: &[Event<'_>]) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO events (account, kind, subject, case_id, reason, at) VALUES {}",
+            super::placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            q = q
+                .bind(e.account)
+                .bind(e.kind.as_str())
+                .bind(e.subject.id)
+                .bind(e.subject.case_id)
+                .bind(e.reason)
+                .bind(e.at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for e in events {
+        // Every replica listening hears of it too, at commit; once per account and
+        // transaction (a listener reads every event after its cursor, however many).
+        if tx.wake(e.account) && tx.backend() == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(e.account)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -125,6 +125,18 @@ impl Tx {
     }
 }
 
+/// `rows` groups of `cols` numbered placeholders, `($1, $2), ($3, $4)`: for statements
+/// whose number of values is known only at run time (a batch's rows, a list of ids). Only
+/// placeholders are formatted into SQL; every value is bound. Numbered because both
+/// backends take them (sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL refuses).
+pub fn placeholders(rows: usize, cols: usize) -> String {
+    let group = |r: usize| {
+        let marks: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+        format!("({})", marks.join(", "))
+    };
+    (0..rows).map(group).collect::<Vec<_>>().join(", ")
+}
+
 /// The database file a SQLite URL names (`None` for PostgreSQL or an in-memory database).
 pub fn file_of(url: &str) -> Result<Option<PathBuf>, sqlx::Error> {
     match Backend::of(url) {
@@ -241,5 +253,15 @@ impl Db {
                 "a PostgreSQL database is backed up with pg_dump (see the README)".into(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_across_rows() {
+        assert_eq!(super::placeholders(1, 3), "($1, $2, $3)");
+        assert_eq!(super::placeholders(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(super::placeholders(0, 2), "");
     }
 }

@@ -7,10 +7,11 @@
 //! Inside the transaction, each envelope is checked again against what may have changed
 //! since it was verified (a replay, a revocation or a new version of its consent, a member
 //! removed, the recipient's quota). The writer's turn is serialised, so its statements
-//! bound the throughput: three per envelope (the insert, its event, its audit entry), and
-//! once per batch for each consent, recipient and case it touches, the consent's standing,
-//! the recipient's queue and the chain's head (`Turn`); no savepoints (a refusal writes
-//! nothing; a broken transaction is retried envelope by envelope).
+//! bound the throughput: per batch, one look for replays, one insert of its envelopes, one
+//! of their events, one of their audit entries; and once per batch for each consent,
+//! recipient and case it touches, the consent's standing, the recipient's queue and the
+//! chain's head (`Turn`). No savepoints: a refusal writes nothing, and a broken transaction
+//! is retried envelope by envelope.
 
 use tokio::sync::{mpsc, oneshot};
 use trialog_protocol::audit::AuditEvent;
@@ -22,7 +23,7 @@ use crate::db::{self, Db, Tx};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::state::Settings;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Envelopes written in one transaction at most: bounds how long one commit holds the
@@ -115,18 +116,8 @@ async fn attempt(
     jobs: &[Job],
 ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
     let mut tx = db.write().await?;
-    let mut turn = Turn::default();
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        results.push(
-            match store(&mut tx, &mut turn, settings, &job.admission).await {
-                Ok(()) => Ok(()),
-                Err(Failed::Refused(e)) => Err(e),
-                // Dropping the transaction rolls it back.
-                Err(Failed::Broken(e)) => return Err(e.into()),
-            },
-        );
-    }
+    // Dropping the transaction on an error rolls it back.
+    let results = Turn::default().write(&mut tx, settings, jobs).await?;
     let committing = std::time::Instant::now();
     tx.commit().await?;
     metrics.commit(jobs.len(), committing.elapsed());
@@ -147,6 +138,26 @@ fn answer(metrics: &Metrics, jobs: Vec<Job>, results: Vec<Result<(), ApiError>>)
         }
         // A handler that gave up (its client left) no longer listens; the envelope stays.
         let _ = job.answer.send(result);
+    }
+}
+
+/// Why an envelope was not stored: refused by a check (nothing written, the transaction
+/// goes on) or broken by the database (the transaction must be abandoned: on PostgreSQL
+/// an error aborts it, and on either backend part of the batch may have been written).
+enum Failed {
+    Refused(ApiError),
+    Broken(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failed {
+    fn from(e: sqlx::Error) -> Self {
+        Failed::Broken(e)
+    }
+}
+
+impl From<ApiError> for Failed {
+    fn from(e: ApiError) -> Self {
+        Failed::Refused(e)
     }
 }
 
@@ -227,82 +238,101 @@ impl Turn {
             }
         }
     }
-}
 
-/// Why an envelope was not stored: refused by a check (nothing written, the transaction
-/// goes on) or broken by the database (the transaction must be abandoned: on PostgreSQL
-/// an error aborts it, and on either backend part of the envelope may have been written).
-enum Failed {
-    Refused(ApiError),
-    Broken(sqlx::Error),
-}
+    /// Checks each envelope again against what may have changed since it was verified,
+    /// then stores those that pass, with their events and audit entries, a few statements
+    /// for the whole batch. One answer per job, in order; an error is one that broke the
+    /// transaction.
+    async fn write(
+        &mut self,
+        tx: &mut Tx,
+        limits: &Settings,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<(), ApiError>>, sqlx::Error> {
+        let ids: Vec<&str> = jobs.iter().map(|j| j.admission.row.id.as_str()).collect();
+        // Two racing submissions of one id: the second, here or in a later batch, is a replay.
+        let mut seen = db::envelopes::seen(&mut **tx, &ids).await?;
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut admitted = Vec::new();
+        for job in jobs {
+            let a = &job.admission;
+            results.push(match self.check(tx, limits, a, &seen).await {
+                Ok(()) => {
+                    seen.insert(a.row.id.clone());
+                    self.stored(&a.row);
+                    admitted.push(a);
+                    Ok(())
+                }
+                Err(Failed::Refused(e)) => Err(e),
+                Err(Failed::Broken(e)) => return Err(e),
+            });
+        }
+        let rows: Vec<&EnvelopeRow> = admitted.iter().map(|a| &a.row).collect();
+        db::envelopes::insert_all(tx, &rows).await?;
+        let entries = admitted.iter().map(|a| accepted(a)).collect();
+        self.heads.append_all(tx, entries).await?;
+        Ok(results)
+    }
 
-impl From<sqlx::Error> for Failed {
-    fn from(e: sqlx::Error) -> Self {
-        Failed::Broken(e)
+    /// Whether `a` may still be stored. A refusal writes nothing, so it needs no savepoint.
+    async fn check(
+        &mut self,
+        tx: &mut Tx,
+        limits: &Settings,
+        a: &Admission,
+        seen: &HashSet<String>,
+    ) -> Result<(), Failed> {
+        let row = &a.row;
+        if seen.contains(&row.id) {
+            return Err(ApiError::Replay(row.id.clone()).into());
+        }
+        // A revocation or a new version of the consent committed since the facts were read
+        // (a revocation purges only what it sees, so this envelope must not slip in after
+        // it), or either side removed from the case meanwhile. No time comparison here:
+        // anything that happened since the facts were read (even in the same second)
+        // happened before this insert.
+        match self.standing(tx, row).await? {
+            None => return Err(ApiError::ConsentNotFound(row.consent_id.clone()).into()),
+            Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked).into()),
+            Some(s) if s.superseded != 0 => {
+                return Err(ApiError::Refused(Refusal::Superseded).into());
+            }
+            Some(s) if s.sender_active == 0 => {
+                return Err(ApiError::UnknownCase(row.case_id.clone()).into());
+            }
+            Some(s) if s.recipient_active == 0 => {
+                return Err(ApiError::NotAMember(row.recipient.clone()).into());
+            }
+            Some(_) => {}
+        }
+        // One sender cannot fill a recipient's queue with what they will never read.
+        // Per sender too, below the recipient's total, so one sender cannot fill it for all.
+        let q = self.queue(tx, row).await?;
+        if q.pending >= limits.max_pending_per_recipient
+            || q.bytes + row.size > limits.max_pending_bytes_per_recipient
+            || q.from_sender >= limits.max_pending_per_sender
+            || q.sender_bytes + row.size > limits.max_pending_bytes_per_sender
+        {
+            tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
+            return Err(ApiError::RecipientQuota {
+                pending: q.pending,
+                bytes: q.bytes,
+            }
+            .into());
+        }
+        // A suspended recipient is not checked here, on purpose: the envelope is accepted
+        // and held (kept, not listed nor fetchable) until the operator lifts the suspension.
+        // Refusing it would tell every sender that this physician is suspended, which they
+        // need not know, and would lose what the patient consented to send; holding loses
+        // nothing.
+        Ok(())
     }
 }
 
-impl From<ApiError> for Failed {
-    fn from(e: ApiError) -> Self {
-        Failed::Refused(e)
-    }
-}
-
-/// Checks an envelope again against what may have changed since it was verified, then
-/// stores it with its event and audit entry. Every refusal comes before the first write,
-/// so a refused envelope leaves nothing behind and needs no savepoint.
-async fn store(
-    tx: &mut Tx,
-    turn: &mut Turn,
-    limits: &Settings,
-    a: &Admission,
-) -> Result<(), Failed> {
+/// The audit entry of an accepted envelope: what was sent to whom under which consent,
+/// field ids only.
+fn accepted(a: &Admission) -> db::audit::Append<'_> {
     let (row, h) = (&a.row, &a.header);
-    // A revocation or a new version of the consent committed since the facts were read (a
-    // revocation purges only what it sees, so this envelope must not slip in after it), or
-    // either side removed from the case meanwhile. No time comparison here: anything that
-    // happened since the facts were read (even in the same second) happened before this
-    // insert.
-    match turn.standing(tx, row).await? {
-        None => return Err(ApiError::ConsentNotFound(row.consent_id.clone()).into()),
-        Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked).into()),
-        Some(s) if s.superseded != 0 => {
-            return Err(ApiError::Refused(Refusal::Superseded).into());
-        }
-        Some(s) if s.sender_active == 0 => {
-            return Err(ApiError::UnknownCase(row.case_id.clone()).into());
-        }
-        Some(s) if s.recipient_active == 0 => {
-            return Err(ApiError::NotAMember(row.recipient.clone()).into());
-        }
-        Some(_) => {}
-    }
-    // One sender cannot fill a recipient's queue with what they will never read.
-    // Per sender too, below the recipient's total, so one sender cannot fill it for all.
-    let q = turn.queue(tx, row).await?;
-    if q.pending >= limits.max_pending_per_recipient
-        || q.bytes + row.size > limits.max_pending_bytes_per_recipient
-        || q.from_sender >= limits.max_pending_per_sender
-        || q.sender_bytes + row.size > limits.max_pending_bytes_per_sender
-    {
-        tracing::info!(code = "recipient_quota_exceeded", "envelope refused");
-        return Err(ApiError::RecipientQuota {
-            pending: q.pending,
-            bytes: q.bytes,
-        }
-        .into());
-    }
-    // A suspended recipient is not checked here, on purpose: the envelope is accepted and
-    // held (kept, not listed nor fetchable) until the operator lifts the suspension. Refusing
-    // it would tell every sender that this physician is suspended, which they need not know,
-    // and would lose what the patient consented to send; holding loses nothing.
-    //
-    // Two racing submissions of one id: the second inserts nothing and is a replay.
-    if !db::envelopes::insert(tx, row).await? {
-        return Err(ApiError::Replay(row.id.clone()).into());
-    }
-    turn.stored(row);
     let detail = format!(
         "{} to {}; consent {}; fields {}{}",
         h.kind,
@@ -319,16 +349,12 @@ async fn store(
             ""
         }
     );
-    turn.heads
-        .append(
-            tx,
-            &row.case_id,
-            row.accepted_at,
-            AuditEvent::EnvelopeAccepted,
-            Some(&h.sender),
-            Some(&row.id),
-            Some(detail),
-        )
-        .await?;
-    Ok(())
+    db::audit::Append {
+        chain: &row.case_id,
+        at: row.accepted_at,
+        event: AuditEvent::EnvelopeAccepted,
+        actor: Some(&h.sender),
+        subject: Some(&row.id),
+        detail: Some(detail),
+    }
 }

@@ -279,6 +279,31 @@ impl TestApp {
             .clone()
     }
 
+    /// The pending counts the quotas read (kept by triggers on every change to an
+    /// envelope) agree with the envelopes whose ciphertext is still on the server.
+    pub async fn assert_pending_counts_agree(&self) {
+        let pool = self.sql().await;
+        let kept: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT recipient, sender, pending, bytes FROM pending_queues
+             WHERE pending <> 0 OR bytes <> 0 ORDER BY recipient, sender",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("the kept counts");
+        let counted: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT recipient, sender, COUNT(*), CAST(SUM(size) AS BIGINT) FROM envelopes
+             WHERE fields IS NOT NULL GROUP BY recipient, sender ORDER BY recipient, sender",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("the envelopes counted");
+        pool.close().await;
+        assert_eq!(
+            kept, counted,
+            "the quotas' counts drifted from the envelopes"
+        );
+    }
+
     /// The operator's `trialog-server invite`.
     pub async fn invite(&self, role: Role, riziv: &str, name: &str) -> String {
         let riziv = Riziv::parse(riziv).expect("valid riziv");

@@ -488,6 +488,7 @@ async fn racing_copies_of_one_envelope_are_stored_once() {
         .filter(|e| e.event == trialog_protocol::audit::AuditEvent::EnvelopeAccepted)
         .count();
     assert_eq!(accepted, 5, "one audit entry per stored envelope");
+    w.app.assert_pending_counts_agree().await;
 }
 
 /// §2.4: a signature cannot be replayed onto another recipient, a consent cannot be reused

@@ -269,6 +269,7 @@ async fn a_recipient_queue_is_bounded_and_the_inbox_pages() {
     w.occupational.read(&sent[0]).await.unwrap();
     let out = w.message(&w.occupational_id, MessageKind::Bilan, one());
     w.treating.send(out).await.unwrap();
+    w.app.assert_pending_counts_agree().await;
 }
 
 /// A sender sees only the versions that name them: a version that adds them, replacing one

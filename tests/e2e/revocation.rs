@@ -89,6 +89,8 @@ async fn revocation_refuses_new_envelopes_and_destroys_unread_ones() {
     assert!(audit.iter().any(|e| e.event == AuditEvent::ConsentRevoked));
     assert!(audit.iter().any(|e| e.event == AuditEvent::EnvelopePurged
         && e.subject.as_deref() == Some(waiting.message_id.as_str())));
+    // What the quotas count followed every acceptance, acknowledgement and destruction.
+    w.app.assert_pending_counts_agree().await;
 }
 
 #[tokio::test]

@@ -89,8 +89,7 @@ impl Heads {
                 subject: a.subject.map(str::to_owned),
                 detail: a.detail,
             };
-            let bytes =
-                serde_json::to_vec(&entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let bytes = serde_json::to_vec(&entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
             let hash = chain_hash(&prev, &bytes);
             self.0.insert(entry.chain.clone(), (seq, hash));
             rows.push((entry.chain, seq as i64, bytes, hex::encode(hash)));

@@ -221,20 +221,19 @@ pub struct Queue {
     pub sender_bytes: i64,
 }
 
-/// The queue of `recipient`, and `sender`'s part of it, in one walk of the
-/// `envelopes_pending_sizes` index (migration 0009: pending told by `state`), never of the
-/// rows and their ciphertext.
+/// The queue of `recipient`, and `sender`'s part of it, from the counts kept by triggers
+/// (migration 0010): one row per sender of the recipient, never the envelopes.
 pub async fn queue(
     e: impl AnyExecutor<'_>,
     recipient: &str,
     sender: &str,
 ) -> Result<Queue, sqlx::Error> {
     sqlx::query_as(
-        "SELECT COUNT(*) AS pending,
-                CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes,
-                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS from_sender,
-                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN size ELSE 0 END), 0) AS BIGINT) AS sender_bytes
-         FROM envelopes WHERE recipient = $1 AND state IN ('accepted', 'delivered')",
+        "SELECT CAST(COALESCE(SUM(pending), 0) AS BIGINT) AS pending,
+                CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes,
+                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN pending ELSE 0 END), 0) AS BIGINT) AS from_sender,
+                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN bytes ELSE 0 END), 0) AS BIGINT) AS sender_bytes
+         FROM pending_queues WHERE recipient = $1",
     )
     .bind(recipient)
     .bind(sender)

@@ -4,6 +4,11 @@
 -- in the transaction of every change to an envelope, so no code path can forget them, and
 -- a quota check reads one row per sender of the recipient. Pending is told by `state`, as
 -- in 0009 (`accepted` or `delivered` exactly while `fields` holds ciphertext).
+-- No envelope may change between the counting below and the trigger taking over (another
+-- replica, still on the previous version, may be writing): a change in between would
+-- never be counted.
+LOCK TABLE envelopes IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE pending_queues (
     recipient TEXT NOT NULL,
     sender    TEXT NOT NULL,
@@ -18,6 +23,11 @@ INSERT INTO pending_queues (recipient, sender, pending, bytes)
 
 CREATE FUNCTION pending_queues_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- accepted -> delivered (every first fetch) leaves the counts as they are.
+    IF TG_OP = 'UPDATE'
+       AND (OLD.state IN ('accepted', 'delivered')) = (NEW.state IN ('accepted', 'delivered')) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state IN ('accepted', 'delivered') THEN
         UPDATE pending_queues SET pending = pending - 1, bytes = bytes - OLD.size
         WHERE recipient = OLD.recipient AND sender = OLD.sender;

@@ -491,6 +491,57 @@ async fn racing_copies_of_one_envelope_are_stored_once() {
     w.app.assert_pending_counts_agree().await;
 }
 
+/// A recipient's quota holds when several senders race for its last places: their
+/// envelopes meet in one group commit, and no more than the quota is stored between them.
+#[tokio::test]
+async fn senders_racing_for_a_queue_get_no_more_than_its_quota() {
+    let settings = Settings {
+        max_pending_per_recipient: 3,
+        ..Settings::default()
+    };
+    let mut w = World::with_app(TestApp::spawn_with(settings).await).await;
+    // Requests for an update, which any physician of the case may send.
+    let mut g = grant_request(&w.case, &w.occupational_id, &["remarks"], &[]);
+    g.senders = Some(vec![w.treating_id.clone(), w.advising_id.clone()]);
+    g.kinds = Some(vec![MessageKind::Request]);
+    let (c, _) = w.patient.grant(g).await.expect("grant");
+    let occ = keys_of(&mut w.treating, &w.case, &w.occupational_id).await;
+    // Sealed first, then sent all at once, so that they meet in the writer's turn.
+    let mut sealed = Vec::new();
+    for sender in [&mut w.treating, &mut w.advising] {
+        let api = api_of(sender).await;
+        let id = sender.account().expect("an account").clone();
+        for _ in 0..4 {
+            let h = envelope_header(
+                &w.case,
+                &id,
+                &w.occupational_id,
+                &occ.fingerprint,
+                &c.consent_id,
+                MessageKind::Request,
+            );
+            let asked = vec![(field("remarks"), json!("Graag een stand van zaken."))];
+            sealed.push((api.clone(), seal_for(sender, h, &occ, &asked)));
+        }
+    }
+    let mut sends = tokio::task::JoinSet::new();
+    for (api, env) in sealed {
+        sends.spawn(async move { api.submit_envelope(&env).await });
+    }
+    let mut stored = 0;
+    for answer in sends.join_all().await {
+        match answer {
+            Ok(_) => stored += 1,
+            r => {
+                refused(r, 429, "recipient_quota_exceeded");
+            }
+        }
+    }
+    assert_eq!(stored, 3, "the quota, no more and no less");
+    assert_eq!(w.occupational.inbox().await.expect("inbox").len(), 3);
+    w.app.assert_pending_counts_agree().await;
+}
+
 /// §2.4: a signature cannot be replayed onto another recipient, a consent cannot be reused
 /// for another recipient, and ciphertexts cannot be moved between messages.
 #[tokio::test]

@@ -73,9 +73,12 @@ impl Heads {
         c: &mut AnyConnection,
         entries: Vec<Append<'_>>,
     ) -> Result<(), sqlx::Error> {
+        // The new heads are kept apart until every entry is written, so a failed insert
+        // leaves this cache as the database is.
+        let mut heads: HashMap<String, (u64, [u8; 32])> = HashMap::new();
         let mut rows = Vec::with_capacity(entries.len());
         for a in entries {
-            let (last, prev) = match self.0.get(a.chain) {
+            let (last, prev) = match heads.get(a.chain).or_else(|| self.0.get(a.chain)) {
                 Some(head) => *head,
                 None => head(&mut *c, a.chain).await?,
             };
@@ -91,7 +94,7 @@ impl Heads {
             };
             let bytes = serde_json::to_vec(&entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
             let hash = chain_hash(&prev, &bytes);
-            self.0.insert(entry.chain.clone(), (seq, hash));
+            heads.insert(entry.chain.clone(), (seq, hash));
             rows.push((entry.chain, seq as i64, bytes, hex::encode(hash)));
         }
         for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -105,6 +108,7 @@ impl Heads {
             }
             q.execute(&mut *c).await?;
         }
+        self.0.extend(heads);
         Ok(())
     }
 }

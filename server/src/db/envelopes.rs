@@ -61,11 +61,12 @@ pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Err
 }
 
 /// What may have changed since an envelope was verified, read again in the writer's turn:
-/// its consent (`None` if there is none) and whether sender and recipient are still active
+/// its consent (`None` if there is none; revoked, found expired by the sweep, superseded) and whether sender and recipient are still active
 /// physicians of the consent's case.
 #[derive(Debug, Clone, Copy, FromRow)]
 pub struct Standing {
     pub revoked: i64,
+    pub expired: i64,
     pub superseded: i64,
     pub sender_active: i64,
     pub recipient_active: i64,
@@ -82,6 +83,7 @@ pub async fn standing(
 ) -> Result<Option<Standing>, sqlx::Error> {
     sqlx::query_as(
         "SELECT CAST(CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
+                CAST(CASE WHEN c.expired_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS expired,
                 CAST(CASE WHEN c.superseded_by IS NULL THEN 0 ELSE 1 END AS BIGINT) AS superseded,
                 CAST(CASE WHEN k.treating = $2 OR EXISTS (SELECT 1 FROM members m
                      WHERE m.case_id = k.id AND m.account = $2 AND m.status = 'active')
@@ -213,7 +215,7 @@ pub async fn inbox_page(
 
 /// What waits for one recipient: pending envelopes and ciphertext bytes in all, and from
 /// one sender.
-#[derive(Debug, Clone, Copy, FromRow)]
+#[derive(Debug, Clone, Copy)]
 pub struct Queue {
     pub pending: i64,
     pub bytes: i64,
@@ -221,24 +223,16 @@ pub struct Queue {
     pub sender_bytes: i64,
 }
 
-/// The queue of `recipient`, and `sender`'s part of it, from the counts kept by triggers
-/// (migration 0010): one row per sender of the recipient, never the envelopes.
+/// What waits for `recipient`, by sender: (sender, envelopes, bytes), from the counts kept
+/// by triggers (migration 0010), one row per sender, never the envelopes themselves.
 pub async fn queue(
     e: impl AnyExecutor<'_>,
     recipient: &str,
-    sender: &str,
-) -> Result<Queue, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(pending), 0) AS BIGINT) AS pending,
-                CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS bytes,
-                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN pending ELSE 0 END), 0) AS BIGINT) AS from_sender,
-                CAST(COALESCE(SUM(CASE WHEN sender = $2 THEN bytes ELSE 0 END), 0) AS BIGINT) AS sender_bytes
-         FROM pending_queues WHERE recipient = $1",
-    )
-    .bind(recipient)
-    .bind(sender)
-    .fetch_one(e)
-    .await
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT sender, pending, bytes FROM pending_queues WHERE recipient = $1")
+        .bind(recipient)
+        .fetch_all(e)
+        .await
 }
 
 /// Pending envelopes to `recipient` in `case_id`: what a change of their consent acts on.

@@ -86,40 +86,72 @@ async fn writer(db: Db, settings: Arc<Settings>, metrics: Metrics, mut rx: mpsc:
     }
 }
 
-/// Writes and commits one batch, then answers each of its handlers. If the transaction
-/// breaks (a database error, a failed commit), nothing of the batch is stored and each
-/// envelope is tried again alone, so one that cannot be stored does not fail the others.
+/// Writes and commits one batch, then answers each of its handlers. If a statement fails,
+/// nothing of the batch is stored and each envelope is tried again alone, so one that
+/// cannot be stored does not fail the others. If the transaction itself fails (it cannot
+/// begin, or its commit fails and its outcome is unknown), the whole batch is answered
+/// with the error at once: the database is failing, and a retry would wait for it once
+/// per envelope, or find committed envelopes and call them replays.
 async fn write_batch(db: &Db, settings: &Settings, metrics: &Metrics, batch: Vec<Job>) {
     match attempt(db, settings, metrics, &batch).await {
         Ok(results) => answer(metrics, batch, results),
-        Err(e) if batch.len() > 1 => {
-            tracing::warn!(error = %e, size = batch.len(), "a batch of envelopes failed, writing them one by one");
+        Err(Broke::Statement(e)) if batch.len() > 1 => {
+            tracing::warn!(error = %e, size = batch.len(), "a statement failed in a batch of envelopes, writing them one by one");
             for job in batch {
                 let results = match attempt(db, settings, metrics, std::slice::from_ref(&job)).await
                 {
                     Ok(results) => results,
-                    Err(e) => vec![Err(e)],
+                    Err(e) => vec![Err(e.into())],
                 };
                 answer(metrics, vec![job], results);
             }
         }
-        Err(e) => answer(metrics, batch, vec![Err(e)]),
+        Err(e) => {
+            let e = ApiError::from(e);
+            tracing::warn!(error = %e, size = batch.len(), "a batch of envelopes failed");
+            let results = batch
+                .iter()
+                .map(|_| Err(ApiError::Internal(e.to_string())))
+                .collect();
+            answer(metrics, batch, results);
+        }
+    }
+}
+
+/// How a batch's transaction failed; either way, nothing of it was stored (a failed commit
+/// excepted, whose outcome is unknown).
+#[derive(Debug)]
+enum Broke {
+    /// A statement failed: the transaction was rolled back.
+    Statement(sqlx::Error),
+    /// The transaction could not begin, or its commit failed.
+    Transaction(sqlx::Error),
+}
+
+impl From<Broke> for ApiError {
+    fn from(b: Broke) -> Self {
+        match b {
+            Broke::Statement(e) | Broke::Transaction(e) => ApiError::from(e),
+        }
     }
 }
 
 /// Writes `jobs` in one transaction and commits it: one answer per job (a refused envelope
-/// wrote nothing), or the error that broke the transaction (then nothing was stored).
+/// wrote nothing), or how the transaction broke.
 async fn attempt(
     db: &Db,
     settings: &Settings,
     metrics: &Metrics,
     jobs: &[Job],
-) -> Result<Vec<Result<(), ApiError>>, ApiError> {
-    let mut tx = db.write().await?;
+) -> Result<Vec<Result<(), ApiError>>, Broke> {
+    let mut tx = db.write().await.map_err(Broke::Transaction)?;
     // Dropping the transaction on an error rolls it back.
-    let results = Turn::default().write(&mut tx, settings, jobs).await?;
+    let results = Turn::default()
+        .write(&mut tx, settings, jobs)
+        .await
+        .map_err(Broke::Statement)?;
     let committing = std::time::Instant::now();
-    tx.commit().await?;
+    tx.commit().await.map_err(Broke::Transaction)?;
     metrics.commit(jobs.len(), committing.elapsed());
     Ok(results)
 }
@@ -203,39 +235,36 @@ impl Turn {
         Ok(s)
     }
 
-    /// What waits for the envelope's recipient, and from its sender.
+    /// What waits for the envelope's recipient, and from its sender: every sender's count
+    /// for the recipient read at its first envelope in the turn, then kept by `stored`.
     async fn queue(&mut self, tx: &mut Tx, row: &EnvelopeRow) -> Result<Queue, sqlx::Error> {
-        if let Some(p) = self.queues.get(&row.recipient)
-            && let Some(&(from_sender, sender_bytes)) = p.by_sender.get(&row.sender)
-        {
-            return Ok(Queue {
-                pending: p.all.0,
-                bytes: p.all.1,
-                from_sender,
-                sender_bytes,
-            });
-        }
-        let q = db::envelopes::queue(&mut **tx, &row.recipient, &row.sender).await?;
-        let p = self
-            .queues
-            .entry(row.recipient.clone())
-            .or_insert_with(|| Pending {
-                all: (q.pending, q.bytes),
+        if !self.queues.contains_key(&row.recipient) {
+            let mut p = Pending {
+                all: (0, 0),
                 by_sender: HashMap::new(),
-            });
-        p.all = (q.pending, q.bytes);
-        p.by_sender
-            .insert(row.sender.clone(), (q.from_sender, q.sender_bytes));
-        Ok(q)
+            };
+            for (sender, n, bytes) in db::envelopes::queue(&mut **tx, &row.recipient).await? {
+                p.all = (p.all.0 + n, p.all.1 + bytes);
+                p.by_sender.insert(sender, (n, bytes));
+            }
+            self.queues.insert(row.recipient.clone(), p);
+        }
+        let p = &self.queues[&row.recipient];
+        let (from_sender, sender_bytes) = p.by_sender.get(&row.sender).copied().unwrap_or((0, 0));
+        Ok(Queue {
+            pending: p.all.0,
+            bytes: p.all.1,
+            from_sender,
+            sender_bytes,
+        })
     }
 
     /// The envelope was stored: its recipient's queue is one longer.
     fn stored(&mut self, row: &EnvelopeRow) {
         if let Some(p) = self.queues.get_mut(&row.recipient) {
             p.all = (p.all.0 + 1, p.all.1 + row.size);
-            if let Some(s) = p.by_sender.get_mut(&row.sender) {
-                *s = (s.0 + 1, s.1 + row.size);
-            }
+            let s = p.by_sender.entry(row.sender.clone()).or_insert((0, 0));
+            *s = (s.0 + 1, s.1 + row.size);
         }
     }
 
@@ -294,6 +323,7 @@ impl Turn {
         match self.standing(tx, row).await? {
             None => return Err(ApiError::ConsentNotFound(row.consent_id.clone()).into()),
             Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked).into()),
+            Some(s) if s.expired != 0 => return Err(ApiError::Refused(Refusal::Expired).into()),
             Some(s) if s.superseded != 0 => {
                 return Err(ApiError::Refused(Refusal::Superseded).into());
             }

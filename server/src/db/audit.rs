@@ -16,9 +16,17 @@ pub async fn append(
     subject: Option<&str>,
     detail: Option<String>,
 ) -> Result<u64, sqlx::Error> {
-    Heads::default()
-        .append(c, chain, at, event, actor, subject, detail)
-        .await
+    let mut heads = Heads::default();
+    let one = Append {
+        chain,
+        at,
+        event,
+        actor,
+        subject,
+        detail,
+    };
+    heads.append_all(c, vec![one]).await?;
+    Ok(heads.0.get(chain).map_or(0, |(seq, _)| *seq))
 }
 
 /// The heads of the chains one write transaction appends to: each read once, then kept as
@@ -43,29 +51,6 @@ pub struct Append<'a> {
 const ROWS_PER_INSERT: usize = 256;
 
 impl Heads {
-    #[allow(clippy::too_many_arguments)]
-    pub async fn append(
-        &mut self,
-        c: &mut AnyConnection,
-        chain: &str,
-        at: i64,
-        event: AuditEvent,
-        actor: Option<&AccountId>,
-        subject: Option<&str>,
-        detail: Option<String>,
-    ) -> Result<u64, sqlx::Error> {
-        let one = Append {
-            chain,
-            at,
-            event,
-            actor,
-            subject,
-            detail,
-        };
-        self.append_all(c, vec![one]).await?;
-        Ok(self.0.get(chain).map(|(seq, _)| *seq).unwrap_or(0))
-    }
-
     /// Appends `entries` in order, each after the last one of its chain: the heads read
     /// once per chain, the entries written in one statement.
     pub async fn append_all(

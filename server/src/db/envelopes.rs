@@ -61,10 +61,10 @@ pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Err
 }
 
 /// What may have changed since an envelope was verified, read again in the writer's turn:
-/// its consent (`None` if there is none; revoked, found expired by the sweep, superseded) and whether sender and recipient are still active
-/// physicians of the consent's case.
+/// its consent's state (revoked, found expired by the sweep, superseded) and whether sender
+/// and recipient are still active physicians of the consent's case.
 #[derive(Debug, Clone, Copy, FromRow)]
-pub struct Standing {
+pub struct Recheck {
     pub revoked: i64,
     pub expired: i64,
     pub superseded: i64,
@@ -72,15 +72,15 @@ pub struct Standing {
     pub recipient_active: i64,
 }
 
-/// `Standing` of consent `consent_id` for an envelope from `sender` to `recipient`, in one
-/// statement: the writer's turn is serialised, every statement in it is on every
-/// envelope's path.
-pub async fn standing(
+/// `Recheck` of consent `consent_id` (`None` if there is none) for an envelope from
+/// `sender` to `recipient`, in one statement: the writer's turn is serialised, every
+/// statement in it is on every envelope's path.
+pub async fn recheck(
     e: impl AnyExecutor<'_>,
     consent_id: &str,
     sender: &str,
     recipient: &str,
-) -> Result<Option<Standing>, sqlx::Error> {
+) -> Result<Option<Recheck>, sqlx::Error> {
     sqlx::query_as(
         "SELECT CAST(CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
                 CAST(CASE WHEN c.expired_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS expired,

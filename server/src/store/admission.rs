@@ -9,7 +9,7 @@
 //! removed, the recipient's quota). The writer's turn is serialised, so its statements
 //! bound the throughput: per batch, one look for replays, one insert of its envelopes, one
 //! of their events, one of their audit entries; and once per batch for each consent,
-//! recipient and case it touches, the consent's standing, the recipient's queue and the
+//! recipient and case it touches, the consent's state, the recipient's queue and the
 //! chain's head (`Turn`). No savepoints: a refusal writes nothing, and a broken transaction
 //! is retried envelope by envelope.
 
@@ -18,7 +18,7 @@ use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::envelope::EnvelopeHeader;
 
-use crate::db::envelopes::{EnvelopeRow, Queue, Standing};
+use crate::db::envelopes::{EnvelopeRow, Queue, Recheck};
 use crate::db::{self, Db, Tx};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -101,17 +101,18 @@ async fn write_batch(db: &Db, settings: &Settings, metrics: &Metrics, batch: Vec
                 let results = match attempt(db, settings, metrics, std::slice::from_ref(&job)).await
                 {
                     Ok(results) => results,
-                    Err(e) => vec![Err(e.into())],
+                    Err(e) => vec![Err(ApiError::from(e.into_inner()))],
                 };
                 answer(metrics, vec![job], results);
             }
         }
         Err(e) => {
-            let e = ApiError::from(e);
-            tracing::warn!(error = %e, size = batch.len(), "a batch of envelopes failed");
+            // Each answer carries the cause, logged with it as every internal error is.
+            let cause = format!("database: {}", e.into_inner());
+            tracing::warn!(size = batch.len(), "a batch of envelopes failed");
             let results = batch
                 .iter()
-                .map(|_| Err(ApiError::Internal(e.to_string())))
+                .map(|_| Err(ApiError::Internal(cause.clone())))
                 .collect();
             answer(metrics, batch, results);
         }
@@ -128,10 +129,10 @@ enum Broke {
     Transaction(sqlx::Error),
 }
 
-impl From<Broke> for ApiError {
-    fn from(b: Broke) -> Self {
-        match b {
-            Broke::Statement(e) | Broke::Transaction(e) => ApiError::from(e),
+impl Broke {
+    fn into_inner(self) -> sqlx::Error {
+        match self {
+            Broke::Statement(e) | Broke::Transaction(e) => e,
         }
     }
 }
@@ -194,14 +195,14 @@ impl From<ApiError> for Failed {
 }
 
 /// What one writer's turn has read, kept up to date as it writes. Within the turn's
-/// transaction only envelopes are inserted, so a consent's standing and a case's members do
+/// transaction only envelopes are inserted, so a consent's state and a case's members do
 /// not change, and a recipient's queue changes only by what the turn itself adds: a batch
 /// of envelopes to one recipient under one consent reads each once. Dropped with the
 /// transaction (nothing here outlives the turn that read it).
 #[derive(Debug, Default)]
 struct Turn {
     heads: db::audit::Heads,
-    standings: HashMap<(String, String, String), Standing>,
+    rechecks: HashMap<(String, String, String), Recheck>,
     queues: HashMap<String, Pending>,
 }
 
@@ -213,24 +214,24 @@ struct Pending {
 }
 
 impl Turn {
-    /// The standing of the envelope's consent and of its sender and recipient in the case.
-    async fn standing(
+    /// The envelope's consent and its sender and recipient in the case, as they are now.
+    async fn recheck(
         &mut self,
         tx: &mut Tx,
         row: &EnvelopeRow,
-    ) -> Result<Option<Standing>, sqlx::Error> {
+    ) -> Result<Option<Recheck>, sqlx::Error> {
         let key = (
             row.consent_id.clone(),
             row.sender.clone(),
             row.recipient.clone(),
         );
-        if let Some(s) = self.standings.get(&key) {
+        if let Some(s) = self.rechecks.get(&key) {
             return Ok(Some(*s));
         }
-        let s = db::envelopes::standing(&mut **tx, &row.consent_id, &row.sender, &row.recipient)
-            .await?;
+        let s =
+            db::envelopes::recheck(&mut **tx, &row.consent_id, &row.sender, &row.recipient).await?;
         if let Some(s) = s {
-            self.standings.insert(key, s);
+            self.rechecks.insert(key, s);
         }
         Ok(s)
     }
@@ -320,7 +321,7 @@ impl Turn {
         // it), or either side removed from the case meanwhile. No time comparison here:
         // anything that happened since the facts were read (even in the same second)
         // happened before this insert.
-        match self.standing(tx, row).await? {
+        match self.recheck(tx, row).await? {
             None => return Err(ApiError::ConsentNotFound(row.consent_id.clone()).into()),
             Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked).into()),
             Some(s) if s.expired != 0 => return Err(ApiError::Refused(Refusal::Expired).into()),

@@ -238,8 +238,8 @@ impl Metrics {
             .inc_by(n);
     }
 
-    /// One commit that admitted `batch` envelopes and took `took`. Every admission is its
-    /// own transaction today (`batch` is 1); a group commit reports each batch here.
+    /// One commit of the envelope writer: `batch` envelopes in one transaction, whose
+    /// commit took `took`.
     pub fn commit(&self, batch: usize, took: Duration) {
         self.0.commit_seconds.observe(took.as_secs_f64());
         self.0.commit_batch.observe(batch as f64);

@@ -51,6 +51,42 @@ pub struct Append<'a> {
 const ROWS_PER_INSERT: usize = 256;
 
 impl Heads {
+    /// Reads the heads of `chains` not known yet, in one statement: a batch that appends to
+    /// many chains reads them all at once instead of one statement per chain.
+    pub async fn load(
+        &mut self,
+        c: &mut AnyConnection,
+        chains: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        let mut wanted: Vec<&str> = chains
+            .iter()
+            .copied()
+            .filter(|ch| !self.0.contains_key(*ch))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT a.chain, a.seq, a.hash FROM audit a WHERE a.chain IN {}
+             AND a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.chain = a.chain)",
+            super::placeholders(1, wanted.len())
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for ch in &wanted {
+            q = q.bind(*ch);
+        }
+        let found: Vec<(String, i64, String)> = q.fetch_all(&mut *c).await?;
+        for ch in wanted {
+            self.0.insert(ch.to_owned(), (0, GENESIS));
+        }
+        for (chain, seq, hash) in found {
+            self.0.insert(chain, (seq as u64, decode_hash(&hash)?));
+        }
+        Ok(())
+    }
+
     /// Appends `entries` in order, each after the last one of its chain: the heads read
     /// once per chain, the entries written in one statement.
     pub async fn append_all(
@@ -106,13 +142,16 @@ async fn head(c: &mut AnyConnection, chain: &str) -> Result<(u64, [u8; 32]), sql
             .fetch_optional(&mut *c)
             .await?;
     match head {
-        Some((seq, h)) => {
-            let mut prev = [0u8; 32];
-            hex::decode_to_slice(&h, &mut prev).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            Ok((seq as u64, prev))
-        }
+        Some((seq, h)) => Ok((seq as u64, decode_hash(&h)?)),
         None => Ok((0, GENESIS)),
     }
+}
+
+/// A stored hash (hex) as bytes.
+fn decode_hash(h: &str) -> Result<[u8; 32], sqlx::Error> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(h, &mut bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(bytes)
 }
 
 /// The whole chain, oldest first: (entry bytes, hash).

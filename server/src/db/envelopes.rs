@@ -5,9 +5,9 @@
 //! kind of destruction set `fields` to NULL; the row (and so its id) stays, so replays stay
 //! refused.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use sqlx::{AnyConnection, AnyExecutor, FromRow};
+use sqlx::{AnyConnection, AnyExecutor, FromRow, Row};
 use trialog_protocol::MessageKind;
 use trialog_protocol::api::{EnvelopeState, LiveEventKind};
 
@@ -72,33 +72,46 @@ pub struct Recheck {
     pub recipient_active: i64,
 }
 
-/// `Recheck` of consent `consent_id` (`None` if there is none) for an envelope from
-/// `sender` to `recipient`, in one statement: the writer's turn is serialised, every
-/// statement in it is on every envelope's path.
-pub async fn recheck(
+/// An envelope's consent, sender and recipient: what `recheck_all` is asked about.
+pub type RecheckKey = (String, String, String);
+
+/// `Recheck` of each (consent, sender, recipient) in `keys`, in one statement: the
+/// writer's turn is serialised, and every statement in it is on every envelope's path. A
+/// key without a current consent (none, or retired) is absent from the answer.
+pub async fn recheck_all(
     e: impl AnyExecutor<'_>,
-    consent_id: &str,
-    sender: &str,
-    recipient: &str,
-) -> Result<Option<Recheck>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT CAST(CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
+    keys: &[RecheckKey],
+) -> Result<HashMap<RecheckKey, Recheck>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "WITH wanted (consent_id, sender, recipient) AS (VALUES {})
+         SELECT w.consent_id, w.sender, w.recipient,
+                CAST(CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
                 CAST(CASE WHEN c.expired_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS expired,
                 CAST(CASE WHEN c.superseded_by IS NULL THEN 0 ELSE 1 END AS BIGINT) AS superseded,
-                CAST(CASE WHEN k.treating = $2 OR EXISTS (SELECT 1 FROM members m
-                     WHERE m.case_id = k.id AND m.account = $2 AND m.status = 'active')
+                CAST(CASE WHEN k.treating = w.sender OR EXISTS (SELECT 1 FROM members m
+                     WHERE m.case_id = k.id AND m.account = w.sender AND m.status = 'active')
                      THEN 1 ELSE 0 END AS BIGINT) AS sender_active,
-                CAST(CASE WHEN k.treating = $3 OR EXISTS (SELECT 1 FROM members m
-                     WHERE m.case_id = k.id AND m.account = $3 AND m.status = 'active')
+                CAST(CASE WHEN k.treating = w.recipient OR EXISTS (SELECT 1 FROM members m
+                     WHERE m.case_id = k.id AND m.account = w.recipient AND m.status = 'active')
                      THEN 1 ELSE 0 END AS BIGINT) AS recipient_active
-         FROM consents c JOIN cases k ON k.id = c.case_id
-         WHERE c.id = $1 AND c.retired = 0",
-    )
-    .bind(consent_id)
-    .bind(sender)
-    .bind(recipient)
-    .fetch_optional(e)
-    .await
+         FROM wanted w
+         JOIN consents c ON c.id = w.consent_id AND c.retired = 0
+         JOIN cases k ON k.id = c.case_id",
+        super::placeholders(keys.len(), 3)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (consent, sender, recipient) in keys {
+        q = q.bind(consent).bind(sender).bind(recipient);
+    }
+    let mut found = HashMap::with_capacity(keys.len());
+    for row in q.fetch_all(e).await? {
+        let key = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        found.insert(key, Recheck::from_row(&row)?);
+    }
+    Ok(found)
 }
 
 /// Which of `ids` are stored already (an id is accepted once and kept after its
@@ -223,16 +236,25 @@ pub struct Queue {
     pub sender_bytes: i64,
 }
 
-/// What waits for `recipient`, by sender: (sender, envelopes, bytes), from the counts kept
-/// by triggers (migration 0010), one row per sender, never the envelopes themselves.
-pub async fn queue(
+/// What waits for each of `recipients`, by sender: (recipient, sender, envelopes,
+/// bytes), from the counts kept by triggers (migration 0010), one row per recipient and
+/// sender, never the envelopes themselves; in one statement.
+pub async fn queues(
     e: impl AnyExecutor<'_>,
-    recipient: &str,
-) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT sender, pending, bytes FROM pending_queues WHERE recipient = $1")
-        .bind(recipient)
-        .fetch_all(e)
-        .await
+    recipients: &[&str],
+) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
+    if recipients.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT recipient, sender, pending, bytes FROM pending_queues WHERE recipient IN {}",
+        super::placeholders(1, recipients.len())
+    );
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for r in recipients {
+        q = q.bind(*r);
+    }
+    q.fetch_all(e).await
 }
 
 /// Pending envelopes to `recipient` in `case_id`: what a change of their consent acts on.

@@ -7,10 +7,10 @@
 //! Inside the transaction, each envelope is checked again against what may have changed
 //! since it was verified (a replay, a revocation or a new version of its consent, a member
 //! removed, the recipient's quota). The writer's turn is serialised, so its statements
-//! bound the throughput: per batch, one look for replays, one insert of its envelopes, one
-//! of their events, one of their audit entries; and once per batch for each consent,
-//! recipient and case it touches, the consent's state, the recipient's queue and the
-//! chain's head (`Turn`). No savepoints: a refusal writes nothing, and a broken transaction
+//! bound the throughput, so a batch costs a fixed handful of them however many envelopes
+//! it holds: one look for replays, one read of the consents' and members' state, one of
+//! the recipients' queues, one of the chains' heads (`Turn`), then one insert each of its
+//! envelopes, their events and their audit entries. No savepoints: a refusal writes nothing, and a broken transaction
 //! is retried envelope by envelope.
 
 use tokio::sync::{mpsc, oneshot};
@@ -18,7 +18,7 @@ use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::envelope::EnvelopeHeader;
 
-use crate::db::envelopes::{EnvelopeRow, Queue, Recheck};
+use crate::db::envelopes::{EnvelopeRow, Queue, Recheck, RecheckKey};
 use crate::db::{self, Db, Tx};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -174,99 +174,78 @@ fn answer(metrics: &Metrics, jobs: Vec<Job>, results: Vec<Result<(), ApiError>>)
     }
 }
 
-/// Why an envelope was not stored: refused by a check (nothing written, the transaction
-/// goes on) or broken by the database (the transaction must be abandoned: on PostgreSQL
-/// an error aborts it, and on either backend part of the batch may have been written).
-enum Failed {
-    Refused(ApiError),
-    Broken(sqlx::Error),
-}
-
-impl From<sqlx::Error> for Failed {
-    fn from(e: sqlx::Error) -> Self {
-        Failed::Broken(e)
-    }
-}
-
-impl From<ApiError> for Failed {
-    fn from(e: ApiError) -> Self {
-        Failed::Refused(e)
-    }
-}
-
 /// What one writer's turn has read, kept up to date as it writes. Within the turn's
 /// transaction only envelopes are inserted, so a consent's state and a case's members do
-/// not change, and a recipient's queue changes only by what the turn itself adds: a batch
-/// of envelopes to one recipient under one consent reads each once. Dropped with the
-/// transaction (nothing here outlives the turn that read it).
+/// not change, and a recipient's queue changes only by what the turn itself adds: all of
+/// it is read for the whole batch at once, one statement each, then kept by the turn.
+/// Dropped with the transaction (nothing here outlives the turn that read it).
 #[derive(Debug, Default)]
 struct Turn {
     heads: db::audit::Heads,
-    rechecks: HashMap<(String, String, String), Recheck>,
+    rechecks: HashMap<RecheckKey, Recheck>,
     queues: HashMap<String, Pending>,
 }
 
 /// What waits for one recipient, in all and by sender (count, bytes).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Pending {
     all: (i64, i64),
     by_sender: HashMap<String, (i64, i64)>,
 }
 
+fn recheck_key(row: &EnvelopeRow) -> RecheckKey {
+    (
+        row.consent_id.clone(),
+        row.sender.clone(),
+        row.recipient.clone(),
+    )
+}
+
 impl Turn {
-    /// The envelope's consent and its sender and recipient in the case, as they are now.
-    async fn recheck(
-        &mut self,
-        tx: &mut Tx,
-        row: &EnvelopeRow,
-    ) -> Result<Option<Recheck>, sqlx::Error> {
-        let key = (
-            row.consent_id.clone(),
-            row.sender.clone(),
-            row.recipient.clone(),
-        );
-        if let Some(s) = self.rechecks.get(&key) {
-            return Ok(Some(*s));
+    /// Reads, in one statement each, what the checks of `jobs` need: their consents' and
+    /// members' state, their recipients' queues (every sender's count, so senders racing
+    /// for one queue in a batch all count against it), and their cases' chain heads.
+    async fn read(&mut self, tx: &mut Tx, jobs: &[Job]) -> Result<(), sqlx::Error> {
+        let rows = || jobs.iter().map(|j| &j.admission.row);
+        let keys: HashSet<RecheckKey> = rows().map(recheck_key).collect();
+        let keys: Vec<RecheckKey> = keys.into_iter().collect();
+        self.rechecks = db::envelopes::recheck_all(&mut **tx, &keys).await?;
+        let recipients: HashSet<&str> = rows().map(|r| r.recipient.as_str()).collect();
+        let recipients: Vec<&str> = recipients.into_iter().collect();
+        for r in &recipients {
+            self.queues.insert((*r).to_owned(), Pending::default());
         }
-        let s =
-            db::envelopes::recheck(&mut **tx, &row.consent_id, &row.sender, &row.recipient).await?;
-        if let Some(s) = s {
-            self.rechecks.insert(key, s);
+        for (recipient, sender, n, bytes) in db::envelopes::queues(&mut **tx, &recipients).await? {
+            let p = self.queues.entry(recipient).or_default();
+            p.all = (p.all.0 + n, p.all.1 + bytes);
+            p.by_sender.insert(sender, (n, bytes));
         }
-        Ok(s)
+        let chains: Vec<&str> = rows().map(|r| r.case_id.as_str()).collect();
+        self.heads.load(tx, &chains).await
     }
 
-    /// What waits for the envelope's recipient, and from its sender: every sender's count
-    /// for the recipient read at its first envelope in the turn, then kept by `stored`.
-    async fn queue(&mut self, tx: &mut Tx, row: &EnvelopeRow) -> Result<Queue, sqlx::Error> {
-        if !self.queues.contains_key(&row.recipient) {
-            let mut p = Pending {
-                all: (0, 0),
-                by_sender: HashMap::new(),
-            };
-            for (sender, n, bytes) in db::envelopes::queue(&mut **tx, &row.recipient).await? {
-                p.all = (p.all.0 + n, p.all.1 + bytes);
-                p.by_sender.insert(sender, (n, bytes));
-            }
-            self.queues.insert(row.recipient.clone(), p);
-        }
-        let p = &self.queues[&row.recipient];
-        let (from_sender, sender_bytes) = p.by_sender.get(&row.sender).copied().unwrap_or((0, 0));
-        Ok(Queue {
-            pending: p.all.0,
-            bytes: p.all.1,
+    /// What waits for the envelope's recipient, and from its sender, counting what this
+    /// turn has stored already.
+    fn queue(&self, row: &EnvelopeRow) -> Queue {
+        let p = self.queues.get(&row.recipient);
+        let all = p.map_or((0, 0), |p| p.all);
+        let (from_sender, sender_bytes) = p
+            .and_then(|p| p.by_sender.get(&row.sender).copied())
+            .unwrap_or((0, 0));
+        Queue {
+            pending: all.0,
+            bytes: all.1,
             from_sender,
             sender_bytes,
-        })
+        }
     }
 
     /// The envelope was stored: its recipient's queue is one longer.
     fn stored(&mut self, row: &EnvelopeRow) {
-        if let Some(p) = self.queues.get_mut(&row.recipient) {
-            p.all = (p.all.0 + 1, p.all.1 + row.size);
-            let s = p.by_sender.entry(row.sender.clone()).or_insert((0, 0));
-            *s = (s.0 + 1, s.1 + row.size);
-        }
+        let p = self.queues.entry(row.recipient.clone()).or_default();
+        p.all = (p.all.0 + 1, p.all.1 + row.size);
+        let s = p.by_sender.entry(row.sender.clone()).or_insert((0, 0));
+        *s = (s.0 + 1, s.1 + row.size);
     }
 
     /// Checks each envelope again against what may have changed since it was verified,
@@ -282,19 +261,19 @@ impl Turn {
         let ids: Vec<&str> = jobs.iter().map(|j| j.admission.row.id.as_str()).collect();
         // Two racing submissions of one id: the second, here or in a later batch, is a replay.
         let mut seen = db::envelopes::seen(&mut **tx, &ids).await?;
+        self.read(tx, jobs).await?;
         let mut results = Vec::with_capacity(jobs.len());
         let mut admitted = Vec::new();
         for job in jobs {
             let a = &job.admission;
-            results.push(match self.check(tx, limits, a, &seen).await {
+            results.push(match self.check(limits, a, &seen) {
                 Ok(()) => {
                     seen.insert(a.row.id.clone());
                     self.stored(&a.row);
                     admitted.push(a);
                     Ok(())
                 }
-                Err(Failed::Refused(e)) => Err(e),
-                Err(Failed::Broken(e)) => return Err(e),
+                Err(e) => Err(e),
             });
         }
         let rows: Vec<&EnvelopeRow> = admitted.iter().map(|a| &a.row).collect();
@@ -304,41 +283,41 @@ impl Turn {
         Ok(results)
     }
 
-    /// Whether `a` may still be stored. A refusal writes nothing, so it needs no savepoint.
-    async fn check(
-        &mut self,
-        tx: &mut Tx,
+    /// Whether `a` may still be stored, from what `read` found. A refusal writes nothing,
+    /// so it needs no savepoint.
+    fn check(
+        &self,
         limits: &Settings,
         a: &Admission,
         seen: &HashSet<String>,
-    ) -> Result<(), Failed> {
+    ) -> Result<(), ApiError> {
         let row = &a.row;
         if seen.contains(&row.id) {
-            return Err(ApiError::Replay(row.id.clone()).into());
+            return Err(ApiError::Replay(row.id.clone()));
         }
         // A revocation or a new version of the consent committed since the facts were read
         // (a revocation purges only what it sees, so this envelope must not slip in after
         // it), or either side removed from the case meanwhile. No time comparison here:
         // anything that happened since the facts were read (even in the same second)
         // happened before this insert.
-        match self.recheck(tx, row).await? {
-            None => return Err(ApiError::ConsentNotFound(row.consent_id.clone()).into()),
-            Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked).into()),
-            Some(s) if s.expired != 0 => return Err(ApiError::Refused(Refusal::Expired).into()),
+        match self.rechecks.get(&recheck_key(row)) {
+            None => return Err(ApiError::ConsentNotFound(row.consent_id.clone())),
+            Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked)),
+            Some(s) if s.expired != 0 => return Err(ApiError::Refused(Refusal::Expired)),
             Some(s) if s.superseded != 0 => {
-                return Err(ApiError::Refused(Refusal::Superseded).into());
+                return Err(ApiError::Refused(Refusal::Superseded));
             }
             Some(s) if s.sender_active == 0 => {
-                return Err(ApiError::UnknownCase(row.case_id.clone()).into());
+                return Err(ApiError::UnknownCase(row.case_id.clone()));
             }
             Some(s) if s.recipient_active == 0 => {
-                return Err(ApiError::NotAMember(row.recipient.clone()).into());
+                return Err(ApiError::NotAMember(row.recipient.clone()));
             }
             Some(_) => {}
         }
         // One sender cannot fill a recipient's queue with what they will never read.
         // Per sender too, below the recipient's total, so one sender cannot fill it for all.
-        let q = self.queue(tx, row).await?;
+        let q = self.queue(row);
         if q.pending >= limits.max_pending_per_recipient
             || q.bytes + row.size > limits.max_pending_bytes_per_recipient
             || q.from_sender >= limits.max_pending_per_sender
@@ -348,8 +327,7 @@ impl Turn {
             return Err(ApiError::RecipientQuota {
                 pending: q.pending,
                 bytes: q.bytes,
-            }
-            .into());
+            });
         }
         // A suspended recipient is not checked here, on purpose: the envelope is accepted
         // and held (kept, not listed nor fetchable) until the operator lifts the suspension.

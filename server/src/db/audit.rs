@@ -68,10 +68,14 @@ impl Heads {
         if wanted.is_empty() {
             return Ok(());
         }
+        // Driven from the wanted chains, each head found through the primary key: filtering
+        // `audit` by chain instead would weigh every entry of every chain against its head.
         let sql = format!(
-            "SELECT a.chain, a.seq, a.hash FROM audit a WHERE a.chain IN {}
-             AND a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.chain = a.chain)",
-            super::placeholders(1, wanted.len())
+            "WITH wanted (chain) AS (VALUES {})
+             SELECT a.chain, a.seq, a.hash FROM wanted w
+             JOIN audit a ON a.chain = w.chain
+              AND a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.chain = w.chain)",
+            super::placeholders(wanted.len(), 1)
         );
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for ch in &wanted {

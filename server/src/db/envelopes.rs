@@ -5,9 +5,7 @@
 //! kind of destruction set `fields` to NULL; the row (and so its id) stays, so replays stay
 //! refused.
 
-use std::collections::{HashMap, HashSet};
-
-use sqlx::{AnyConnection, AnyExecutor, FromRow, Row};
+use sqlx::{AnyConnection, AnyExecutor, FromRow};
 use trialog_protocol::MessageKind;
 use trialog_protocol::api::{EnvelopeState, LiveEventKind};
 
@@ -61,33 +59,52 @@ pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Err
 }
 
 /// What may have changed since an envelope was verified, read again in the writer's turn:
-/// its consent's state (revoked, found expired by the sweep, superseded) and whether sender
-/// and recipient are still active physicians of the consent's case.
-#[derive(Debug, Clone, Copy, FromRow)]
+/// whether its id was stored meanwhile, its consent's state (`None`: no current consent,
+/// or a retired one; else revoked, found expired by the sweep, superseded), whether sender
+/// and recipient are still active physicians of the consent's case, and what waits for
+/// the recipient.
+#[derive(Debug, Clone, FromRow)]
 pub struct Recheck {
+    /// The envelope's position in the batch asked about.
+    pub position: i64,
+    pub id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub id_seen: i64,
+    pub consent_found: i64,
     pub revoked: i64,
     pub expired: i64,
     pub superseded: i64,
     pub sender_active: i64,
     pub recipient_active: i64,
+    #[sqlx(flatten)]
+    pub queue: Queue,
 }
 
-/// An envelope's consent, sender and recipient: what `recheck_all` is asked about.
-pub type RecheckKey = (String, String, String);
+/// One envelope to recheck: its id, consent, sender and recipient.
+pub struct RecheckOf<'a> {
+    pub id: &'a str,
+    pub consent_id: &'a str,
+    pub sender: &'a str,
+    pub recipient: &'a str,
+}
 
-/// `Recheck` of each (consent, sender, recipient) in `keys`, in one statement: the
-/// writer's turn is serialised, and every statement in it is on every envelope's path. A
-/// key without a current consent (none, or retired) is absent from the answer.
+/// `Recheck` of each envelope of a batch (in no particular order), in one statement: the writer's turn is
+/// serialised, and every statement in it is on every envelope's path. The queues come
+/// from the counts kept by triggers (migration 0010), never from the envelopes.
 pub async fn recheck_all(
     e: impl AnyExecutor<'_>,
-    keys: &[RecheckKey],
-) -> Result<HashMap<RecheckKey, Recheck>, sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
+    batch: &[RecheckOf<'_>],
+) -> Result<Vec<Recheck>, sqlx::Error> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
     }
     let sql = format!(
-        "WITH wanted (consent_id, sender, recipient) AS (VALUES {})
-         SELECT w.consent_id, w.sender, w.recipient,
+        "WITH wanted (position, id, consent_id, sender, recipient) AS (VALUES {})
+         SELECT w.position, w.id, w.sender, w.recipient,
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM envelopes e WHERE e.id = w.id)
+                     THEN 1 ELSE 0 END AS BIGINT) AS id_seen,
+                CAST(CASE WHEN c.id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS consent_found,
                 CAST(CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked,
                 CAST(CASE WHEN c.expired_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS expired,
                 CAST(CASE WHEN c.superseded_by IS NULL THEN 0 ELSE 1 END AS BIGINT) AS superseded,
@@ -96,39 +113,30 @@ pub async fn recheck_all(
                      THEN 1 ELSE 0 END AS BIGINT) AS sender_active,
                 CAST(CASE WHEN k.treating = w.recipient OR EXISTS (SELECT 1 FROM members m
                      WHERE m.case_id = k.id AND m.account = w.recipient AND m.status = 'active')
-                     THEN 1 ELSE 0 END AS BIGINT) AS recipient_active
+                     THEN 1 ELSE 0 END AS BIGINT) AS recipient_active,
+                CAST(COALESCE((SELECT SUM(q.pending) FROM pending_queues q
+                     WHERE q.recipient = w.recipient), 0) AS BIGINT) AS pending,
+                CAST(COALESCE((SELECT SUM(q.bytes) FROM pending_queues q
+                     WHERE q.recipient = w.recipient), 0) AS BIGINT) AS bytes,
+                CAST(COALESCE((SELECT q.pending FROM pending_queues q
+                     WHERE q.recipient = w.recipient AND q.sender = w.sender), 0) AS BIGINT) AS from_sender,
+                CAST(COALESCE((SELECT q.bytes FROM pending_queues q
+                     WHERE q.recipient = w.recipient AND q.sender = w.sender), 0) AS BIGINT) AS sender_bytes
          FROM wanted w
-         JOIN consents c ON c.id = w.consent_id AND c.retired = 0
-         JOIN cases k ON k.id = c.case_id",
-        super::placeholders(keys.len(), 3)
+         LEFT JOIN consents c ON c.id = w.consent_id AND c.retired = 0
+         LEFT JOIN cases k ON k.id = c.case_id",
+        super::placeholders(batch.len(), 5)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (consent, sender, recipient) in keys {
-        q = q.bind(consent).bind(sender).bind(recipient);
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for (position, r) in batch.iter().enumerate() {
+        q = q
+            .bind(position as i64)
+            .bind(r.id)
+            .bind(r.consent_id)
+            .bind(r.sender)
+            .bind(r.recipient);
     }
-    let mut found = HashMap::with_capacity(keys.len());
-    for row in q.fetch_all(e).await? {
-        let key = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        found.insert(key, Recheck::from_row(&row)?);
-    }
-    Ok(found)
-}
-
-/// Which of `ids` are stored already (an id is accepted once and kept after its
-/// ciphertext is destroyed), in one statement.
-pub async fn seen(e: impl AnyExecutor<'_>, ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let sql = format!(
-        "SELECT id FROM envelopes WHERE id IN {}",
-        super::placeholders(1, ids.len())
-    );
-    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-    for id in ids {
-        q = q.bind(*id);
-    }
-    Ok(q.fetch_all(e).await?.into_iter().collect())
+    q.fetch_all(e).await
 }
 
 /// Rows per `INSERT`: far below either backend's limit on bound values (12 per row).
@@ -228,33 +236,12 @@ pub async fn inbox_page(
 
 /// What waits for one recipient: pending envelopes and ciphertext bytes in all, and from
 /// one sender.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default, FromRow)]
 pub struct Queue {
     pub pending: i64,
     pub bytes: i64,
     pub from_sender: i64,
     pub sender_bytes: i64,
-}
-
-/// What waits for each of `recipients`, by sender: (recipient, sender, envelopes,
-/// bytes), from the counts kept by triggers (migration 0010), one row per recipient and
-/// sender, never the envelopes themselves; in one statement.
-pub async fn queues(
-    e: impl AnyExecutor<'_>,
-    recipients: &[&str],
-) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
-    if recipients.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT recipient, sender, pending, bytes FROM pending_queues WHERE recipient IN {}",
-        super::placeholders(1, recipients.len())
-    );
-    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    for r in recipients {
-        q = q.bind(*r);
-    }
-    q.fetch_all(e).await
 }
 
 /// Pending envelopes to `recipient` in `case_id`: what a change of their consent acts on.

@@ -159,9 +159,10 @@ impl Db {
             Backend::Postgres => postgres::connect(url, options).await?,
         };
         let waiters = crate::live::Waiters::default();
-        if backend == Backend::Postgres {
+        match backend {
             // What other replicas commit wakes the waiters here too.
-            crate::live::spawn_listener(url.to_owned(), waiters.clone());
+            Backend::Postgres => crate::live::spawn_listener(url.to_owned(), waiters.clone()),
+            Backend::Sqlite => sqlite::spawn_checkpointer(pool.clone()),
         }
         let db = Db {
             pool,

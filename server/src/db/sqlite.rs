@@ -8,13 +8,16 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// Per connection: these pragmas are not stored in the file. The busy timeout is only a
 /// backstop for other processes (the operator's commands): this process's writers queue
-/// in `Db::write` before they reach SQLite's lock.
-const PRAGMAS: [&str; 5] = [
+/// in `Db::write` before they reach SQLite's lock. No automatic checkpoint: it would run
+/// inside the commit that crosses its threshold (`spawn_checkpointer`).
+const PRAGMAS: [&str; 6] = [
+    "PRAGMA wal_autocheckpoint = 0",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
@@ -64,6 +67,39 @@ pub async fn connect(url: &str, pool: AnyPoolOptions) -> Result<AnyPool, sqlx::E
 /// it writes cannot be overtaken by another process between the two.
 pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// How often the background checkpoint runs: under full load the WAL grows by about 10 MB
+/// a second, so it stays within a few MB.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies what the WAL holds into the database file, in the background, until the pool
+/// closes. SQLite's own automatic checkpoint runs inside the commit that crosses its
+/// threshold, and made one commit of the envelope writer in ten several times slower
+/// (8.9 ms on average instead of 6.2 for a batch of 32); here no commit waits for it. A
+/// passive checkpoint waits for nobody: readers and the writer go on meanwhile, and what
+/// it cannot copy yet, it copies the next time. The WAL is rewritten from its start once
+/// everything in it was copied.
+pub fn spawn_checkpointer(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "background wal checkpoint failed; retried");
+            }
+        }
+    });
 }
 
 /// A truncating WAL checkpoint; `false` when readers held it back.

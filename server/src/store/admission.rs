@@ -8,9 +8,9 @@
 //! since it was verified (a replay, a revocation or a new version of its consent, a member
 //! removed, the recipient's quota). The writer's turn is serialised, so its statements
 //! bound the throughput, so a batch costs a fixed handful of them however many envelopes
-//! it holds: one look for replays, one read of the consents' and members' state, one of
-//! the recipients' queues, one of the chains' heads (`Turn`), then one insert each of its
-//! envelopes, their events and their audit entries. No savepoints: a refusal writes nothing, and a broken transaction
+//! it holds: one read of each envelope's id, consent, members and recipient's queue, one
+//! of the chains' heads (`Turn`), then one insert each of its envelopes, their events and
+//! their audit entries. No savepoints: a refusal writes nothing, and a broken transaction
 //! is retried envelope by envelope.
 
 use tokio::sync::{mpsc, oneshot};
@@ -18,7 +18,7 @@ use trialog_protocol::audit::AuditEvent;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::envelope::EnvelopeHeader;
 
-use crate::db::envelopes::{EnvelopeRow, Queue, Recheck, RecheckKey};
+use crate::db::envelopes::{EnvelopeRow, Queue, Recheck, RecheckOf};
 use crate::db::{self, Db, Tx};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -177,12 +177,16 @@ fn answer(metrics: &Metrics, jobs: Vec<Job>, results: Vec<Result<(), ApiError>>)
 /// What one writer's turn has read, kept up to date as it writes. Within the turn's
 /// transaction only envelopes are inserted, so a consent's state and a case's members do
 /// not change, and a recipient's queue changes only by what the turn itself adds: all of
-/// it is read for the whole batch at once, one statement each, then kept by the turn.
-/// Dropped with the transaction (nothing here outlives the turn that read it).
+/// it is read for the whole batch at once, then kept by the turn. Dropped with the
+/// transaction (nothing here outlives the turn that read it).
 #[derive(Debug, Default)]
 struct Turn {
     heads: db::audit::Heads,
-    rechecks: HashMap<RecheckKey, Recheck>,
+    /// By the envelope's position in the batch.
+    rechecks: HashMap<usize, Recheck>,
+    /// Ids stored, before this turn or by it.
+    seen: HashSet<String>,
+    /// By recipient.
     queues: HashMap<String, Pending>,
 }
 
@@ -193,32 +197,38 @@ struct Pending {
     by_sender: HashMap<String, (i64, i64)>,
 }
 
-fn recheck_key(row: &EnvelopeRow) -> RecheckKey {
-    (
-        row.consent_id.clone(),
-        row.sender.clone(),
-        row.recipient.clone(),
-    )
-}
-
 impl Turn {
-    /// Reads, in one statement each, what the checks of `jobs` need: their consents' and
-    /// members' state, their recipients' queues (every sender's count, so senders racing
-    /// for one queue in a batch all count against it), and their cases' chain heads.
+    /// Reads what the checks of `jobs` need, in two statements: every envelope's recheck
+    /// (its id, its consent's and members' state, its recipient's queue), and the heads of
+    /// their cases' audit chains.
     async fn read(&mut self, tx: &mut Tx, jobs: &[Job]) -> Result<(), sqlx::Error> {
         let rows = || jobs.iter().map(|j| &j.admission.row);
-        let keys: HashSet<RecheckKey> = rows().map(recheck_key).collect();
-        let keys: Vec<RecheckKey> = keys.into_iter().collect();
-        self.rechecks = db::envelopes::recheck_all(&mut **tx, &keys).await?;
-        let recipients: HashSet<&str> = rows().map(|r| r.recipient.as_str()).collect();
-        let recipients: Vec<&str> = recipients.into_iter().collect();
-        for r in &recipients {
-            self.queues.insert((*r).to_owned(), Pending::default());
-        }
-        for (recipient, sender, n, bytes) in db::envelopes::queues(&mut **tx, &recipients).await? {
-            let p = self.queues.entry(recipient).or_default();
-            p.all = (p.all.0 + n, p.all.1 + bytes);
-            p.by_sender.insert(sender, (n, bytes));
+        let wanted: Vec<RecheckOf<'_>> = rows()
+            .map(|r| RecheckOf {
+                id: &r.id,
+                consent_id: &r.consent_id,
+                sender: &r.sender,
+                recipient: &r.recipient,
+            })
+            .collect();
+        for recheck in db::envelopes::recheck_all(&mut **tx, &wanted).await? {
+            if recheck.id_seen != 0 {
+                self.seen.insert(recheck.id.clone());
+            }
+            // Every row read the queues in one statement: the first one of each is theirs.
+            let q = recheck.queue;
+            let p = self
+                .queues
+                .entry(recheck.recipient.clone())
+                .or_insert_with(|| Pending {
+                    all: (q.pending, q.bytes),
+                    by_sender: HashMap::new(),
+                });
+            p.by_sender
+                .entry(recheck.sender.clone())
+                .or_insert((q.from_sender, q.sender_bytes));
+            let position = usize::try_from(recheck.position).unwrap_or(usize::MAX);
+            self.rechecks.insert(position, recheck);
         }
         let chains: Vec<&str> = rows().map(|r| r.case_id.as_str()).collect();
         self.heads.load(tx, &chains).await
@@ -240,8 +250,9 @@ impl Turn {
         }
     }
 
-    /// The envelope was stored: its recipient's queue is one longer.
+    /// The envelope was stored: its id is taken, its recipient's queue one longer.
     fn stored(&mut self, row: &EnvelopeRow) {
+        self.seen.insert(row.id.clone());
         let p = self.queues.entry(row.recipient.clone()).or_default();
         p.all = (p.all.0 + 1, p.all.1 + row.size);
         let s = p.by_sender.entry(row.sender.clone()).or_insert((0, 0));
@@ -258,17 +269,15 @@ impl Turn {
         limits: &Settings,
         jobs: &[Job],
     ) -> Result<Vec<Result<(), ApiError>>, sqlx::Error> {
-        let ids: Vec<&str> = jobs.iter().map(|j| j.admission.row.id.as_str()).collect();
-        // Two racing submissions of one id: the second, here or in a later batch, is a replay.
-        let mut seen = db::envelopes::seen(&mut **tx, &ids).await?;
         self.read(tx, jobs).await?;
         let mut results = Vec::with_capacity(jobs.len());
         let mut admitted = Vec::new();
-        for job in jobs {
+        for (position, job) in jobs.iter().enumerate() {
             let a = &job.admission;
-            results.push(match self.check(limits, a, &seen) {
+            // Two racing submissions of one id: the second, here or in a later batch, is a
+            // replay.
+            results.push(match self.check(limits, position, a) {
                 Ok(()) => {
-                    seen.insert(a.row.id.clone());
                     self.stored(&a.row);
                     admitted.push(a);
                     Ok(())
@@ -283,16 +292,11 @@ impl Turn {
         Ok(results)
     }
 
-    /// Whether `a` may still be stored, from what `read` found. A refusal writes nothing,
-    /// so it needs no savepoint.
-    fn check(
-        &self,
-        limits: &Settings,
-        a: &Admission,
-        seen: &HashSet<String>,
-    ) -> Result<(), ApiError> {
+    /// Whether `a`, at `position` in the batch, may still be stored, from what `read`
+    /// found. A refusal writes nothing, so it needs no savepoint.
+    fn check(&self, limits: &Settings, position: usize, a: &Admission) -> Result<(), ApiError> {
         let row = &a.row;
-        if seen.contains(&row.id) {
+        if self.seen.contains(&row.id) {
             return Err(ApiError::Replay(row.id.clone()));
         }
         // A revocation or a new version of the consent committed since the facts were read
@@ -300,8 +304,11 @@ impl Turn {
         // it), or either side removed from the case meanwhile. No time comparison here:
         // anything that happened since the facts were read (even in the same second)
         // happened before this insert.
-        match self.rechecks.get(&recheck_key(row)) {
-            None => return Err(ApiError::ConsentNotFound(row.consent_id.clone())),
+        match self.rechecks.get(&position) {
+            None => return Err(ApiError::Internal("an envelope was not rechecked".into())),
+            Some(s) if s.consent_found == 0 => {
+                return Err(ApiError::ConsentNotFound(row.consent_id.clone()));
+            }
             Some(s) if s.revoked != 0 => return Err(ApiError::Refused(Refusal::Revoked)),
             Some(s) if s.expired != 0 => return Err(ApiError::Refused(Refusal::Expired)),
             Some(s) if s.superseded != 0 => {

@@ -1,7 +1,8 @@
 //! SQLite, the embedded default: one file, WAL, `synchronous = FULL` so an answered 2xx
 //! survives a crash, `secure_delete` so purged ciphertext is overwritten on disk, and a
 //! truncating checkpoint after every destruction (`Db::shred`) so no copy of it stays in
-//! the WAL either. The files are created readable by the owner only.
+//! the WAL either; otherwise the WAL is copied into the file in the background, never in
+//! a commit (`spawn_checkpointer`). The files are created readable by the owner only.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;

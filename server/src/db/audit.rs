@@ -52,12 +52,9 @@ const ROWS_PER_INSERT: usize = 256;
 
 impl Heads {
     /// Reads the heads of `chains` not known yet, in one statement: a batch that appends to
-    /// many chains reads them all at once instead of one statement per chain.
-    pub async fn load(
-        &mut self,
-        c: &mut AnyConnection,
-        chains: &[&str],
-    ) -> Result<(), sqlx::Error> {
+    /// many chains reads them all at once instead of one statement per chain. A chain
+    /// without entries starts at the genesis hash.
+    async fn load(&mut self, c: &mut AnyConnection, chains: &[&str]) -> Result<(), sqlx::Error> {
         let mut wanted: Vec<&str> = chains
             .iter()
             .copied()
@@ -91,8 +88,8 @@ impl Heads {
         Ok(())
     }
 
-    /// Appends `entries` in order, each after the last one of its chain: the heads read
-    /// once per chain, the entries written in one statement.
+    /// Appends `entries` in order, each after the last one of its chain: the heads not
+    /// known yet read in one statement, the entries written in one statement.
     pub async fn append_all(
         &mut self,
         c: &mut AnyConnection,
@@ -100,12 +97,18 @@ impl Heads {
     ) -> Result<(), sqlx::Error> {
         // The new heads are kept apart until every entry is written, so a failed insert
         // leaves this cache as the database is.
+        let chains: Vec<&str> = entries.iter().map(|a| a.chain).collect();
+        self.load(&mut *c, &chains).await?;
         let mut heads: HashMap<String, (u64, [u8; 32])> = HashMap::new();
         let mut rows = Vec::with_capacity(entries.len());
         for a in entries {
             let (last, prev) = match heads.get(a.chain).or_else(|| self.0.get(a.chain)) {
                 Some(head) => *head,
-                None => head(&mut *c, a.chain).await?,
+                None => {
+                    return Err(sqlx::Error::Protocol(
+                        "an audit chain's head was not read".into(),
+                    ));
+                }
             };
             let seq = last + 1;
             let entry = AuditEntry {
@@ -135,19 +138,6 @@ impl Heads {
         }
         self.0.extend(heads);
         Ok(())
-    }
-}
-
-/// The last entry's sequence number and hash (0 and the genesis hash for a new chain).
-async fn head(c: &mut AnyConnection, chain: &str) -> Result<(u64, [u8; 32]), sqlx::Error> {
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit WHERE chain = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(chain)
-            .fetch_optional(&mut *c)
-            .await?;
-    match head {
-        Some((seq, h)) => Ok((seq as u64, decode_hash(&h)?)),
-        None => Ok((0, GENESIS)),
     }
 }
 

@@ -59,17 +59,14 @@ pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Err
 }
 
 /// What may have changed since an envelope was verified, read again in the writer's turn:
-/// whether its id was stored meanwhile, its consent's state (`None`: no current consent,
-/// or a retired one; else revoked, found expired by the sweep, superseded), whether sender
-/// and recipient are still active physicians of the consent's case, and what waits for
-/// the recipient.
+/// whether its id was stored meanwhile, whether its consent is still current (none found,
+/// or a retired one, is `consent_found == 0`) and its state (revoked, found expired by the
+/// sweep, superseded), whether sender and recipient are still active physicians of the
+/// consent's case, and what waits for the recipient.
 #[derive(Debug, Clone, FromRow)]
 pub struct Recheck {
     /// The envelope's position in the batch asked about.
     pub position: i64,
-    pub id: String,
-    pub sender: String,
-    pub recipient: String,
     pub id_seen: i64,
     pub consent_found: i64,
     pub revoked: i64,
@@ -89,9 +86,10 @@ pub struct RecheckOf<'a> {
     pub recipient: &'a str,
 }
 
-/// `Recheck` of each envelope of a batch (in no particular order), in one statement: the writer's turn is
-/// serialised, and every statement in it is on every envelope's path. The queues come
-/// from the counts kept by triggers (migration 0010), never from the envelopes.
+/// `Recheck` of each envelope of a batch (in no particular order), in one statement: the
+/// writer's turn is serialised, and every statement in it is on every envelope's path.
+/// The queues come from the counts kept by triggers (migration 0010), never from the
+/// envelopes.
 pub async fn recheck_all(
     e: impl AnyExecutor<'_>,
     batch: &[RecheckOf<'_>],
@@ -101,7 +99,7 @@ pub async fn recheck_all(
     }
     let sql = format!(
         "WITH wanted (position, id, consent_id, sender, recipient) AS (VALUES {})
-         SELECT w.position, w.id, w.sender, w.recipient,
+         SELECT w.position,
                 CAST(CASE WHEN EXISTS (SELECT 1 FROM envelopes e WHERE e.id = w.id)
                      THEN 1 ELSE 0 END AS BIGINT) AS id_seen,
                 CAST(CASE WHEN c.id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS consent_found,
@@ -236,7 +234,7 @@ pub async fn inbox_page(
 
 /// What waits for one recipient: pending envelopes and ciphertext bytes in all, and from
 /// one sender.
-#[derive(Debug, Clone, Copy, Default, FromRow)]
+#[derive(Debug, Clone, Copy, FromRow)]
 pub struct Queue {
     pub pending: i64,
     pub bytes: i64,

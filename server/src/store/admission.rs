@@ -8,9 +8,9 @@
 //! since it was verified (a replay, a revocation or a new version of its consent, a member
 //! removed, the recipient's quota). The writer's turn is serialised, so its statements
 //! bound the throughput, so a batch costs a fixed handful of them however many envelopes
-//! it holds: one read of each envelope's id, consent, members and recipient's queue, one
-//! of the chains' heads (`Turn`), then one insert each of its envelopes, their events and
-//! their audit entries. No savepoints: a refusal writes nothing, and a broken transaction
+//! it holds: one read of each envelope's id, consent, members and recipient's queue
+//! (`Turn`), one insert of its envelopes, one of their events, and for their audit entries
+//! one read of the chains' heads and one insert. No savepoints: a refusal writes nothing, and a broken transaction
 //! is retried envelope by envelope.
 
 use tokio::sync::{mpsc, oneshot};
@@ -198,40 +198,45 @@ struct Pending {
 }
 
 impl Turn {
-    /// Reads what the checks of `jobs` need, in two statements: every envelope's recheck
-    /// (its id, its consent's and members' state, its recipient's queue), and the heads of
-    /// their cases' audit chains.
+    /// Reads what the checks of `jobs` need, in one statement: every envelope's recheck
+    /// (its id, its consent's and members' state, its recipient's queue).
     async fn read(&mut self, tx: &mut Tx, jobs: &[Job]) -> Result<(), sqlx::Error> {
-        let rows = || jobs.iter().map(|j| &j.admission.row);
-        let wanted: Vec<RecheckOf<'_>> = rows()
-            .map(|r| RecheckOf {
-                id: &r.id,
-                consent_id: &r.consent_id,
-                sender: &r.sender,
-                recipient: &r.recipient,
+        let wanted: Vec<RecheckOf<'_>> = jobs
+            .iter()
+            .map(|j| RecheckOf {
+                id: &j.admission.row.id,
+                consent_id: &j.admission.row.consent_id,
+                sender: &j.admission.row.sender,
+                recipient: &j.admission.row.recipient,
             })
             .collect();
         for recheck in db::envelopes::recheck_all(&mut **tx, &wanted).await? {
+            // Positions are those bound above; another would be a database fault, and is
+            // skipped (`check` refuses an envelope it finds no recheck for).
+            let Some((position, row)) = usize::try_from(recheck.position)
+                .ok()
+                .and_then(|p| Some((p, &jobs.get(p)?.admission.row)))
+            else {
+                continue;
+            };
             if recheck.id_seen != 0 {
-                self.seen.insert(recheck.id.clone());
+                self.seen.insert(row.id.clone());
             }
             // Every row read the queues in one statement: the first one of each is theirs.
             let q = recheck.queue;
             let p = self
                 .queues
-                .entry(recheck.recipient.clone())
+                .entry(row.recipient.clone())
                 .or_insert_with(|| Pending {
                     all: (q.pending, q.bytes),
                     by_sender: HashMap::new(),
                 });
             p.by_sender
-                .entry(recheck.sender.clone())
+                .entry(row.sender.clone())
                 .or_insert((q.from_sender, q.sender_bytes));
-            let position = usize::try_from(recheck.position).unwrap_or(usize::MAX);
             self.rechecks.insert(position, recheck);
         }
-        let chains: Vec<&str> = rows().map(|r| r.case_id.as_str()).collect();
-        self.heads.load(tx, &chains).await
+        Ok(())
     }
 
     /// What waits for the envelope's recipient, and from its sender, counting what this

@@ -55,6 +55,15 @@ pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<CaseRow>, s
     .await
 }
 
+/// The version of the case's facts (its members, consents and past patient keys), bumped
+/// by triggers at every change to them (migration 0011); `None` without the case.
+pub async fn facts_version(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT facts_version FROM cases WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await
+}
+
 /// Consumes a valid enrolment code, attaching `patient` to its case; returns the case id.
 pub async fn take_enrolment(
     c: &mut AnyConnection,

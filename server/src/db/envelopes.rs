@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, AnyExecutor, FromRow};
 use trialog_protocol::MessageKind;
 use trialog_protocol::api::{EnvelopeState, LiveEventKind};
 
+use super::cases::CaseRow;
 use super::events;
 
 #[derive(Debug, Clone, FromRow)]
@@ -50,12 +51,60 @@ impl PurgeReason {
     }
 }
 
-pub async fn exists(e: impl AnyExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM envelopes WHERE id = $1")
-        .bind(id)
-        .fetch_one(e)
-        .await?;
-    Ok(n > 0)
+/// What admission reads about an envelope before verifying it, in one statement: whether
+/// its id is stored already, and the case it names with the version of that case's facts
+/// (migration 0011), `None` if there is no such case.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id_seen: bool,
+    pub case: Option<(CaseRow, i64)>,
+}
+
+#[derive(FromRow)]
+struct ClaimedRow {
+    id_seen: i64,
+    id: Option<String>,
+    sealed_label: Option<Vec<u8>>,
+    treating: Option<String>,
+    patient: Option<String>,
+    binding: Option<String>,
+    opened_at: Option<i64>,
+    facts_version: Option<i64>,
+}
+
+pub async fn claimed(
+    e: impl AnyExecutor<'_>,
+    message_id: &str,
+    case_id: &str,
+) -> Result<Claimed, sqlx::Error> {
+    // One row whether or not the case exists: the case's columns are NULL without it.
+    let r: ClaimedRow = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM envelopes WHERE id = $1) AS id_seen,
+                c.id, c.sealed_label, c.treating, c.patient, c.binding, c.opened_at, c.facts_version
+         FROM (SELECT 1 AS one) AS o LEFT JOIN cases c ON c.id = $2",
+    )
+    .bind(message_id)
+    .bind(case_id)
+    .fetch_one(e)
+    .await?;
+    let case = match (r.id, r.treating, r.opened_at, r.facts_version) {
+        (Some(id), Some(treating), Some(opened_at), Some(version)) => Some((
+            CaseRow {
+                id,
+                sealed_label: r.sealed_label,
+                treating,
+                patient: r.patient,
+                binding: r.binding,
+                opened_at,
+            },
+            version,
+        )),
+        _ => None,
+    };
+    Ok(Claimed {
+        id_seen: r.id_seen > 0,
+        case,
+    })
 }
 
 /// What may have changed since an envelope was verified, read again in the writer's turn:

@@ -16,9 +16,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 /// Per connection: these pragmas are not stored in the file. The busy timeout is only a
 /// backstop for other processes (the operator's commands): this process's writers queue
 /// in `Db::write` before they reach SQLite's lock. No automatic checkpoint: it would run
-/// inside the commit that crosses its threshold (`spawn_checkpointer`).
-const PRAGMAS: [&str; 6] = [
+/// inside the commit that crosses its threshold (`spawn_checkpointer`). Temporary files in
+/// memory: the envelope writer's multi-row inserts spilled their statement journals (page
+/// images, ciphertext among them) into an unlinked file in /var/tmp, outside the data
+/// directory and out of `secure_delete`'s reach.
+const PRAGMAS: [&str; 7] = [
     "PRAGMA wal_autocheckpoint = 0",
+    "PRAGMA temp_store = MEMORY",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",

@@ -5,6 +5,7 @@
 
 use trialog_protocol::api::{EnvelopeState, EnvelopeView, InboxItem};
 use trialog_protocol::audit::AuditEvent;
+use trialog_protocol::chain::Chain;
 use trialog_protocol::consent::Refusal;
 use trialog_protocol::decide::{AdmissionFacts, admit, deliverable};
 use trialog_protocol::envelope::{EncryptedField, Envelope, EnvelopeHeader};
@@ -52,36 +53,42 @@ impl Store {
             .parse_unverified()
             .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
         let mut c = self.db.pool().acquire().await?;
-        let id_seen = db::envelopes::exists(&mut *c, claimed.message_id.as_str()).await?;
-        let case = db::cases::get(&mut *c, claimed.case_id.as_str()).await?;
+        let read = db::envelopes::claimed(
+            &mut *c,
+            claimed.message_id.as_str(),
+            claimed.case_id.as_str(),
+        )
+        .await?;
         // The sender, the recipient and the case's two parties, in one statement.
         let mut ids = vec![sender.0.as_str(), claimed.recipient.as_str()];
-        ids.extend(case.iter().flat_map(facts::parties));
+        ids.extend(read.case.iter().flat_map(|(case, _)| facts::parties(case)));
         let accounts = facts::Accounts::read(&mut c, &ids).await?;
         let account = accounts
             .get(sender.0.as_str())
             .ok_or_else(|| ApiError::UnknownAccount(sender.0.to_string()))?;
         let sender_key = verifying_key(&account.sign_key).map_err(|_| corrupt("key"))?;
-        let (case_facts, chain) = match &case {
-            Some(case) => (
-                Some(facts::case_facts(&mut c, case).await?),
-                self.verified.chain_with(&mut c, case, &accounts).await?,
+        let snapshot = match &read.case {
+            Some((case, version)) => Some(
+                self.verified
+                    .snapshot(&mut c, case, *version, &accounts)
+                    .await?,
             ),
-            None => (None, Default::default()),
+            None => None,
         };
         let recipient_fp = accounts
             .get(claimed.recipient.as_str())
             .and_then(|a| Fingerprint::parse(&a.fingerprint).ok());
         drop(c);
+        let no_chain = Chain::default();
         let h = admit(
             &AdmissionFacts {
                 session: sender,
                 sender_key: &sender_key,
-                id_seen,
+                id_seen: read.id_seen,
                 now,
-                case: case_facts.as_ref(),
+                case: snapshot.as_ref().map(|s| &s.facts),
                 recipient_fingerprint: recipient_fp.as_ref(),
-                chain: &chain,
+                chain: snapshot.as_ref().map_or(&no_chain, |s| &s.chain),
             },
             env,
         )

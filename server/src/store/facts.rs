@@ -163,17 +163,26 @@ fn verify_keys(
     .map_err(ApiError::Binding)
 }
 
-/// Verified consent histories, one per case, each with the digest of every stored byte it
-/// was verified from (the case row, both parties' key records, the past patient keys and
-/// bindings, each consent and revocation with its times). What does not change between
-/// envelopes is so verified once: a new consent, revocation, key or binding changes the
-/// digest, and a history is served only while its digest is that of the bytes read now, so
-/// nothing is invalidated by hand and no replica can serve another's stale entry. One entry
-/// per case (a changed history replaces the case's entry, never piles up beside it), at
-/// most `VERIFIED_MAX` cases: emptied when full.
+/// What admission decides on about a case: its active physicians and its consent history,
+/// every version and revocation verified against the confirmed patient key that signed it.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub facts: CaseFacts,
+    pub chain: Arc<Chain>,
+}
+
+/// Verified case snapshots, one per case, each under the digest of what it was read from
+/// that is not versioned: the case row and both parties' key records, with the version of
+/// the case's facts (members, consents, past patient keys), which triggers bump at every
+/// change to them (migration 0011). What does not change between envelopes is so read and
+/// verified once: a new consent, revocation, member, key or binding changes the digest, a
+/// snapshot is served only while its digest is that of what was read now, so nothing is
+/// invalidated by hand and no replica can serve another's stale entry. One entry per case
+/// (a change replaces the case's entry, never piles up beside it), at most `VERIFIED_MAX`
+/// cases: emptied when full.
 #[derive(Debug, Default)]
 pub struct Verified {
-    chains: Mutex<HashMap<String, (Digest32, Arc<Chain>)>>,
+    cases: Mutex<HashMap<String, (Digest32, Arc<Snapshot>)>>,
 }
 
 type Digest32 = [u8; 32];
@@ -181,7 +190,7 @@ type Digest32 = [u8; 32];
 /// Cases kept at most (a working set is a few hundred open cases per replica).
 const VERIFIED_MAX: usize = 4096;
 
-/// What a case's consent history is verified from, as stored.
+/// What a case's consent history is verified from, besides the case row and key records.
 struct ChainInputs {
     stored: Stored,
     past: Vec<(String, String, i64)>,
@@ -189,8 +198,8 @@ struct ChainInputs {
 }
 
 /// An unambiguous encoding of the inputs into SHA-256: a domain tag, every string
-/// length-prefixed, every optional value tagged present or absent, every list preceded by
-/// its length. Two different inputs never encode alike.
+/// length-prefixed, every optional value tagged present or absent. Two different inputs
+/// never encode alike.
 struct Encoder(Sha256);
 
 impl Encoder {
@@ -204,9 +213,6 @@ impl Encoder {
     fn int(&mut self, n: i64) {
         self.0.update(n.to_be_bytes());
     }
-    fn count(&mut self, n: usize) {
-        self.0.update((n as u64).to_be_bytes());
-    }
     fn opt_str(&mut self, s: Option<&str>) {
         match s {
             None => self.0.update([0]),
@@ -216,52 +222,33 @@ impl Encoder {
             }
         }
     }
-    fn opt_int(&mut self, n: Option<i64>) {
-        match n {
-            None => self.0.update([0]),
-            Some(n) => {
-                self.0.update([1]);
-                self.int(n);
-            }
-        }
-    }
 }
 
-impl ChainInputs {
-    fn digest(&self, case: &CaseRow) -> Digest32 {
-        let mut e = Encoder(Sha256::new());
-        e.str("trialog/chain-inputs/v1");
-        e.str(&case.id);
-        e.str(&case.treating);
-        e.opt_str(case.patient.as_deref());
-        e.opt_str(case.binding.as_deref());
-        e.str(&self.stored.treating_record);
-        e.str(&self.stored.patient);
-        e.str(&self.stored.patient_record);
-        e.count(self.past.len());
-        for (record, binding, at) in &self.past {
-            e.str(record);
-            e.str(binding);
-            e.int(*at);
+/// The key a case's snapshot is kept under: the case row, the version of its facts, and
+/// (with a patient) the key records the patient keys are checked with.
+fn snapshot_key(case: &CaseRow, version: i64, stored: Option<&Stored>) -> Digest32 {
+    let mut e = Encoder(Sha256::new());
+    e.str("trialog/case-snapshot/v2");
+    e.str(&case.id);
+    e.str(&case.treating);
+    e.opt_str(case.patient.as_deref());
+    e.opt_str(case.binding.as_deref());
+    e.int(version);
+    match stored {
+        None => e.0.update([0]),
+        Some(s) => {
+            e.0.update([1]);
+            e.str(&s.treating_record);
+            e.str(&s.patient);
+            e.str(&s.patient_record);
         }
-        e.count(self.consents.len());
-        for c in &self.consents {
-            e.str(&c.id);
-            e.str(&c.signed);
-            e.opt_str(c.revocation.as_deref());
-            e.opt_int(c.revoked_at);
-            e.int(c.created_at);
-        }
-        e.0.finalize().into()
     }
+    e.0.finalize().into()
 }
 
 impl Verified {
-    /// The case's consent history, every version and revocation verified against the
-    /// confirmed patient key that signed it (past keys included: a consent signed before a
-    /// re-enrolment stays valid until revoked or expired). A case with no confirmed patient
-    /// key has none. Read from `c` each time; verified only if these bytes were not the
-    /// case's last time.
+    /// The case's consent history (see `snapshot`), the case's version and parties' key
+    /// records read from `c` now. A case with no confirmed patient key has none.
     pub async fn chain(
         &self,
         c: &mut AnyConnection,
@@ -270,45 +257,71 @@ impl Verified {
         if case.patient.is_none() {
             return Ok(Arc::default());
         }
+        let version = db::cases::facts_version(&mut *c, &case.id)
+            .await?
+            .ok_or_else(|| corrupt("case"))?;
         let accounts = Accounts::read(c, &parties(case)).await?;
-        self.chain_with(c, case, &accounts).await
+        Ok(self
+            .snapshot(c, case, version, &accounts)
+            .await?
+            .chain
+            .clone())
     }
 
-    /// `chain`, with the case's treating physician and patient among `accounts` (read by
-    /// the caller with the other accounts it needs, in one statement).
-    pub async fn chain_with(
+    /// The case's active physicians and consent history (every version and revocation
+    /// verified against the confirmed patient key that signed it, past keys included: a
+    /// consent signed before a re-enrolment stays valid until revoked or expired), for the
+    /// case row and `version` of its facts read by the caller, with the case's treating
+    /// physician and patient among `accounts` (read by the caller with the other accounts
+    /// it needs, in one statement). Members, consents and past keys are read from `c` only
+    /// if the case's snapshot under these is not kept already. They are read after
+    /// `version`, so what is kept under it is never older than it.
+    pub async fn snapshot(
         &self,
         c: &mut AnyConnection,
         case: &CaseRow,
+        version: i64,
         accounts: &Accounts,
-    ) -> Result<Arc<Chain>, ApiError> {
-        if case.patient.is_none() {
-            return Ok(Arc::default());
-        }
-        let inputs = ChainInputs {
-            stored: stored(case, accounts)?,
-            past: db::cases::key_history(&mut *c, &case.id).await?,
-            consents: db::consents::for_case(&mut *c, &case.id).await?,
-        };
-        let digest = inputs.digest(case);
-        if let Some((seen, chain)) = self.lock().get(&case.id)
-            && *seen == digest
+    ) -> Result<Arc<Snapshot>, ApiError> {
+        let stored = case
+            .patient
+            .is_some()
+            .then(|| stored(case, accounts))
+            .transpose()?;
+        let key = snapshot_key(case, version, stored.as_ref());
+        if let Some((seen, snapshot)) = self.lock().get(&case.id)
+            && *seen == key
         {
-            return Ok(chain.clone());
+            return Ok(snapshot.clone());
         }
-        let chain = Arc::new(verify_chain(case, inputs)?);
-        let mut chains = self.lock();
-        if chains.len() >= VERIFIED_MAX && !chains.contains_key(&case.id) {
-            chains.clear();
+        let facts = case_facts(c, case).await?;
+        let chain = match stored {
+            None => Chain::default(),
+            Some(stored) => {
+                let inputs = ChainInputs {
+                    stored,
+                    past: db::cases::key_history(&mut *c, &case.id).await?,
+                    consents: db::consents::for_case(&mut *c, &case.id).await?,
+                };
+                verify_chain(case, inputs)?
+            }
+        };
+        let snapshot = Arc::new(Snapshot {
+            facts,
+            chain: Arc::new(chain),
+        });
+        let mut cases = self.lock();
+        if cases.len() >= VERIFIED_MAX && !cases.contains_key(&case.id) {
+            cases.clear();
         }
-        chains.insert(case.id.clone(), (digest, chain.clone()));
-        Ok(chain)
+        cases.insert(case.id.clone(), (key, snapshot.clone()));
+        Ok(snapshot)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Digest32, Arc<Chain>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Digest32, Arc<Snapshot>)>> {
         // Never held across an await; a panic elsewhere cannot leave a half-written entry
         // (inserts are single calls), so a poisoned lock is still sound.
-        self.chains.lock().unwrap_or_else(|p| p.into_inner())
+        self.cases.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -357,7 +370,6 @@ fn verify_chain(case: &CaseRow, inputs: ChainInputs) -> Result<Chain, ApiError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::consents::ConsentRow;
 
     fn case() -> CaseRow {
         CaseRow {
@@ -370,111 +382,69 @@ mod tests {
         }
     }
 
-    fn consent(id: &str) -> ConsentRow {
-        ConsentRow {
-            id: id.into(),
-            case_id: "case".into(),
-            recipient: "occupational".into(),
-            signed: format!("signed {id}"),
-            valid_until: 100,
-            created_at: 2,
-            revoked_at: None,
-            revocation: None,
-            superseded_by: None,
-            superseded_at: None,
-            expired_at: None,
-            retired: 0,
+    fn stored() -> Stored {
+        Stored {
+            treating_record: "treating record".into(),
+            patient: "patient".into(),
+            patient_record: "patient record".into(),
         }
     }
 
-    fn inputs() -> ChainInputs {
-        ChainInputs {
-            stored: Stored {
-                treating_record: "treating record".into(),
-                patient: "patient".into(),
-                patient_record: "patient record".into(),
-            },
-            past: vec![],
-            consents: vec![consent("a")],
-        }
-    }
-
-    /// Every change a consent history can go through changes the key it is cached under:
-    /// a stale verified history is never served.
+    /// Every change a case's snapshot can go through changes the key it is kept under: a
+    /// stale verified history is never served. (Members, consents and past keys change
+    /// the version: the triggers of migration 0011, tested end to end.)
     #[test]
-    fn every_change_of_what_is_verified_changes_the_digest() {
-        let base = inputs().digest(&case());
+    fn every_change_of_what_is_verified_changes_the_key() {
+        let key = |c: &CaseRow, v: i64, s: Option<&Stored>| snapshot_key(c, v, s);
+        let base = key(&case(), 7, Some(&stored()));
         assert_eq!(
             base,
-            inputs().digest(&case()),
-            "the same bytes, the same key"
+            key(&case(), 7, Some(&stored())),
+            "the same, the same key"
         );
-        type Change = Box<dyn Fn(&mut CaseRow, &mut ChainInputs)>;
+        type Change = Box<dyn Fn(&mut CaseRow, &mut i64, &mut Stored)>;
         let changes: Vec<(&str, Change)> = vec![
-            (
-                "new version",
-                Box::new(|_, i| i.consents.push(consent("b"))),
-            ),
-            (
-                "revocation",
-                Box::new(|_, i| i.consents[0].revocation = Some("signed revocation".into())),
-            ),
-            (
-                "revocation time",
-                Box::new(|_, i| i.consents[0].revoked_at = Some(5)),
-            ),
-            (
-                "acceptance time",
-                Box::new(|_, i| i.consents[0].created_at = 3),
-            ),
+            ("facts version", Box::new(|_, v, _| *v += 1)),
             (
                 "new patient key",
-                Box::new(|_, i| i.stored.patient_record = "new".into()),
+                Box::new(|_, _, s| s.patient_record = "new".into()),
             ),
             (
                 "treating key",
-                Box::new(|_, i| i.stored.treating_record = "new".into()),
-            ),
-            (
-                "re-enrolment",
-                Box::new(|_, i| i.past.push(("old".into(), "old binding".into(), 4))),
+                Box::new(|_, _, s| s.treating_record = "new".into()),
             ),
             (
                 "new binding",
-                Box::new(|c, _| c.binding = Some("other".into())),
+                Box::new(|c, _, _| c.binding = Some("other".into())),
             ),
-            ("no binding", Box::new(|c, _| c.binding = None)),
+            ("no binding", Box::new(|c, _, _| c.binding = None)),
             (
                 "other patient",
-                Box::new(|c, _| c.patient = Some("other".into())),
+                Box::new(|c, _, _| c.patient = Some("other".into())),
             ),
-            ("other case", Box::new(|c, _| c.id = "other".into())),
+            ("other case", Box::new(|c, _, _| c.id = "other".into())),
+            (
+                "other treating",
+                Box::new(|c, _, _| c.treating = "x".into()),
+            ),
         ];
         for (what, change) in changes {
-            let (mut c, mut i) = (case(), inputs());
-            change(&mut c, &mut i);
-            assert_ne!(base, i.digest(&c), "{what} must change the digest");
+            let (mut c, mut v, mut s) = (case(), 7, stored());
+            change(&mut c, &mut v, &mut s);
+            assert_ne!(base, key(&c, v, Some(&s)), "{what} must change the key");
         }
-        // Absent and empty, absent and -1, are different inputs.
-        let (mut c, mut i) = (case(), inputs());
+        // Absent and empty are different inputs.
+        let mut c = case();
         c.binding = Some(String::new());
-        i.consents[0].revocation = Some(String::new());
-        let (mut c2, mut i2) = (case(), inputs());
+        let mut c2 = case();
         c2.binding = None;
-        i2.consents[0].revocation = None;
-        assert_ne!(i.digest(&c), i2.digest(&c2));
-        let (c, mut i) = (case(), inputs());
-        i.consents[0].revoked_at = Some(-1);
-        assert_ne!(base, i.digest(&c), "revoked at -1 is not unrevoked");
-        // A past key entry cannot pass for part of a consent (lists carry their length).
-        let (c, mut i) = (case(), inputs());
-        i.past.push(("a".into(), "signed a".into(), 2));
-        i.consents.clear();
-        assert_ne!(base, i.digest(&c));
+        assert_ne!(key(&c, 7, None), key(&c2, 7, None));
+        // Without a patient, the key records are not part of it, and that is told apart.
+        assert_ne!(base, key(&case(), 7, None));
         // Moving bytes from one part to the next is a change too (parts are length-prefixed).
-        let (c, mut i) = (case(), inputs());
-        i.stored.treating_record = "treating recordpatient".into();
-        i.stored.patient = "".into();
-        assert_ne!(base, i.digest(&c));
+        let mut s = stored();
+        s.treating_record = "treating recordpatient".into();
+        s.patient = "".into();
+        assert_ne!(base, key(&case(), 7, Some(&s)));
     }
 }

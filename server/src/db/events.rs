@@ -82,15 +82,25 @@ pub async fn record_all(tx: &mut Tx, events: &[Event<'_>]) -> Result<(), sqlx::E
         }
         q.execute(&mut **tx).await?;
     }
-    for e in events {
-        // Every replica listening hears of it too, at commit; once per account and
-        // transaction (a listener reads every event after its cursor, however many).
-        if tx.wake(e.account) && tx.backend() == Backend::Postgres {
-            sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(e.account)
-                .execute(&mut **tx)
-                .await?;
+    // Every replica listening hears of it too, at commit; once per account and transaction
+    // (a listener reads every event after its cursor, however many), all in one statement:
+    // a batch of envelopes to twenty recipients is one round trip, not twenty.
+    let new: Vec<&str> = events
+        .iter()
+        .filter(|e| tx.wake(e.account))
+        .map(|e| e.account)
+        .collect();
+    if tx.backend() == Backend::Postgres {
+        for chunk in new.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT pg_notify('{CHANNEL}', account) FROM (VALUES {}) AS w(account)",
+                super::placeholders(chunk.len(), 1)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for account in chunk {
+                q = q.bind(*account);
+            }
+            q.execute(&mut **tx).await?;
         }
     }
     Ok(())

@@ -6,8 +6,9 @@
 //! `crate::db`, one file per table, on SQLite or PostgreSQL alike.
 //!
 //! The store also keeps what was verified once and does not change between requests
-//! (`facts::Verified`): a case's consent history and patient keys are verified from their
-//! stored bytes again only when those bytes changed.
+//! (`facts::Verified`): a case's members, consent history and patient keys are read and
+//! verified again only when the case's facts version (bumped by triggers at every change to
+//! them), its row or its parties' key records changed.
 
 mod accounts;
 mod admission;

@@ -16,6 +16,7 @@ mod live;
 pub mod metrics;
 pub mod operator;
 pub mod operator_key;
+pub mod priority;
 mod routes;
 pub mod server_key;
 pub mod state;
@@ -89,6 +90,8 @@ pub enum StartError {
     HalfTls,
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("cannot start the envelope writer: {0}")]
+    Writer(std::io::Error),
 }
 
 /// A server ready to run: bound, with its database open and migrated.
@@ -158,7 +161,8 @@ impl App {
         let limits = config.settings.limits.clone();
         let settings = Arc::new(config.settings);
         let state = AppState {
-            store: store::Store::new(db.clone(), settings.clone(), metrics.clone()),
+            store: store::Store::new(db.clone(), settings.clone(), metrics.clone())
+                .map_err(StartError::Writer)?,
             key: Arc::new(key),
             settings,
             data_dir: config.data_dir.clone().into(),

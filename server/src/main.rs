@@ -205,8 +205,22 @@ fn parse_physician_role(s: &str) -> Result<Role, String> {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The request handlers' threads run below the envelope writer's (`priority.rs`).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(trialog_server::priority::lower_this_thread)
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     // One TLS provider for the whole process (ring); rustls panics later without it.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();

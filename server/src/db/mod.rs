@@ -52,6 +52,9 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// Where write transactions begin: SQLite's one writer connection (`sqlite::connect`);
+    /// the same pool as `pool` on PostgreSQL.
+    writer: AnyPool,
     backend: Backend,
     /// The queue of this process's writers: one write transaction at a time, in order of
     /// arrival.
@@ -154,9 +157,12 @@ impl Db {
         // Connections are not pinged before each use: a broken one fails its query, which
         // fails the request cleanly, and the pool replaces it.
         let options = AnyPoolOptions::new().test_before_acquire(false);
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => sqlite::connect(url, options).await?,
-            Backend::Postgres => postgres::connect(url, options).await?,
+            Backend::Postgres => {
+                let pool = postgres::connect(url, options).await?;
+                (pool.clone(), pool)
+            }
         };
         let waiters = crate::live::Waiters::default();
         match backend {
@@ -166,6 +172,7 @@ impl Db {
         }
         let db = Db {
             pool,
+            writer,
             backend,
             writers: Arc::new(Mutex::new(())),
             waiters,
@@ -188,8 +195,8 @@ impl Db {
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
         let turn = self.writers.clone().lock_owned().await;
         let tx = match self.backend {
-            Backend::Sqlite => sqlite::begin_write(&self.pool).await?,
-            Backend::Postgres => postgres::begin_write(&self.pool).await?,
+            Backend::Sqlite => sqlite::begin_write(&self.writer).await?,
+            Backend::Postgres => postgres::begin_write(&self.writer).await?,
         };
         Ok(Tx {
             tx,
@@ -237,6 +244,7 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// One trivial query: whether the database answers (`/readyz`).

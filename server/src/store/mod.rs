@@ -41,14 +41,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// The store over `db`; starts the envelope writer task.
-    pub fn new(db: Db, settings: Arc<Settings>, metrics: Metrics) -> Store {
-        Store {
-            admissions: admission::Admissions::start(db.clone(), settings.clone(), metrics.clone()),
+    /// The store over `db`; starts the envelope writer (an error if its thread cannot).
+    pub fn new(db: Db, settings: Arc<Settings>, metrics: Metrics) -> std::io::Result<Store> {
+        Ok(Store {
+            admissions: admission::Admissions::start(
+                db.clone(),
+                settings.clone(),
+                metrics.clone(),
+            )?,
             verified: Arc::default(),
             db,
             metrics,
-        }
+        })
     }
 
     /// Whether the database answers (`/readyz`).

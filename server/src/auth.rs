@@ -3,8 +3,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use jsonwebtoken::{Algorithm, Header, Validation, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use trialog_protocol::{AccountId, Role};
 
 use crate::error::ApiError;
@@ -13,7 +16,7 @@ use crate::state::{AppState, now};
 const AUDIENCE: &str = "trialog";
 const ISSUER: &str = "trialog-server";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     role: Role,
@@ -95,19 +98,8 @@ impl FromRequestParts<AppState> for Session {
             .strip_prefix("Bearer ")
             .ok_or(ApiError::InvalidToken)?
             .trim();
-        let mut v = Validation::new(Algorithm::EdDSA);
-        v.set_audience(&[AUDIENCE]);
-        v.set_issuer(&[ISSUER]);
-        v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-        // The server issues and checks its own tokens on one clock: no leeway needed.
-        v.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &state.key.jwt_decoding, &v).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
-                _ => ApiError::InvalidToken,
-            },
-        )?;
-        let account = AccountId::parse(&data.claims.sub).map_err(|_| ApiError::InvalidToken)?;
+        let claims = state.tokens.verify(token, &state.key.jwt_decoding, now())?;
+        let account = AccountId::parse(&claims.sub).map_err(|_| ApiError::InvalidToken)?;
         // Checked on every request, not only at login: a suspension stops the tokens already
         // issued from the moment the operator sets it, and a recovery or a patient's
         // re-enrolment those of the lost key.
@@ -119,12 +111,157 @@ impl FromRequestParts<AppState> for Session {
         if standing.suspended {
             return Err(ApiError::AccountSuspended);
         }
-        if standing.fingerprint != data.claims.key {
+        if standing.fingerprint != claims.key {
             return Err(ApiError::InvalidToken);
         }
         Ok(Session {
             account,
-            role: data.claims.role,
+            role: claims.role,
         })
+    }
+}
+
+/// Tokens whose signature was verified, by their SHA-256. Every request bears one, and the
+/// server issued it: checking its Ed25519 signature again at each request cost about 5% of
+/// an admission's CPU. What a signature proves does not change; what can change (expiry,
+/// suspension, a replaced key) is checked at every request all the same, expiry here and
+/// the rest against the database by the extractor. Bounded: when full, the expired entries
+/// go, and if that is not enough, all of them (they are verified again as they come back).
+#[derive(Debug, Default)]
+pub struct Tokens {
+    verified: Mutex<HashMap<[u8; 32], Claims>>,
+}
+
+/// Tokens kept at most: about 200 bytes each.
+const TOKENS_KEPT: usize = 10_000;
+
+impl Tokens {
+    /// The claims of `token` if it is one of ours, unexpired at `now`.
+    fn verify(&self, token: &str, key: &DecodingKey, now: i64) -> Result<Claims, ApiError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self.lock().get(&digest).cloned();
+        if let Some(claims) = cached {
+            // The rule jsonwebtoken applies with no leeway.
+            return if claims.exp < now {
+                Err(ApiError::TokenExpired)
+            } else {
+                Ok(claims)
+            };
+        }
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_audience(&[AUDIENCE]);
+        v.set_issuer(&[ISSUER]);
+        v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        // The server issues and checks its own tokens on one clock: no leeway needed.
+        v.leeway = 0;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &v)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+                _ => ApiError::InvalidToken,
+            })?
+            .claims;
+        let mut verified = self.lock();
+        if verified.len() >= TOKENS_KEPT {
+            verified.retain(|_, c| c.exp >= now);
+            if verified.len() >= TOKENS_KEPT {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    /// The map, even if a thread panicked holding it: it holds only verified claims.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Claims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server_key::ServerKey;
+
+    fn token(key: &ServerKey, exp: i64) -> String {
+        let claims = Claims {
+            sub: "a".into(),
+            role: Role::Patient,
+            key: "k".into(),
+            iat: exp - 60,
+            exp,
+            aud: AUDIENCE.into(),
+            iss: ISSUER.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key.jwt_encoding)
+            .expect("encode")
+    }
+
+    fn key() -> ServerKey {
+        ServerKey::from_signing(ed25519_dalek::SigningKey::from_bytes(&[7; 32])).expect("key")
+    }
+
+    #[test]
+    fn a_token_verified_once_still_expires() {
+        let (key, tokens) = (key(), Tokens::default());
+        let now = now();
+        let t = token(&key, now + 10);
+        assert_eq!(
+            tokens
+                .verify(&t, &key.jwt_decoding, now)
+                .expect("fresh")
+                .sub,
+            "a"
+        );
+        assert_eq!(tokens.lock().len(), 1);
+        // Served from the map now; past its expiry it is refused all the same.
+        assert!(tokens.verify(&t, &key.jwt_decoding, now + 10).is_ok());
+        assert!(matches!(
+            tokens.verify(&t, &key.jwt_decoding, now + 11),
+            Err(ApiError::TokenExpired)
+        ));
+    }
+
+    #[test]
+    fn only_verified_tokens_are_kept() {
+        let (key, tokens) = (key(), Tokens::default());
+        let other =
+            ServerKey::from_signing(ed25519_dalek::SigningKey::from_bytes(&[8; 32])).expect("key");
+        let now = now();
+        let forged = token(&other, now + 10);
+        for _ in 0..2 {
+            assert!(matches!(
+                tokens.verify(&forged, &key.jwt_decoding, now),
+                Err(ApiError::InvalidToken)
+            ));
+        }
+        let good = token(&key, now + 10);
+        let mut tampered = good.clone();
+        tampered.pop();
+        tokens.verify(&good, &key.jwt_decoding, now).expect("good");
+        assert!(tokens.verify(&tampered, &key.jwt_decoding, now).is_err());
+        assert_eq!(tokens.lock().len(), 1);
+    }
+
+    #[test]
+    fn the_map_stays_bounded() {
+        let (key, tokens) = (key(), Tokens::default());
+        let now = now();
+        let first = token(&key, now + 1);
+        let claims = tokens
+            .verify(&first, &key.jwt_decoding, now)
+            .expect("fresh");
+        // Filled to the bound with entries that all expire before `later`.
+        for i in 0..TOKENS_KEPT {
+            let digest: [u8; 32] = Sha256::digest(i.to_be_bytes()).into();
+            tokens.lock().insert(digest, claims.clone());
+        }
+        let later = now + 100;
+        let fresh = token(&key, later + 10);
+        tokens
+            .verify(&fresh, &key.jwt_decoding, later)
+            .expect("fresh");
+        assert_eq!(tokens.lock().len(), 1, "the expired ones made room");
     }
 }

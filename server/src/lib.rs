@@ -164,6 +164,7 @@ impl App {
             store: store::Store::new(db.clone(), settings.clone(), metrics.clone())
                 .map_err(StartError::Writer)?,
             key: Arc::new(key),
+            tokens: Arc::default(),
             settings,
             data_dir: config.data_dir.clone().into(),
             certificate: Arc::new(trialog_protocol::certificate::CertificateView { statement }),

@@ -13,6 +13,8 @@ pub struct AppState {
     /// The server's state, through its verbs.
     pub store: Store,
     pub key: Arc<ServerKey>,
+    /// Session tokens whose signature was verified already (`auth::Tokens`).
+    pub tokens: Arc<crate::auth::Tokens>,
     pub settings: Arc<Settings>,
     /// The data directory: `serve` reads the operator's public key there (never its secret).
     pub data_dir: Arc<std::path::Path>,

@@ -69,7 +69,8 @@ pub async fn connect(url: &str, pool: AnyPoolOptions) -> Result<(AnyPool, AnyPoo
     // Opened here, once, and never closed while the server runs (no idle timeout, no
     // lifetime, no minimum that a background task would keep): its SQLite thread is
     // spawned by the thread that builds the app, and keeps that thread's priority
-    // (`priority.rs`).
+    // (`priority.rs`). Should it fail and be reopened, the new one's thread is spawned by
+    // whichever thread asked, maybe a lowered one: slower under load, nothing worse.
     let writer = with_pragmas(pool.clone())
         .max_connections(1)
         .idle_timeout(None)

@@ -29,6 +29,13 @@ struct Claims {
     iss: String,
 }
 
+impl Claims {
+    /// The rule jsonwebtoken applies with no leeway, for tokens it verified before.
+    fn expired(&self, now: i64) -> bool {
+        self.exp < now
+    }
+}
+
 /// Issues a token for `account`; returns it with its expiry.
 pub fn issue(
     state: &AppState,
@@ -141,8 +148,7 @@ impl Tokens {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cached = self.lock().get(&digest).cloned();
         if let Some(claims) = cached {
-            // The rule jsonwebtoken applies with no leeway.
-            return if claims.exp < now {
+            return if claims.expired(now) {
                 Err(ApiError::TokenExpired)
             } else {
                 Ok(claims)
@@ -162,7 +168,7 @@ impl Tokens {
             .claims;
         let mut verified = self.lock();
         if verified.len() >= TOKENS_KEPT {
-            verified.retain(|_, c| c.exp >= now);
+            verified.retain(|_, c| !c.expired(now));
             if verified.len() >= TOKENS_KEPT {
                 verified.clear();
             }

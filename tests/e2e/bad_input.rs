@@ -288,6 +288,16 @@ async fn wrong_json_shape_or_unknown_field_gets_400_malformed_json() {
         ("/v1/cases", json!({ "label": ["Case 1"] })),
         ("/v1/envelopes", json!({ "header": {}, "fields": [] })),
         ("/v1/envelopes", json!([])),
+        // The header and the fields are kept as received and parsed after: a bad field, or
+        // a member the envelope does not have, is still the body's fault.
+        (
+            "/v1/envelopes",
+            json!({ "header": { "payload": "", "sig": "", "key": "" }, "fields": [{ "field": 1 }] }),
+        ),
+        (
+            "/v1/envelopes",
+            json!({ "header": { "payload": "", "sig": "", "key": "" }, "fields": [], "extra": 1 }),
+        ),
         (
             "/v1/consents",
             json!({ "consent": { "payload": "", "sig": "", "key": "" }, "extra": 1 }),

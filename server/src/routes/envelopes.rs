@@ -7,7 +7,6 @@ use serde::Deserialize;
 use trialog_protocol::MessageId;
 use trialog_protocol::api::{EnvelopeView, InboxItem, InboxPage, SubmitEnvelopeResponse};
 use trialog_protocol::encoding::B64;
-use trialog_protocol::envelope::Envelope;
 
 use super::{ApiJson, ApiPath, ApiQuery, parse_id};
 use crate::auth::Session;
@@ -18,7 +17,7 @@ use crate::store;
 pub async fn submit(
     State(st): State<AppState>,
     s: Session,
-    ApiJson(env): ApiJson<Envelope>,
+    ApiJson(env): ApiJson<store::Submitted>,
 ) -> ApiResult<(StatusCode, ApiJson<SubmitEnvelopeResponse>)> {
     let now = now();
     let h = st.store.admit((&s.account, s.role), &env, now).await?;

@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::state::Settings;
 
 pub use admission::Admission;
-pub use envelopes::{Delivery, InboxQuery};
+pub use envelopes::{Delivery, InboxQuery, Submitted};
 
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -46,25 +46,42 @@ impl Submitted {
     /// The typed envelope; a malformed header or field is a malformed body, as it would
     /// have been had the body been parsed as an `Envelope` at once.
     fn parse(&self) -> Result<Envelope, ApiError> {
-        let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
         Ok(Envelope {
-            header: serde_json::from_str(self.header.get()).map_err(malformed)?,
-            fields: serde_json::from_str(self.fields.get()).map_err(malformed)?,
+            header: parse_member("header", &self.header)?,
+            fields: parse_member("fields", &self.fields)?,
         })
     }
 }
 
-/// The length of base64 (padded) of `n` bytes, as a JSON string.
-fn b64_len(n: usize) -> Option<usize> {
-    base64::encoded_len(n, true)
+/// One member of the body, parsed; an error names where in the body it is
+/// (`fields[0].field: …`), as axum's `Json` does for a whole body. Its line and column
+/// are left out: they would count from the member's start, not the body's.
+fn parse_member<T: serde::de::DeserializeOwned>(
+    member: &str,
+    raw: &RawValue,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(raw.get())).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| {
+            let at = match e.path().to_string() {
+                p if p == "." => member.to_owned(),
+                p if p.starts_with('[') => format!("{member}{p}"),
+                p => format!("{member}.{p}"),
+            };
+            let inner = e.inner();
+            let text = inner.to_string();
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            let what = text.strip_suffix(&position).unwrap_or(&text);
+            ApiError::MalformedJson(format!("{at}: {what}"))
+        },
+    )
 }
 
 /// The length of `header` as serde_json writes it, compact, if its key id needs no escape.
 fn compact_header_len(h: &Signed<EnvelopeHeader>) -> Option<usize> {
     Some(
         r#"{"payload":"","sig":"","key":""}"#.len()
-            + b64_len(h.payload.0.len())?
-            + b64_len(h.sig.0.len())?
+            + base64::encoded_len(h.payload.0.len(), true)?
+            + base64::encoded_len(h.sig.0.len(), true)?
             + h.key.len(),
     )
 }
@@ -76,7 +93,7 @@ fn compact_fields_len(fields: &[EncryptedField]) -> Option<usize> {
     for f in fields {
         len += r#"{"field":"","ciphertext":""}"#.len()
             + f.field.as_str().len()
-            + b64_len(f.ciphertext.0.len())?;
+            + base64::encoded_len(f.ciphertext.0.len(), true)?;
     }
     Some(len)
 }
@@ -450,6 +467,31 @@ mod tests {
             let received = RawValue::from_string(text).unwrap();
             let kept = stored(&received, compact_header_len(&parsed), &parsed).unwrap();
             assert_eq!(kept, compact);
+        }
+    }
+
+    #[test]
+    fn a_malformed_member_names_where_it_is() {
+        for (body, says) in [
+            (
+                r#"{"header":{"payload":"","sig":"","key":""},"fields":[{"field":1}]}"#,
+                "fields[0].field: invalid type: integer `1`, expected a string",
+            ),
+            (
+                r#"{"header":{"payload":"%%","sig":"","key":""},"fields":[]}"#,
+                "header.payload: bad base64",
+            ),
+            (
+                r#"{"header":{"payload":"","sig":"","key":""},"fields":{}}"#,
+                "fields: invalid type: map, expected a sequence",
+            ),
+        ] {
+            let submitted: Submitted = serde_json::from_str(body).unwrap();
+            let Err(ApiError::MalformedJson(m)) = submitted.parse() else {
+                panic!("{body} parsed");
+            };
+            assert!(m.starts_with(says), "{m}");
+            assert!(!m.contains(" at line "), "{m}");
         }
     }
 }

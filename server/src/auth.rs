@@ -91,7 +91,43 @@ impl Session {
     }
 }
 
-impl FromRequestParts<AppState> for Session {
+/// A bearer token whose signature and expiry were checked, not yet the standing of its
+/// account: a `Session` once that is checked too. Only the envelope submission takes it,
+/// to check the standing on the accounts its admission reads anyway: one round trip to
+/// SQLite fewer for the route that carries the load.
+#[derive(Debug)]
+pub struct Bearer {
+    account: AccountId,
+    role: Role,
+    /// The fingerprint of the key that logged in.
+    key: String,
+}
+
+impl Bearer {
+    /// The account the token was issued to.
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    /// The session, if the account still stands as it did at login. Checked on every
+    /// request, not only at login: a suspension stops the tokens already issued from the
+    /// moment the operator sets it, and a recovery or a patient's re-enrolment (a new
+    /// `fingerprint`) those of the lost key.
+    pub fn stands(self, suspended: bool, fingerprint: &str) -> Result<Session, ApiError> {
+        if suspended {
+            return Err(ApiError::AccountSuspended);
+        }
+        if fingerprint != self.key {
+            return Err(ApiError::InvalidToken);
+        }
+        Ok(Session {
+            account: self.account,
+            role: self.role,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -107,24 +143,25 @@ impl FromRequestParts<AppState> for Session {
             .trim();
         let claims = state.tokens.verify(token, &state.key.jwt_decoding, now())?;
         let account = AccountId::parse(&claims.sub).map_err(|_| ApiError::InvalidToken)?;
-        // Checked on every request, not only at login: a suspension stops the tokens already
-        // issued from the moment the operator sets it, and a recovery or a patient's
-        // re-enrolment those of the lost key.
-        let standing = state
-            .store
-            .standing(&account)
-            .await?
-            .ok_or(ApiError::InvalidToken)?;
-        if standing.suspended {
-            return Err(ApiError::AccountSuspended);
-        }
-        if standing.fingerprint != claims.key {
-            return Err(ApiError::InvalidToken);
-        }
-        Ok(Session {
+        Ok(Bearer {
             account,
             role: claims.role,
+            key: claims.key,
         })
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let bearer = Bearer::from_request_parts(parts, state).await?;
+        let standing = state
+            .store
+            .standing(&bearer.account)
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        bearer.stands(standing.suspended, &standing.fingerprint)
     }
 }
 

@@ -861,6 +861,52 @@ async fn expired_forged_and_missing_tokens_are_refused() {
     assert_eq!((status, code.as_str()), (401, "missing_token"));
 }
 
+/// A token stands only while its account does, on the envelope route too, which reads the
+/// account's standing in the admission's own statement rather than before it: a suspended
+/// sender's envelope is refused, even one naming no case, and so is one sent with the
+/// token of a key since replaced (as a recovery's registration replaces it). Nothing of
+/// either is stored, and the same token works again once the suspension is lifted.
+#[tokio::test]
+async fn envelope_with_a_token_whose_account_no_longer_stands_is_refused() {
+    use trialog_server::operator::{self, AccountRef};
+    let mut w = World::new().await;
+    let (c, occ) = occupational_consent(&mut w, FUNCTIONAL).await;
+    let api = api_of(&mut w.treating).await;
+    let pool = db(&w.app).await;
+    let fresh = |w: &World| {
+        let h = bilan_header(w, &w.occupational_id, &occ, &c.consent_id);
+        seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]))
+    };
+
+    let treating = AccountRef::Id(w.treating_id.clone());
+    operator::suspend(&w.app.config, &treating)
+        .await
+        .expect("suspend");
+    envelope_refused(&api, &fresh(&w), 403, "account_suspended").await;
+    let mut h = bilan_header(&w, &w.occupational_id, &occ, &c.consent_id);
+    h.case_id = CaseId::random().expect("randomness");
+    let nowhere = seal_for(&w.treating, h, &occ, &values(&["limits.fatigue"]));
+    envelope_refused(&api, &nowhere, 403, "account_suspended").await;
+    assert_eq!(count_rows(&pool, "envelopes").await, 0);
+
+    operator::unsuspend(&w.app.config, &treating)
+        .await
+        .expect("lift");
+    api.submit_envelope(&fresh(&w))
+        .await
+        .expect("the same token, the suspension lifted");
+
+    let other = Identity::generate().expect("identity");
+    sqlx::query("UPDATE accounts SET fingerprint = $1 WHERE id = $2")
+        .bind(other.fingerprint().to_string())
+        .bind(w.treating_id.as_str())
+        .execute(&pool)
+        .await
+        .expect("replace the key");
+    envelope_refused(&api, &fresh(&w), 401, "invalid_token").await;
+    assert_eq!(count_rows(&pool, "envelopes").await, 1);
+}
+
 /// An envelope created one hour ago (or one hour ahead) is refused.
 #[tokio::test]
 async fn envelope_outside_the_clock_skew_is_refused() {

@@ -20,6 +20,8 @@ pub struct AccountRow {
     pub recovered_from: Option<String>,
     /// The device list signed by the identity key (JSON), once a device was added.
     pub devices: Option<String>,
+    /// When the operator suspended the account, if they did.
+    pub suspended_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, AnyExecutor, FromRow};
 use trialog_protocol::MessageKind;
 use trialog_protocol::api::{EnvelopeState, LiveEventKind};
 
+use super::accounts::AccountRow;
 use super::cases::CaseRow;
 use super::events;
 
@@ -51,60 +52,90 @@ impl PurgeReason {
     }
 }
 
-/// What admission reads about an envelope before verifying it, in one statement: whether
-/// its id is stored already, and the case it names with the version of that case's facts
-/// (migration 0011), `None` if there is no such case.
+/// What admission reads about an envelope before verifying it, in one statement (each
+/// statement is a round trip to SQLite's thread, and an admission's reads were five):
+/// whether its id is stored already, the case it names with the version of that case's
+/// facts (migration 0011), `None` if there is no such case, and the accounts among the
+/// sender, the recipient and the case's two parties (the sender's standing included).
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id_seen: bool,
     pub case: Option<(CaseRow, i64)>,
+    pub accounts: Vec<AccountRow>,
 }
 
+/// The claimed part of each row; its names cannot be an account column's.
 #[derive(FromRow)]
 struct ClaimedRow {
     id_seen: i64,
-    id: Option<String>,
-    sealed_label: Option<Vec<u8>>,
-    treating: Option<String>,
-    patient: Option<String>,
-    binding: Option<String>,
-    opened_at: Option<i64>,
-    facts_version: Option<i64>,
+    case_id: Option<String>,
+    case_sealed_label: Option<Vec<u8>>,
+    case_treating: Option<String>,
+    case_patient: Option<String>,
+    case_binding: Option<String>,
+    case_opened_at: Option<i64>,
+    case_facts_version: Option<i64>,
 }
 
+/// `message_id` and `case_id` as the envelope claims them, `sender` the session's account.
+/// No row at all means the sender has no account.
 pub async fn claimed(
     e: impl AnyExecutor<'_>,
     message_id: &str,
     case_id: &str,
-) -> Result<Claimed, sqlx::Error> {
-    // One row whether or not the case exists: the case's columns are NULL without it.
-    let r: ClaimedRow = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM envelopes WHERE id = $1) AS id_seen,
-                c.id, c.sealed_label, c.treating, c.patient, c.binding, c.opened_at, c.facts_version
-         FROM (SELECT 1 AS one) AS o LEFT JOIN cases c ON c.id = $2",
+    sender: &str,
+    recipient: &str,
+) -> Result<Option<Claimed>, sqlx::Error> {
+    // One row per account found, each with the claimed columns, which are NULL without
+    // the case.
+    let rows = sqlx::query(
+        "SELECT a.*, x.* FROM
+           (SELECT (SELECT COUNT(*) FROM envelopes WHERE id = $1) AS id_seen,
+                   c.id AS case_id, c.sealed_label AS case_sealed_label,
+                   c.treating AS case_treating, c.patient AS case_patient,
+                   c.binding AS case_binding, c.opened_at AS case_opened_at,
+                   c.facts_version AS case_facts_version
+            FROM (SELECT 1 AS one) AS o LEFT JOIN cases c ON c.id = $2) AS x
+         JOIN accounts a ON a.id IN ($3, $4, x.case_treating, x.case_patient)",
     )
     .bind(message_id)
     .bind(case_id)
-    .fetch_one(e)
+    .bind(sender)
+    .bind(recipient)
+    .fetch_all(e)
     .await?;
-    let case = match (r.id, r.treating, r.opened_at, r.facts_version) {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let r = ClaimedRow::from_row(first)?;
+    let case = match (
+        r.case_id,
+        r.case_treating,
+        r.case_opened_at,
+        r.case_facts_version,
+    ) {
         (Some(id), Some(treating), Some(opened_at), Some(version)) => Some((
             CaseRow {
                 id,
-                sealed_label: r.sealed_label,
+                sealed_label: r.case_sealed_label,
                 treating,
-                patient: r.patient,
-                binding: r.binding,
+                patient: r.case_patient,
+                binding: r.case_binding,
                 opened_at,
             },
             version,
         )),
         _ => None,
     };
-    Ok(Claimed {
+    let accounts = rows
+        .iter()
+        .map(AccountRow::from_row)
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Claimed {
         id_seen: r.id_seen > 0,
         case,
-    })
+        accounts,
+    }))
 }
 
 /// What may have changed since an envelope was verified, read again in the writer's turn:

@@ -208,6 +208,7 @@ impl Store {
             attestation: None,
             recovered_from: None,
             devices: None,
+            suspended_at: None,
         };
         let detail = Some(format!("role {}; key {}", rec.role, keys.fingerprint));
         let case_id = match (invite_code, enrolment_code) {

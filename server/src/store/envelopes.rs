@@ -11,12 +11,13 @@ use trialog_protocol::decide::{AdmissionFacts, admit, deliverable};
 use trialog_protocol::envelope::{EncryptedField, Envelope, EnvelopeHeader};
 use trialog_protocol::keys::verifying_key;
 use trialog_protocol::signed::Signed;
-use trialog_protocol::{AccountId, CaseId, Fingerprint, MessageId, Role};
+use trialog_protocol::{AccountId, CaseId, Fingerprint, MessageId};
 
 use serde_json::value::RawValue;
 
 use super::facts::{self, corrupt};
 use super::{Admission, Store};
+use crate::auth::Bearer;
 use crate::db::{self, envelopes::EnvelopeRow, envelopes::PurgeReason};
 use crate::error::ApiError;
 
@@ -125,13 +126,15 @@ fn gone(r: &EnvelopeRow) -> ApiError {
 }
 
 impl Store {
-    /// Admits `env` from `sender`: every check of DESIGN.md §7 is
-    /// `trialog_protocol::decide::admit`'s, on facts loaded here; the envelope is then
-    /// stored with whatever else is waiting, in one commit, and this returns once that
-    /// commit is durable. Returns the header as verified.
+    /// Admits the envelope `submitted` by the bearer of a token, once their account is
+    /// found to stand (checked here, on the accounts the admission reads, before anything
+    /// else is told): every check of DESIGN.md §7 is `trialog_protocol::decide::admit`'s,
+    /// on facts loaded here; the envelope is then stored with whatever else is waiting, in
+    /// one commit, and this returns once that commit is durable. Returns the header as
+    /// verified.
     pub async fn admit(
         &self,
-        sender: (&AccountId, Role),
+        bearer: Bearer,
         submitted: &Submitted,
         now: i64,
     ) -> Result<EnvelopeHeader, ApiError> {
@@ -146,15 +149,17 @@ impl Store {
             &mut *c,
             claimed.message_id.as_str(),
             claimed.case_id.as_str(),
+            bearer.account().as_str(),
+            claimed.recipient.as_str(),
         )
-        .await?;
-        // The sender, the recipient and the case's two parties, in one statement.
-        let mut ids = vec![sender.0.as_str(), claimed.recipient.as_str()];
-        ids.extend(read.case.iter().flat_map(|(case, _)| facts::parties(case)));
-        let accounts = facts::Accounts::read(&mut c, &ids).await?;
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+        let accounts = facts::Accounts::from(read.accounts);
         let account = accounts
-            .get(sender.0.as_str())
-            .ok_or_else(|| ApiError::UnknownAccount(sender.0.to_string()))?;
+            .get(bearer.account().as_str())
+            .ok_or(ApiError::InvalidToken)?;
+        let session = bearer.stands(account.suspended_at.is_some(), &account.fingerprint)?;
+        let sender = (&session.account, session.role);
         let sender_key = verifying_key(&account.sign_key).map_err(|_| corrupt("key"))?;
         let snapshot = match &read.case {
             Some((case, version)) => Some(

@@ -66,6 +66,12 @@ impl Accounts {
     }
 }
 
+impl From<Vec<AccountRow>> for Accounts {
+    fn from(rows: Vec<AccountRow>) -> Accounts {
+        Accounts(rows)
+    }
+}
+
 /// The ids of the accounts a case's patient keys are checked with.
 pub fn parties(case: &CaseRow) -> Vec<&str> {
     let mut ids = vec![case.treating.as_str()];

@@ -179,20 +179,20 @@ pub async fn get(e: impl AnyExecutor<'_>, id: &str) -> Result<Option<AccountRow>
         .await
 }
 
-/// The accounts among `ids` that exist, in one statement (an admission needs four).
-pub async fn some(e: impl AnyExecutor<'_>, ids: &[&str]) -> Result<Vec<AccountRow>, sqlx::Error> {
+/// The accounts among `ids` that exist, in one statement.
+pub async fn some(c: &mut AnyConnection, ids: &[&str]) -> Result<Vec<AccountRow>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
         "SELECT * FROM accounts WHERE id IN {}",
-        super::placeholders(1, ids.len())
+        super::placeholders(super::Backend::of_connection(c), 1, ids.len())
     );
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for id in ids {
         q = q.bind(*id);
     }
-    q.fetch_all(e).await
+    q.fetch_all(c).await
 }
 
 pub async fn riziv_taken(e: impl AnyExecutor<'_>, riziv: &str) -> Result<bool, sqlx::Error> {

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 
 use sqlx::{AnyConnection, AnyExecutor};
+
+use super::Backend;
 use trialog_protocol::audit::{AuditEntry, AuditEvent, GENESIS, chain_hash};
 use trialog_protocol::ids::AccountId;
 
@@ -72,7 +74,7 @@ impl Heads {
              SELECT a.chain, a.seq, a.hash FROM wanted w
              JOIN audit a ON a.chain = w.chain
               AND a.seq = (SELECT MAX(b.seq) FROM audit b WHERE b.chain = w.chain)",
-            super::placeholders(wanted.len(), 1)
+            super::placeholders(Backend::of_connection(c), wanted.len(), 1)
         );
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
         for ch in &wanted {
@@ -128,7 +130,7 @@ impl Heads {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO audit (chain, seq, entry, hash) VALUES {}",
-                super::placeholders(chunk.len(), 4)
+                super::placeholders(Backend::of_connection(c), chunk.len(), 4)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (chain, seq, bytes, hash) in chunk {

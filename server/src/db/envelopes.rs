@@ -11,7 +11,7 @@ use trialog_protocol::api::{EnvelopeState, LiveEventKind};
 
 use super::accounts::AccountRow;
 use super::cases::CaseRow;
-use super::events;
+use super::{Backend, events};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EnvelopeRow {
@@ -171,7 +171,7 @@ pub struct RecheckOf<'a> {
 /// The queues come from the counts kept by triggers (migration 0010), never from the
 /// envelopes.
 pub async fn recheck_all(
-    e: impl AnyExecutor<'_>,
+    c: &mut AnyConnection,
     batch: &[RecheckOf<'_>],
 ) -> Result<Vec<Recheck>, sqlx::Error> {
     if batch.is_empty() {
@@ -203,7 +203,7 @@ pub async fn recheck_all(
          FROM wanted w
          LEFT JOIN consents c ON c.id = w.consent_id AND c.retired = 0
          LEFT JOIN cases k ON k.id = c.case_id",
-        super::placeholders(batch.len(), 5)
+        super::placeholders(Backend::of_connection(c), batch.len(), 5)
     );
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for (position, r) in batch.iter().enumerate() {
@@ -214,7 +214,7 @@ pub async fn recheck_all(
             .bind(r.sender)
             .bind(r.recipient);
     }
-    q.fetch_all(e).await
+    q.fetch_all(c).await
 }
 
 /// Rows per `INSERT`: far below either backend's limit on bound values (12 per row).
@@ -228,7 +228,7 @@ pub async fn insert_all(tx: &mut super::Tx, rows: &[&EnvelopeRow]) -> Result<(),
         let sql = format!(
             "INSERT INTO envelopes (id, case_id, sender, recipient, consent_id, kind, created_at, accepted_at, state, header, fields, size)
              VALUES {}",
-            super::placeholders(chunk.len(), 12)
+            super::placeholders(tx.backend(), chunk.len(), 12)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in chunk {

@@ -68,7 +68,7 @@ pub async fn record_all(tx: &mut Tx, events: &[Event<'_>]) -> Result<(), sqlx::E
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO events (account, kind, subject, case_id, reason, at) VALUES {}",
-            super::placeholders(chunk.len(), 6)
+            super::placeholders(tx.backend(), chunk.len(), 6)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for e in chunk {
@@ -94,7 +94,7 @@ pub async fn record_all(tx: &mut Tx, events: &[Event<'_>]) -> Result<(), sqlx::E
         for chunk in new.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "SELECT pg_notify('{CHANNEL}', account) FROM (VALUES {}) AS w(account)",
-                super::placeholders(chunk.len(), 1)
+                super::placeholders(Backend::Postgres, chunk.len(), 1)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for account in chunk {

@@ -227,7 +227,7 @@ impl Turn {
                 recipient: &j.admission.row.recipient,
             })
             .collect();
-        for recheck in db::envelopes::recheck_all(&mut **tx, &wanted).await? {
+        for recheck in db::envelopes::recheck_all(tx, &wanted).await? {
             // Positions are those bound above; another would be a database fault, and is
             // skipped (`check` refuses an envelope it finds no recheck for).
             let Some((position, row)) = usize::try_from(recheck.position)

@@ -77,8 +77,11 @@ struct ClaimedRow {
     case_facts_version: Option<i64>,
 }
 
-/// `message_id` and `case_id` as the envelope claims them, `sender` the session's account.
-/// No row at all means the sender has no account.
+/// `message_id` and `case_id` as the envelope claims them, `sender` the account the token
+/// was issued to. No row at all means the sender has no account. The case's parties are
+/// those of `store::facts::parties` (treating physician and patient), named here in SQL so
+/// that one statement reads them; a party missing from this read is refused as corrupt by
+/// the facts that need it, never skipped.
 pub async fn claimed(
     e: impl AnyExecutor<'_>,
     message_id: &str,

@@ -72,7 +72,9 @@ impl From<Vec<AccountRow>> for Accounts {
     }
 }
 
-/// The ids of the accounts a case's patient keys are checked with.
+/// The ids of the accounts a case's patient keys are checked with. An admission reads
+/// the same two in its one statement (`db::envelopes::claimed`): a party added here is
+/// added there.
 pub fn parties(case: &CaseRow) -> Vec<&str> {
     let mut ids = vec![case.treating.as_str()];
     ids.extend(case.patient.as_deref());

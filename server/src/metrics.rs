@@ -166,7 +166,7 @@ impl Metrics {
             Unit::Seconds,
             commit_seconds.clone(),
         );
-        // 1 to 512: today one envelope per commit; group commit fills the upper buckets.
+        // 1 to 512: the envelope writer commits up to 64 at a time (`store::admission`).
         let commit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 10));
         registry.register(
             "commit_batch_size",

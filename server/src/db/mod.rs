@@ -182,16 +182,19 @@ impl Db {
             }
         };
         let waiters = crate::live::Waiters::default();
+        let writers = Arc::new(Mutex::new(()));
         match backend {
             // What other replicas commit wakes the waiters here too.
             Backend::Postgres => crate::live::spawn_listener(url.to_owned(), waiters.clone()),
-            Backend::Sqlite => sqlite::spawn_checkpointer(pool.clone()),
+            Backend::Sqlite => {
+                sqlite::spawn_checkpointer(pool.clone(), writer.clone(), writers.clone())
+            }
         }
         let db = Db {
             pool,
             writer,
             backend,
-            writers: Arc::new(Mutex::new(())),
+            writers,
             waiters,
             shred_pending: Default::default(),
         };

@@ -7,7 +7,7 @@
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+use sqlx::{Any, AnyExecutor, AnyPool, ConnectOptions, Executor, Transaction};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,6 +15,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// How long a connection waits for SQLite's lock that another process holds (the
+/// operator's commands); set on every connection (`PRAGMAS`).
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
 
 /// Per connection: these pragmas are not stored in the file. The busy timeout is only a
 /// backstop for other processes (the operator's commands): this process's writers queue
@@ -29,8 +33,7 @@ const PRAGMAS: [&str; 7] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
-    // PRAGMAS[5], set again after a restarting checkpoint's shorter wait.
-    "PRAGMA busy_timeout = 10000",
+    BUSY_TIMEOUT,
     "PRAGMA secure_delete = ON",
 ];
 
@@ -103,7 +106,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// the WAL from its start.
 const RESTART_PAST_FRAMES: i64 = 2048;
 
-/// How long the restarting checkpoint waits for readers, the writers waiting behind it.
+/// How long the restarting checkpoint waits for readers, the writers waiting behind it;
+/// `BUSY_TIMEOUT` again after it.
 const RESTART_WAIT: &str = "PRAGMA busy_timeout = 50";
 
 /// Copies what the WAL holds into the database file, in the background, until the pool
@@ -155,17 +159,18 @@ async fn checkpoint_and_restart(
     // The writers wait meanwhile, so not for a long reader (a backup's `VACUUM INTO`): if
     // the readers are not out of the WAL within RESTART_WAIT, the next tick tries again.
     conn.execute(RESTART_WAIT).await?;
-    let restarted = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(RESTART)")
-        .fetch_one(&mut *conn)
-        .await;
-    conn.execute(PRAGMAS[5]).await?;
+    let restarted = wal_checkpoint(&mut *conn, "PRAGMA wal_checkpoint(RESTART)").await;
+    conn.execute(BUSY_TIMEOUT).await?;
     restarted.map(drop)
 }
 
 /// One checkpoint statement (`PRAGMA wal_checkpoint(…)`): whether it completed (no
 /// reader held it back), and the number of frames the WAL held.
-async fn wal_checkpoint(pool: &AnyPool, pragma: &'static str) -> Result<(bool, i64), sqlx::Error> {
-    let (busy, frames, _copied): (i64, i64, i64) = sqlx::query_as(pragma).fetch_one(pool).await?;
+async fn wal_checkpoint(
+    e: impl AnyExecutor<'_>,
+    pragma: &'static str,
+) -> Result<(bool, i64), sqlx::Error> {
+    let (busy, frames, _copied): (i64, i64, i64) = sqlx::query_as(pragma).fetch_one(e).await?;
     Ok((busy == 0, frames))
 }
 
